@@ -1,0 +1,42 @@
+# usernotify: `make demo` runs the demo, `make test` runs every test. Both install what
+# they need first (scripts/install-tools.sh, idempotent).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+# Everything the worker loads, gzip -9, in bytes.
+WORKER_BUDGET ?= 24576
+WASM_PACK_BUILD := wasm-pack build --target web --release --out-dir pkg --out-name usernotify
+
+.PHONY: tools build demo test lint test-host size test-worker test-e2e
+
+tools:
+	scripts/install-tools.sh
+
+build: tools
+	$(WASM_PACK_BUILD)
+
+demo: build
+	node scripts/serve.mjs
+
+test: tools lint test-host build size test-worker test-e2e
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-host:
+	cargo test
+
+size:
+	scripts/worker-size.sh $(WORKER_BUDGET)
+
+# The glue inside a real service worker of headless Chromium (webdriver.json grants the
+# notification permission).
+test-worker:
+	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --release -- --test worker
+
+# The demo in headless Chromium, pushes delivered through the DevTools protocol.
+test-e2e:
+	node --test --test-concurrency=1 tests/e2e/

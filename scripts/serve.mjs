@@ -1,0 +1,69 @@
+// Serves the demo: www/ at /, the built package pkg/ at /pkg/.
+// HOST (127.0.0.1) and PORT (8080) choose the address. Used by `make demo` and the tests.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const mounts = [
+  ['/pkg/', join(root, 'pkg')],
+  ['/', join(root, 'www')],
+];
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.ts': 'text/plain; charset=utf-8',
+};
+
+/** Maps a URL path to a file under one of the mounts, refusing anything that escapes it. */
+const fileFor = (pathname) => {
+  for (const [prefix, dir] of mounts) {
+    if (!pathname.startsWith(prefix)) continue;
+    let rest = decodeURIComponent(pathname.slice(prefix.length));
+    if (rest === '' || rest.endsWith('/')) rest += 'index.html';
+    const file = normalize(join(dir, rest));
+    return file.startsWith(dir + sep) ? file : null;
+  }
+  return null;
+};
+
+export const serve = ({ host = '127.0.0.1', port = 8080 } = {}) =>
+  new Promise((resolveServer, reject) => {
+    const server = createServer(async (request, response) => {
+      let file = null;
+      try {
+        file = fileFor(new URL(request.url, 'http://localhost').pathname);
+      } catch {
+        file = null;
+      }
+      if (!file || !['GET', 'HEAD'].includes(request.method)) {
+        response.writeHead(file ? 405 : 404).end();
+        return;
+      }
+      try {
+        const body = await readFile(file);
+        response.writeHead(200, {
+          'content-type': types[extname(file)] ?? 'application/octet-stream',
+          'cache-control': 'no-cache',
+        });
+        response.end(request.method === 'HEAD' ? undefined : body);
+      } catch {
+        response.writeHead(404).end();
+      }
+    });
+    server.once('error', reject);
+    server.listen(Number(port), host, () => resolveServer(server));
+  });
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const host = process.env.HOST || '127.0.0.1';
+  const port = Number(process.env.PORT || 8080);
+  const server = await serve({ host, port });
+  const { port: actual } = server.address();
+  console.log(`usernotify demo: http://${host}:${actual}/  (Ctrl-C to stop)`);
+}

@@ -1,0 +1,255 @@
+//! A minimal JSON tree the validator works on.
+//!
+//! The worker fills it from a JS value (`JSON.parse` + serde-wasm-bindgen) and the service
+//! from bytes (serde_json), so both sides run the very same validation and agree on every
+//! error code. Writing it back out is hand-rolled to keep `serde_json` out of the worker.
+
+use core::fmt;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A parsed JSON value. Objects keep their members in order; a repeated name keeps the last
+/// value on lookup, as `JSON.parse` does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The member `name` of an object; `None` for absent, for `null`, and for non-objects.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value)
+                .filter(|value| !matches!(value, Json::Null)),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Builds an object from `(name, value)` pairs, skipping `None` values.
+    pub fn object<const N: usize>(members: [(&str, Option<Json>); N]) -> Json {
+        Json::Object(
+            members
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|value| (name.to_owned(), value)))
+                .collect(),
+        )
+    }
+
+    /// Serialises compactly, escaping as JSON requires.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(true) => out.push_str("true"),
+            Json::Bool(false) => out.push_str("false"),
+            Json::Number(number) => write_number(*number, out),
+            Json::String(text) => write_string(text, out),
+            Json::Array(items) => {
+                out.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (index, (name, value)) in members.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    write_string(name, out);
+                    out.push(':');
+                    value.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn write_number(number: f64, out: &mut String) {
+    if !number.is_finite() {
+        out.push_str("null");
+    } else if number.fract() == 0.0 && number.abs() < 9.0e15 {
+        push_int(out, number as i64);
+    } else {
+        out.push_str(&number.to_string());
+    }
+}
+
+/// Appends a decimal integer without going through `format!`.
+pub fn push_int(out: &mut String, value: i64) {
+    if value < 0 {
+        out.push('-');
+    }
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut used = 0;
+    loop {
+        if let Some(slot) = digits.get_mut(used) {
+            *slot = b'0' + (magnitude % 10) as u8;
+        }
+        used += 1;
+        magnitude /= 10;
+        if magnitude == 0 || used == digits.len() {
+            break;
+        }
+    }
+    for digit in digits.iter().take(used).rev() {
+        out.push(char::from(*digit));
+    }
+}
+
+fn write_string(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ch if (ch as u32) < 0x20 => {
+                let code = ch as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX.get(code >> 4).copied().unwrap_or(b'0')));
+                out.push(char::from(HEX.get(code & 0xf).copied().unwrap_or(b'0')));
+            }
+            ch => out.push(ch),
+        }
+    }
+    out.push('"');
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(value as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(value as f64))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Json, E> {
+        Ok(Json::Number(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        Json::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, Json>()? {
+            members.push((name, value));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Json {
+        serde_json::from_str(text).unwrap_or(Json::Null)
+    }
+
+    #[test]
+    fn a_repeated_member_name_reads_as_its_last_value_like_json_parse() {
+        assert_eq!(parse(r#"{"a":1,"a":2}"#).get("a"), Some(&Json::Number(2.0)));
+    }
+
+    #[test]
+    fn a_null_member_reads_as_absent() {
+        assert_eq!(parse(r#"{"a":null}"#).get("a"), None);
+    }
+
+    #[test]
+    fn writing_escapes_quotes_control_characters_and_keeps_unicode() {
+        let value = Json::String("a\"b\\c\nd\u{1}é".to_owned());
+        assert_eq!(value.to_json_string(), r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn written_json_parses_back_to_the_same_tree() {
+        let text = r#"{"n":-12,"f":1.5,"t":true,"a":[null,"x"],"o":{}}"#;
+        let tree = parse(text);
+        assert_eq!(tree.to_json_string(), text);
+        assert_eq!(parse(&tree.to_json_string()), tree);
+    }
+
+    #[test]
+    fn integers_are_written_without_a_fraction() {
+        let mut out = String::new();
+        push_int(&mut out, -9_007_199_254_740_991);
+        assert_eq!(out, "-9007199254740991");
+        assert_eq!(Json::Number(60.0).to_json_string(), "60");
+    }
+}

@@ -1,0 +1,16 @@
+//! The pure core: model, validation, expiry, display decisions.
+//!
+//! No web-sys, no js-sys, no clock: `now` is always a parameter, so everything here runs
+//! and is tested on the host, and the service reuses the same validation.
+
+pub mod display;
+pub mod error;
+pub mod json;
+pub mod notification;
+pub mod time;
+
+pub use display::{plan_raw_fallback, plan_status, plan_visual, should_close, tag_for, Display};
+pub use error::{Field, InvalidNotification};
+pub use json::Json;
+pub use notification::{Notification, Platform, Priority, VisualContent, MAX_LIFETIME};
+pub use time::{format_iso8601, parse_iso8601, Millis};

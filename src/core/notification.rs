@@ -1,0 +1,379 @@
+//! The Graph `notification` resource and its validation.
+
+use super::error::{Field, InvalidNotification};
+use super::json::Json;
+use super::time::{format_iso8601, parse_iso8601, Millis, DAY, SECOND};
+
+/// How far ahead `expirationDateTime` may be, and the expiry given when it is absent.
+pub const MAX_LIFETIME: Millis = 30 * DAY;
+
+/// The largest JSON body that still fits a Web Push message once encrypted
+/// (4096 bytes minus the aes128gcm header, tag and padding delimiter).
+pub const MAX_PUSH_JSON_BYTES: usize = 3993;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    #[default]
+    None,
+    High,
+    Low,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::None => "None",
+            Priority::High => "High",
+            Priority::Low => "Low",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Windows,
+    Ios,
+    Android,
+    WebPush,
+}
+
+impl Platform {
+    fn parse(text: &str) -> Option<Platform> {
+        const NAMES: [(&str, Platform); 4] = [
+            ("windows", Platform::Windows),
+            ("ios", Platform::Ios),
+            ("android", Platform::Android),
+            ("webpush", Platform::WebPush),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, platform)| *platform)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Windows => "windows",
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+            Platform::WebPush => "webPush",
+        }
+    }
+}
+
+/// What the user sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisualContent {
+    pub title: String,
+    pub body: String,
+    /// usernotify extension: the page a click opens (same origin only; checked by the worker).
+    pub url: Option<String>,
+}
+
+/// A valid notification, normalised: optional strings are `None` rather than empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: Option<String>,
+    pub target_host_name: Option<String>,
+    pub app_notification_id: Option<String>,
+    pub group_name: Option<String>,
+    /// `None`: every platform.
+    pub platform_types: Option<Vec<Platform>>,
+    pub visual: Option<VisualContent>,
+    pub raw_content: Option<String>,
+    pub priority: Priority,
+    pub display_time_to_live: Option<u32>,
+    pub expiration: Millis,
+}
+
+impl Notification {
+    /// Validates a parsed body against the contract at the instant `now`.
+    pub fn from_json(body: &Json, now: Millis) -> Result<Notification, InvalidNotification> {
+        match body {
+            Json::Object(_) => {}
+            Json::Array(_) => return Err(InvalidNotification::BodyIsArray),
+            _ => return Err(InvalidNotification::ContractMismatch(Field::Root)),
+        }
+        let payload = optional_object(body.get("payload"), Field::Payload)?;
+        let visual = match payload.and_then(|payload| payload.get("visualContent")) {
+            None => None,
+            Some(visual) => Some(visual_content(visual)?),
+        };
+        let raw_content = optional_string(
+            payload.and_then(|payload| payload.get("rawContent")),
+            Field::RawContent,
+        )?;
+        let target_policy = optional_object(body.get("targetPolicy"), Field::TargetPolicy)?;
+        let platform_types = match target_policy.and_then(|policy| policy.get("platformTypes")) {
+            None => None,
+            Some(list) => Some(platform_types(list)?),
+        };
+        let notification = Notification {
+            id: optional_string(body.get("id"), Field::Id)?,
+            target_host_name: optional_string(body.get("targetHostName"), Field::TargetHostName)?,
+            app_notification_id: optional_string(
+                body.get("appNotificationId"),
+                Field::AppNotificationId,
+            )?,
+            group_name: optional_string(body.get("groupName"), Field::GroupName)?,
+            platform_types,
+            priority: priority(body.get("priority"))?,
+            display_time_to_live: display_time_to_live(body.get("displayTimeToLive"))?,
+            expiration: expiration(body.get("expirationDateTime"), now)?,
+            visual,
+            raw_content,
+        };
+        if notification.visual.is_none() && notification.raw_content.is_none() {
+            return Err(InvalidNotification::InvalidPayload);
+        }
+        Ok(notification)
+    }
+
+    /// The feed and tag key: the service's `id`, else the app's `appNotificationId`, else a
+    /// hash of the content, so that an identical redelivery of an anonymous push dedupes.
+    pub fn key(&self) -> String {
+        if let Some(key) = self.id.as_ref().or(self.app_notification_id.as_ref()) {
+            return key.clone();
+        }
+        let mut hash = Fnv::default();
+        if let Some(visual) = &self.visual {
+            hash.write(visual.title.as_bytes());
+            hash.write(visual.body.as_bytes());
+        }
+        if let Some(raw) = &self.raw_content {
+            hash.write(raw.as_bytes());
+        }
+        hash.write(&self.expiration.to_le_bytes());
+        let mut key = "h:".to_owned();
+        key.push_str(&hash.hex());
+        key
+    }
+
+    /// True when the notification is for web browsers: no target policy, or one naming webPush.
+    pub fn targets_web_push(&self) -> bool {
+        self.platform_types
+            .as_ref()
+            .is_none_or(|platforms| platforms.contains(&Platform::WebPush))
+    }
+
+    pub fn is_expired(&self, now: Millis) -> bool {
+        is_expired(self.expiration, now)
+    }
+
+    /// When an on-screen notification shown at `shown_at` must be closed, if ever.
+    pub fn display_close_at(&self, shown_at: Millis) -> Option<Millis> {
+        self.display_time_to_live
+            .map(|seconds| shown_at.saturating_add(Millis::from(seconds) * SECOND))
+    }
+
+    /// The resource as Graph answers it (camelCase, absent fields left out).
+    pub fn to_json(&self) -> Json {
+        let string = |value: &Option<String>| value.clone().map(Json::String);
+        let payload = Json::object([
+            (
+                "visualContent",
+                self.visual.as_ref().map(|visual| {
+                    Json::object([
+                        ("title", Some(Json::String(visual.title.clone()))),
+                        ("body", Some(Json::String(visual.body.clone()))),
+                        ("url", string(&visual.url)),
+                    ])
+                }),
+            ),
+            ("rawContent", string(&self.raw_content)),
+        ]);
+        Json::object([
+            ("id", string(&self.id)),
+            ("targetHostName", string(&self.target_host_name)),
+            ("appNotificationId", string(&self.app_notification_id)),
+            ("groupName", string(&self.group_name)),
+            (
+                "targetPolicy",
+                self.platform_types.as_ref().map(|platforms| {
+                    Json::object([(
+                        "platformTypes",
+                        Some(Json::Array(
+                            platforms
+                                .iter()
+                                .map(|platform| Json::String(platform.as_str().to_owned()))
+                                .collect(),
+                        )),
+                    )])
+                }),
+            ),
+            ("payload", Some(payload)),
+            (
+                "priority",
+                Some(Json::String(self.priority.as_str().to_owned())),
+            ),
+            (
+                "displayTimeToLive",
+                self.display_time_to_live
+                    .map(|seconds| Json::Number(f64::from(seconds))),
+            ),
+            (
+                "expirationDateTime",
+                Some(Json::String(format_iso8601(self.expiration))),
+            ),
+        ])
+    }
+}
+
+/// Expired at and after the expiration instant: "after it, never shown".
+pub fn is_expired(expiration: Millis, now: Millis) -> bool {
+    now >= expiration
+}
+
+fn optional_object(
+    value: Option<&Json>,
+    field: Field,
+) -> Result<Option<&Json>, InvalidNotification> {
+    match value {
+        None => Ok(None),
+        Some(object @ Json::Object(_)) => Ok(Some(object)),
+        Some(_) => Err(InvalidNotification::ContractMismatch(field)),
+    }
+}
+
+/// A string field; an empty string counts as absent.
+fn optional_string(
+    value: Option<&Json>,
+    field: Field,
+) -> Result<Option<String>, InvalidNotification> {
+    match value {
+        None => Ok(None),
+        Some(Json::String(text)) if text.is_empty() => Ok(None),
+        Some(Json::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(InvalidNotification::ContractMismatch(field)),
+    }
+}
+
+fn visual_content(value: &Json) -> Result<VisualContent, InvalidNotification> {
+    if !matches!(value, Json::Object(_)) {
+        return Err(InvalidNotification::ContractMismatch(Field::VisualContent));
+    }
+    let title = optional_string(value.get("title"), Field::Title)?
+        .ok_or(InvalidNotification::MissingTitle)?;
+    let body = optional_string(value.get("body"), Field::VisualBody)?.unwrap_or_default();
+    let url = optional_string(value.get("url"), Field::Url)?;
+    Ok(VisualContent { title, body, url })
+}
+
+fn platform_types(value: &Json) -> Result<Vec<Platform>, InvalidNotification> {
+    let mismatch = InvalidNotification::ContractMismatch(Field::PlatformTypes);
+    let Json::Array(items) = value else {
+        return Err(mismatch);
+    };
+    let mut platforms = Vec::new();
+    for item in items {
+        let platform = item.as_str().and_then(Platform::parse).ok_or(mismatch)?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
+}
+
+fn priority(value: Option<&Json>) -> Result<Priority, InvalidNotification> {
+    const NAMES: [(&str, Priority); 3] = [
+        ("none", Priority::None),
+        ("high", Priority::High),
+        ("low", Priority::Low),
+    ];
+    match value {
+        None => Ok(Priority::None),
+        Some(value) => value
+            .as_str()
+            .and_then(|text| {
+                NAMES
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(text))
+                    .map(|(_, priority)| *priority)
+            })
+            .ok_or(InvalidNotification::ContractMismatch(Field::Priority)),
+    }
+}
+
+/// Whole seconds, as a JSON number or a numeric string (the seed sends `"60"`).
+fn display_time_to_live(value: Option<&Json>) -> Result<Option<u32>, InvalidNotification> {
+    let mismatch = InvalidNotification::ContractMismatch(Field::DisplayTimeToLive);
+    let seconds = match value {
+        None => return Ok(None),
+        Some(Json::Number(number)) => *number,
+        Some(Json::String(text)) => parse_integer_text(text).ok_or(mismatch)?,
+        Some(_) => return Err(mismatch),
+    };
+    if seconds < 0.0 {
+        return Err(InvalidNotification::NegativeTtl);
+    }
+    if seconds.fract() != 0.0 || seconds > f64::from(u32::MAX) {
+        return Err(mismatch);
+    }
+    Ok(Some(seconds as u32))
+}
+
+/// An optionally signed run of ASCII digits, nothing else (no spaces, no exponent).
+fn parse_integer_text(text: &str) -> Option<f64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits
+        .bytes()
+        .fold(0.0, |value, digit| value * 10.0 + f64::from(digit - b'0'));
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+fn expiration(value: Option<&Json>, now: Millis) -> Result<Millis, InvalidNotification> {
+    let expiration = match value {
+        None => return Ok(now.saturating_add(MAX_LIFETIME)),
+        Some(Json::String(text)) => parse_iso8601(text).ok_or(InvalidNotification::InvalidDate)?,
+        Some(_) => {
+            return Err(InvalidNotification::ContractMismatch(
+                Field::ExpirationDateTime,
+            ))
+        }
+    };
+    if is_expired(expiration, now) {
+        return Err(InvalidNotification::Expired);
+    }
+    if expiration > now.saturating_add(MAX_LIFETIME) {
+        return Err(InvalidNotification::ExpiresTooLate);
+    }
+    Ok(expiration)
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free content key.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // A separator so that ("ab", "c") and ("a", "bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        (0..16)
+            .rev()
+            .map(|nibble| {
+                let index = ((self.0 >> (nibble * 4)) & 0xf) as usize;
+                char::from(HEX.get(index).copied().unwrap_or(b'0'))
+            })
+            .collect()
+    }
+}

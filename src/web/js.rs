@@ -1,0 +1,64 @@
+//! Small, non-throwing helpers over js-sys.
+
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ServiceWorkerGlobalScope;
+
+use crate::core::Millis;
+
+/// The worker's global scope; `None` when this module was loaded somewhere else.
+pub fn worker_scope() -> Option<ServiceWorkerGlobalScope> {
+    js_sys::global().dyn_into().ok()
+}
+
+pub fn now() -> Millis {
+    js_sys::Date::now() as Millis
+}
+
+/// Awaits a promise-returning browser call, whether it threw or rejected.
+pub async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(call?).await
+}
+
+pub fn get(target: &JsValue, name: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn get_string(target: &JsValue, name: &str) -> Option<String> {
+    get(target, name).as_string()
+}
+
+pub fn get_millis(target: &JsValue, name: &str) -> Option<Millis> {
+    get(target, name).as_f64().map(|value| value as Millis)
+}
+
+pub fn set(target: &Object, name: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(name), value);
+}
+
+pub fn strings(values: &[String]) -> Array {
+    values
+        .iter()
+        .map(|value| JsValue::from_str(value))
+        .collect()
+}
+
+pub fn string_list(value: &JsValue) -> Vec<String> {
+    if !Array::is_array(value) {
+        return Vec::new();
+    }
+    Array::from(value)
+        .iter()
+        .filter_map(|item| item.as_string())
+        .collect()
+}
+
+/// Reports a failure to the developer console with its stable code; never to the user.
+pub fn warn(code: &str, detail: &JsValue) {
+    web_sys::console::warn_3(
+        &JsValue::from_str("usernotify:"),
+        &JsValue::from_str(code),
+        detail,
+    );
+}

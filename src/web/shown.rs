@@ -1,0 +1,90 @@
+//! Between the core's [`Display`] and the browser's `Notification`: the options passed to
+//! `showNotification`, and what later events read back from a shown notification's `data`.
+
+use js_sys::{Array, Object};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Notification, NotificationOptions, ServiceWorkerRegistration};
+
+use super::js::{get, get_millis, get_string, set, settle, string_list, strings};
+use crate::core::{Display, Millis};
+
+/// The member of `data` that marks a notification as shown by usernotify.
+const DATA_KEY: &str = "usernotify";
+
+/// What usernotify remembers on a notification it showed.
+pub struct Shown {
+    pub notification: Notification,
+    pub tag: String,
+    pub key: String,
+    pub members: Vec<String>,
+    pub url: Option<String>,
+    pub close_at: Option<Millis>,
+    pub expiration: Option<Millis>,
+}
+
+impl Shown {
+    /// Reads a shown notification; `None` for one usernotify did not show (an app's own).
+    pub fn read(notification: Notification) -> Option<Shown> {
+        let data = get(&notification.data(), DATA_KEY);
+        if !data.is_object() {
+            return None;
+        }
+        Some(Shown {
+            tag: notification.tag().unwrap_or_default(),
+            key: get_string(&data, "key").unwrap_or_default(),
+            members: string_list(&get(&data, "members")),
+            url: get_string(&data, "url"),
+            close_at: get_millis(&data, "closeAt"),
+            expiration: get_millis(&data, "expiration"),
+            notification,
+        })
+    }
+}
+
+/// Shows `display`; the promise settles once the browser has it on screen.
+pub async fn show(
+    registration: &ServiceWorkerRegistration,
+    display: &Display,
+) -> Result<(), JsValue> {
+    let options = NotificationOptions::new();
+    options.set_body(&display.body);
+    options.set_tag(&display.tag);
+    options.set_timestamp(display.timestamp as f64);
+    options.set_require_interaction(display.require_interaction);
+    options.set_silent(Some(display.silent));
+    if display.renotify {
+        options.set_renotify(true);
+    }
+    options.set_data(&data_of(display));
+    settle(registration.show_notification_with_options(&display.title, &options)).await?;
+    Ok(())
+}
+
+fn data_of(display: &Display) -> JsValue {
+    let data = Object::new();
+    set(&data, "key", &JsValue::from_str(&display.key));
+    set(&data, "members", &strings(&display.members));
+    set(&data, "count", &JsValue::from_f64(display.count() as f64));
+    let optional_string =
+        |value: &Option<String>| value.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    set(&data, "groupName", &optional_string(&display.group_name));
+    set(&data, "url", &optional_string(&display.url));
+    let optional_millis =
+        |value: Option<Millis>| value.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64));
+    set(&data, "closeAt", &optional_millis(display.close_at));
+    set(&data, "expiration", &optional_millis(display.expiration));
+    let outer = Object::new();
+    set(&outer, DATA_KEY, &data);
+    outer.into()
+}
+
+/// Every notification of this registration that is on screen now.
+pub async fn visible(registration: &ServiceWorkerRegistration) -> Vec<Notification> {
+    match settle(registration.get_notifications()).await {
+        Ok(list) if Array::is_array(&list) => Array::from(&list)
+            .iter()
+            .filter_map(|item| item.dyn_into::<Notification>().ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
