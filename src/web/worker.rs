@@ -14,11 +14,12 @@ use web_sys::{
 };
 
 use super::js::{get, get_string, now, set, settle, warn, worker_scope};
+use super::json::{from_js, to_js};
 use super::lock::serialized;
 use super::shown::{show, visible, Shown};
 use crate::core::display::{DEFAULT_RAW_TITLE, STATUS_TAG};
 use crate::core::{
-    plan_raw_fallback, plan_status, plan_visual, should_close, InvalidNotification, Json, Millis,
+    plan_raw_fallback, plan_status, plan_visual, should_close, InvalidNotification, Millis,
     Notification,
 };
 
@@ -112,16 +113,14 @@ async fn receive(text: Option<String>) {
     }
 }
 
-/// Text to a valid notification, through the engine's `JSON.parse` (no serde_json here).
+/// Text to a valid notification, parsed by the engine's `JSON.parse`.
 fn parse(text: Option<&str>, now: Millis) -> Result<Notification, InvalidNotification> {
     let text = text.unwrap_or_default();
     if text.trim().is_empty() {
         return Err(InvalidNotification::EmptyBody);
     }
     let value = js_sys::JSON::parse(text).map_err(|_| InvalidNotification::MalformedJson)?;
-    let body: Json =
-        serde_wasm_bindgen::from_value(value).map_err(|_| InvalidNotification::MalformedJson)?;
-    Notification::from_json(&body, now)
+    Notification::from_json(&from_js(&value), now)
 }
 
 /// Shows a valid notification; returns when it must be closed, if it has a display time.
@@ -175,8 +174,7 @@ async fn hand_raw_to_app(
     notification: &Notification,
     raw: &str,
 ) -> bool {
-    let resource =
-        js_sys::JSON::parse(&notification.to_json().to_json_string()).unwrap_or(JsValue::NULL);
+    let resource = to_js(&notification.to_json());
     let message = Object::new();
     set(&message, "type", &JsValue::from_str("usernotify-raw"));
     set(&message, "key", &JsValue::from_str(&notification.key()));

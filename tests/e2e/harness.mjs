@@ -1,0 +1,112 @@
+// End-to-end harness: the demo served as `make demo` serves it, in headless Chromium.
+//
+// Real parts: the browser, its service worker, the wasm module, the Notifications API.
+// The only stand-in is the browser vendor's push service, which cannot exist here: pushes
+// reach the worker through the DevTools protocol (ServiceWorker.deliverPushMessage), the
+// same `push` event a push service would cause.
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `read` until `accept(value)` holds; fails with the last value after `timeout`. */
+export async function until(read, accept, { timeout = 10_000, interval = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let value;
+  for (;;) {
+    value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value, null, 1)}`);
+    }
+    await sleep(interval);
+  }
+}
+
+export const inMinutes = (minutes) => new Date(Date.now() + minutes * 60_000).toISOString();
+
+/** A Graph notification with a visual content and a future expiry, plus `fields`. */
+export const visual = (title, body, fields = {}) => ({
+  expirationDateTime: inMinutes(60),
+  payload: { visualContent: { title, body } },
+  ...fields,
+});
+
+/** Starts the demo server and a browser with the demo page open and its worker active. */
+export async function openDemo() {
+  const server = await serve({ host: '127.0.0.1', port: 0 });
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext();
+  await context.grantPermissions(['notifications'], { origin });
+  const page = await context.newPage();
+  const consoleLines = [];
+  page.on('console', (message) => consoleLines.push(message.text()));
+  const cdp = await context.newCDPSession(page);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: updated }) =>
+    registrations.push(...updated));
+  await cdp.send('ServiceWorker.enable');
+  await page.goto(`${origin}/`);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  const scope = `${origin}/`;
+  const { registrationId } = await until(
+    async () => registrations.find((registration) => registration.scopeURL === scope && !registration.isDeleted),
+    Boolean,
+    { what: 'the service worker registration' },
+  );
+
+  const demo = {
+    origin,
+    page,
+    context,
+    cdp,
+    consoleLines,
+    /** Delivers a real `push` event carrying `data` (an object is sent as its JSON text). */
+    push: (data) =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin,
+        registrationId,
+        data: typeof data === 'string' ? data : JSON.stringify(data),
+      }),
+    /** What the user sees: every notification of the origin on screen now. */
+    shown: () =>
+      demo.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.ready;
+        const list = await registration.getNotifications();
+        return list.map((n) => ({
+          title: n.title,
+          body: n.body,
+          tag: n.tag,
+          silent: n.silent,
+          requireInteraction: n.requireInteraction,
+          data: n.data,
+        }));
+      }),
+    /** Waits until what is shown satisfies `accept`. */
+    shownWhen: (accept, what, timeout) => until(demo.shown, accept, { what, timeout }),
+    closeAll: () =>
+      demo.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.ready;
+        for (const n of await registration.getNotifications()) n.close();
+      }),
+    /** Stops the worker: the next event is a cold start. */
+    stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
+    close: async () => {
+      await browser.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return demo;
+}

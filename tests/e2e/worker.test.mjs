@@ -1,0 +1,229 @@
+// What a user sees when pushes reach the demo's usernotify worker (CONTRACT.md §2).
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inMinutes, openDemo, sleep, until, visual } from './harness.mjs';
+
+const STATUS_TAG = 'usernotify-status';
+
+/** The seed's POST /me/notifications example, verbatim (it expired in 2019). */
+const SEED = {
+  targetHostName: 'graphnotifications.sample.windows.com',
+  appNotificationId: 'testDirectToastNotification',
+  expirationDateTime: '2019-10-30T23:59:00.000Z',
+  payload: { visualContent: { title: 'Hello World!', body: 'Notifications are Great!' } },
+  targetPolicy: { platformTypes: ['windows', 'ios', 'android'] },
+  priority: 'High',
+  groupName: 'TestGroup',
+  displayTimeToLive: '60',
+};
+
+const only = (list) => {
+  assert.equal(list.length, 1, `exactly one notification expected: ${JSON.stringify(list)}`);
+  return list[0];
+};
+
+/** The quiet status: silent, fixed tag, and nothing of the push in it. */
+const assertQuietStatusOnly = (list, pushed) => {
+  const status = only(list);
+  assert.equal(status.tag, STATUS_TAG);
+  assert.equal(status.silent, true);
+  for (const text of [status.title, status.body]) {
+    assert.ok(text && !/undefined|null|error|invalid|expired|NaN/i.test(text), `status text: ${text}`);
+    if (pushed) assert.ok(!text.includes(pushed), `status shows pushed text: ${text}`);
+  }
+};
+
+describe('the usernotify worker in headless Chromium', () => {
+  let demo;
+  before(async () => {
+    demo = await openDemo();
+  });
+  after(() => demo?.close());
+  beforeEach(async () => {
+    await demo.closeAll();
+    await demo.shownWhen((list) => list.length === 0, 'a clean screen');
+  });
+
+  test('the seed example with a future expiry shows "Hello World!" / "Notifications are Great!"', async () => {
+    await demo.push({ ...SEED, expirationDateTime: inMinutes(30) });
+    const shown = only(await demo.shownWhen((list) => list.length > 0, 'the seed notification'));
+    assert.equal(shown.title, 'Hello World!');
+    assert.equal(shown.body, 'Notifications are Great!');
+    assert.equal(shown.requireInteraction, true, 'High priority stays until the user acts');
+    assert.equal(shown.tag, 'usernotify-group:TestGroup');
+  });
+
+  test('the seed example verbatim, expired since 2019, shows nothing of it', async () => {
+    await demo.push(SEED);
+    assertQuietStatusOnly(await demo.shownWhen((list) => list.length > 0, 'the status'), 'Hello World!');
+  });
+
+  test('an expired push adds nothing when another notification of the app is already visible', async () => {
+    await demo.push(visual('Still here', 'visible', { appNotificationId: 'keep' }));
+    await demo.shownWhen((list) => list.length === 1, 'the first notification');
+    await demo.push({ ...SEED, appNotificationId: 'late' });
+    await sleep(500);
+    const shown = only(await demo.shown());
+    assert.equal(shown.title, 'Still here');
+  });
+
+  const invalidBodies = {
+    'an empty body': '',
+    'text that is not JSON': 'Hello World!',
+    'an array of notifications': JSON.stringify([visual('Hello World!', 'in an array')]),
+    'a title of the wrong type': JSON.stringify({ payload: { visualContent: { title: ['Hello World!'] } } }),
+    'no content at all': JSON.stringify({ appNotificationId: 'Hello World!' }),
+    'a negative display time': JSON.stringify(visual('Hello World!', 'b', { displayTimeToLive: -5 })),
+    'an unparseable expiry': JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: 'soon' })),
+    'an expiry beyond 30 days': JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: inMinutes(31 * 24 * 60) })),
+    'deeply nested junk': '['.repeat(5000) + ']'.repeat(5000),
+  };
+  for (const [name, body] of Object.entries(invalidBodies)) {
+    test(`a push with ${name} leaves only the quiet status notification`, async () => {
+      await demo.push(body);
+      assertQuietStatusOnly(await demo.shownWhen((list) => list.length > 0, 'the status'), 'Hello World!');
+    });
+  }
+
+  test('the quiet status notification gives way to the next real notification', async () => {
+    await demo.push('not json');
+    await demo.shownWhen((list) => list.some((n) => n.tag === STATUS_TAG), 'the status');
+    await demo.push(visual('Real one', 'arrived', { appNotificationId: 'real' }));
+    const shown = only(await demo.shownWhen((list) => list.length === 1 && list[0].title === 'Real one', 'only the real one'));
+    assert.equal(shown.body, 'arrived');
+  });
+
+  test('high priority requires interaction, low priority is silent, none is neither', async () => {
+    await demo.push(visual('High', 'h', { appNotificationId: 'p-high', priority: 'High' }));
+    await demo.push(visual('Low', 'l', { appNotificationId: 'p-low', priority: 'Low' }));
+    await demo.push(visual('None', 'n', { appNotificationId: 'p-none', priority: 'None' }));
+    const list = await demo.shownWhen((shown) => shown.length === 3, 'three notifications');
+    const byTitle = Object.fromEntries(list.map((n) => [n.title, n]));
+    assert.deepEqual([byTitle.High.requireInteraction, byTitle.High.silent], [true, false]);
+    assert.deepEqual([byTitle.Low.requireInteraction, byTitle.Low.silent], [false, true]);
+    assert.deepEqual([byTitle.None.requireInteraction, byTitle.None.silent], [false, false]);
+  });
+
+  test('a group shows one notification with the newest title and body and the count', async () => {
+    for (const [index, title] of ['First', 'Second', 'Third'].entries()) {
+      await demo.push(visual(title, `body ${index}`, { appNotificationId: `g-${index}`, groupName: 'news' }));
+      await demo.shownWhen((list) => list[0]?.body === `body ${index}`, `group member ${index}`);
+    }
+    const group = only(await demo.shown());
+    assert.equal(group.title, 'Third (3)');
+    assert.equal(group.body, 'body 2');
+    assert.equal(group.data.usernotify.count, 3);
+  });
+
+  test('the same id again replaces its notification and never duplicates or recounts', async () => {
+    await demo.push(visual('Draft', 'v1', { appNotificationId: 'same' }));
+    await demo.shownWhen((list) => list.length === 1, 'the first version');
+    await demo.push(visual('Final', 'v2', { appNotificationId: 'same' }));
+    const shown = only(await demo.shownWhen((list) => list[0]?.title === 'Final', 'the replacement'));
+    assert.equal(shown.body, 'v2');
+
+    await demo.push(visual('G', 'one', { appNotificationId: 'dup', groupName: 'dups' }));
+    await demo.push(visual('G', 'one again', { appNotificationId: 'dup', groupName: 'dups' }));
+    const list = await demo.shownWhen((all) => all.some((n) => n.body === 'one again'), 'the group update');
+    const group = list.find((n) => n.tag === 'usernotify-group:dups');
+    assert.equal(group.title, 'G', 'one member only: no count');
+  });
+
+  test('ungrouped notifications each keep their own', async () => {
+    await demo.push(visual('One', '1', { appNotificationId: 'u1' }));
+    await demo.push(visual('Two', '2', { appNotificationId: 'u2' }));
+    const list = await demo.shownWhen((shown) => shown.length === 2, 'two notifications');
+    assert.deepEqual(list.map((n) => n.title).sort(), ['One', 'Two']);
+  });
+
+  test('a display time to live closes the notification after that many seconds', async () => {
+    await demo.push(visual('Brief', 'gone soon', { appNotificationId: 'ttl', displayTimeToLive: '1' }));
+    await demo.shownWhen((list) => list.length === 1, 'the brief notification');
+    const started = Date.now();
+    await demo.shownWhen((list) => list.length === 0, 'the close after 1 s', 5_000);
+    assert.ok(Date.now() - started >= 500, 'not closed before its time');
+  });
+
+  test('a stopped worker closes what outlived its display time on its next push', async () => {
+    await demo.push(visual('Brief', 'outlives its worker', { appNotificationId: 'ttl-cold', displayTimeToLive: 1 }));
+    await demo.shownWhen((list) => list.length === 1, 'the brief notification');
+    await demo.stopWorker();
+    await sleep(1_500);
+    await demo.push(visual('Next', 'arrives', { appNotificationId: 'after-ttl' }));
+    const shown = only(await demo.shownWhen((list) => list.some((n) => n.title === 'Next') && list.length === 1, 'only the next one'));
+    assert.equal(shown.body, 'arrives');
+  });
+
+  test('a push to a stopped worker is shown on the cold start', async () => {
+    await demo.stopWorker();
+    await demo.push(visual('Cold', 'start', { appNotificationId: 'cold' }));
+    const shown = only(await demo.shownWhen((list) => list.length === 1, 'the cold-start notification'));
+    assert.equal(shown.title, 'Cold');
+  });
+
+  test('a burst of pushes into one group loses none and shows one notification with the full count', async () => {
+    const burst = 30;
+    await Promise.all(
+      Array.from({ length: burst }, (_, index) =>
+        demo.push(visual(`Message ${index}`, `b${index}`, { appNotificationId: `burst-${index}`, groupName: 'burst' }))),
+    );
+    const group = only(
+      await demo.shownWhen((list) => list[0]?.data?.usernotify?.count === burst, `the count ${burst}`, 15_000),
+    );
+    assert.match(group.title, new RegExp(`\\(${burst}\\)$`));
+  });
+
+  test('a burst of ungrouped pushes shows every one of them', async () => {
+    await Promise.all(
+      Array.from({ length: 12 }, (_, index) => demo.push(visual(`Item ${index}`, 'x', { appNotificationId: `item-${index}` }))),
+    );
+    const list = await demo.shownWhen((shown) => shown.length === 12, 'twelve notifications');
+    assert.equal(new Set(list.map((n) => n.tag)).size, 12);
+  });
+
+  test('raw content goes to the visible page and shows nothing', async () => {
+    const received = demo.page.evaluate(
+      () => new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener('message', (event) => {
+          if (event.data?.type === 'usernotify-raw') resolve(event.data);
+        })),
+    );
+    await demo.push({ appNotificationId: 'raw-1', expirationDateTime: inMinutes(5), payload: { rawContent: 'order 42 shipped' } });
+    const message = await received;
+    assert.equal(message.rawContent, 'order 42 shipped');
+    assert.equal(message.notification.appNotificationId, 'raw-1');
+    await sleep(300);
+    assert.deepEqual(await demo.shown(), []);
+  });
+
+  test('raw content is shown as text under a default title when no page is visible', async () => {
+    await demo.page.goto('about:blank');
+    try {
+      await demo.push({ appNotificationId: 'raw-2', payload: { rawContent: '<b>order</b> 43' } });
+      await sleep(500);
+    } finally {
+      await demo.page.goto(`${demo.origin}/`);
+    }
+    const shown = only(await demo.shownWhen((list) => list.length > 0, 'the raw fallback'));
+    assert.equal(shown.title, 'New notification');
+    assert.equal(shown.body, '<b>order</b> 43');
+  });
+
+  test('the demo form sends a notification through the worker with no push service', async () => {
+    await demo.page.fill('input[name=title]', 'From the form');
+    await demo.page.fill('input[name=groupName]', '');
+    await demo.page.click('form#compose button[type=submit]');
+    const shown = only(await demo.shownWhen((list) => list.length > 0, 'the form notification'));
+    assert.equal(shown.title, 'From the form');
+    assert.equal(shown.body, 'Notifications are Great!');
+  });
+
+  test('the worker logs why a push was refused, with its stable code, to the console only', async () => {
+    const worker = demo.context.serviceWorkers()[0];
+    assert.ok(worker, 'the worker is visible to the test');
+    const lines = [];
+    worker.on('console', (message) => lines.push(message.text()));
+    await demo.push('[]');
+    await until(() => lines, (all) => all.some((line) => line.includes('body-is-array')), { what: 'the console line' });
+  });
+});
