@@ -6,7 +6,7 @@ mod js;
 mod json;
 mod lock;
 mod shown;
-mod worker;
+pub mod worker;
 
 /// A free-list allocator a fraction of dlmalloc's size: a worker runs one event at a time
 /// and keeps little alive between events (measured: ~2.5 KB gzip saved).

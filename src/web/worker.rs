@@ -70,14 +70,14 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     shown.notification.close();
     let target = same_origin_target(&scope, shown.url.as_deref());
     focus_or_open(&scope, &target, shown.url.is_some()).await;
-    tell_pages(&scope, "usernotify-activated", &shown.key).await;
+    post_to_pages(&scope, &page_message("usernotify-activated", &shown.key)).await;
     sweep_now().await;
 }
 
 #[wasm_bindgen(js_name = handleNotificationClose)]
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
-        tell_pages(&scope, "usernotify-dismissed", &shown.key).await;
+        post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
     }
     sweep_now().await;
 }
@@ -89,13 +89,48 @@ pub async fn handle_push_subscription_change(_event: ExtendableEvent) {
     sweep_now().await;
 }
 
+/// How a push ended, reported to the app's pages as `usernotify-push-handled`.
+enum Outcome {
+    /// Its notification is on screen; closed at `close_at` if it has a display time.
+    Shown {
+        key: String,
+        close_at: Option<Millis>,
+    },
+    /// Raw content taken by a visible page or the worker hook; nothing shown.
+    TakenByApp { key: String },
+    /// Refused (expired, invalid): the quiet status is shown unless something else is.
+    Refused(InvalidNotification),
+    /// The browser refused to show it (permission revoked, storage failure).
+    ShowFailed { key: String },
+}
+
+impl Outcome {
+    fn name(&self) -> &'static str {
+        match self {
+            Outcome::Shown { .. } => "shown",
+            Outcome::TakenByApp { .. } => "taken-by-app",
+            Outcome::Refused(invalid) => invalid.code(),
+            Outcome::ShowFailed { .. } => "show-failed",
+        }
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Outcome::Shown { key, .. }
+            | Outcome::TakenByApp { key }
+            | Outcome::ShowFailed { key } => key,
+            Outcome::Refused(_) => "",
+        }
+    }
+}
+
 /// The push path: sweep, validate, then show, hand over, or leave the quiet status.
 async fn receive(text: Option<String>) {
     let Some(scope) = worker_scope() else {
         return;
     };
     let registration = scope.registration();
-    let close_at = serialized(async {
+    let outcome = serialized(async {
         let now = now();
         sweep(&registration, now).await;
         match parse(text.as_deref(), now) {
@@ -103,14 +138,24 @@ async fn receive(text: Option<String>) {
             Err(invalid) => {
                 warn(invalid.code(), &JsValue::UNDEFINED);
                 show_status_unless_visible(&registration, now).await;
-                None
+                Outcome::Refused(invalid)
             }
         }
     })
     .await;
-    if let Some(close_at) = close_at {
+    if let Outcome::Shown {
+        close_at: Some(close_at),
+        ..
+    } = outcome
+    {
         schedule_sweep(&scope, close_at.saturating_sub(now()).max(MIN_CLOSE_DELAY));
     }
+    // Sent once the browser has the notification on screen: pages (and tests) read what is
+    // shown after this, never while a show is in flight, when Chromium's getNotifications
+    // can drop the entry it is still displaying.
+    let message = page_message("usernotify-push-handled", outcome.key());
+    set(&message, "outcome", &JsValue::from_str(outcome.name()));
+    post_to_pages(&scope, &message).await;
 }
 
 /// Text to a valid notification, parsed by the engine's `JSON.parse`.
@@ -123,13 +168,13 @@ fn parse(text: Option<&str>, now: Millis) -> Result<Notification, InvalidNotific
     Notification::from_json(&from_js(&value), now)
 }
 
-/// Shows a valid notification; returns when it must be closed, if it has a display time.
+/// Shows a valid notification, or leaves raw content to the app when it took it.
 async fn deliver(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     notification: &Notification,
     now: Millis,
-) -> Option<Millis> {
+) -> Outcome {
     let taken_by_app = match &notification.raw_content {
         Some(raw) => hand_raw_to_app(scope, registration, notification, raw).await,
         None => false,
@@ -153,15 +198,23 @@ async fn deliver(
         None
     } else {
         plan_raw_fallback(notification, DEFAULT_RAW_TITLE, now)
-    }?;
+    };
+    let Some(display) = display else {
+        return Outcome::TakenByApp {
+            key: notification.key(),
+        };
+    };
     match show(registration, &display).await {
         Ok(()) => {
             close_status(registration).await;
-            display.close_at
+            Outcome::Shown {
+                key: display.key,
+                close_at: display.close_at,
+            }
         }
         Err(error) => {
             warn("show-failed", &error);
-            None
+            Outcome::ShowFailed { key: display.key }
         }
     }
 }
@@ -175,9 +228,7 @@ async fn hand_raw_to_app(
     raw: &str,
 ) -> bool {
     let resource = to_js(&notification.to_json());
-    let message = Object::new();
-    set(&message, "type", &JsValue::from_str("usernotify-raw"));
-    set(&message, "key", &JsValue::from_str(&notification.key()));
+    let message = page_message("usernotify-raw", &notification.key());
     set(&message, "rawContent", &JsValue::from_str(raw));
     set(&message, "notification", &resource);
     let mut page_visible = false;
@@ -260,7 +311,7 @@ fn schedule_sweep(scope: &ServiceWorkerGlobalScope, delay: Millis) {
 
 /// The click destination: the notification's URL when it is of this origin, else the
 /// app's root (the registration scope). A pushed URL can never send the user elsewhere.
-fn same_origin_target(scope: &ServiceWorkerGlobalScope, url: Option<&str>) -> String {
+pub fn same_origin_target(scope: &ServiceWorkerGlobalScope, url: Option<&str>) -> String {
     let root = scope.registration().scope();
     let origin = scope.location().origin();
     url.and_then(|url| web_sys::Url::new_with_base(url, &root).ok())
@@ -284,12 +335,17 @@ async fn focus_or_open(scope: &ServiceWorkerGlobalScope, target: &str, has_own_u
     }
 }
 
-async fn tell_pages(scope: &ServiceWorkerGlobalScope, kind: &str, key: &str) {
+/// A message to the app's pages: `{type, key}`, more members set by the caller.
+fn page_message(kind: &str, key: &str) -> Object {
     let message = Object::new();
     set(&message, "type", &JsValue::from_str(kind));
     set(&message, "key", &JsValue::from_str(key));
+    message
+}
+
+async fn post_to_pages(scope: &ServiceWorkerGlobalScope, message: &Object) {
     for page in window_clients(scope).await {
-        let _ = page.post_message(&message);
+        let _ = page.post_message(message);
     }
 }
 

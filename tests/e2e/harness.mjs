@@ -4,6 +4,10 @@
 // The only stand-in is the browser vendor's push service, which cannot exist here: pushes
 // reach the worker through the DevTools protocol (ServiceWorker.deliverPushMessage), the
 // same `push` event a push service would cause.
+//
+// What is shown is read only after the worker reports a push handled: a getNotifications()
+// that overlaps a showNotification() in flight makes Chromium drop the new entry from its
+// notification database (it "synchronises" with the displayed set), for any worker.
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
 
@@ -50,6 +54,13 @@ export async function openDemo() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext();
   await context.grantPermissions(['notifications'], { origin });
+  // Every page collects the worker's `usernotify-push-handled` reports.
+  await context.addInitScript(() => {
+    window.__handled = [];
+    navigator.serviceWorker?.addEventListener('message', (event) => {
+      if (event.data?.type === 'usernotify-push-handled') window.__handled.push(event.data);
+    });
+  });
   const page = await context.newPage();
   const consoleLines = [];
   page.on('console', (message) => consoleLines.push(message.text()));
@@ -67,6 +78,7 @@ export async function openDemo() {
     { what: 'the service worker registration' },
   );
 
+  const handledCount = () => demo.page.evaluate(() => window.__handled.length);
   const demo = {
     origin,
     page,
@@ -74,12 +86,24 @@ export async function openDemo() {
     cdp,
     consoleLines,
     /** Delivers a real `push` event carrying `data` (an object is sent as its JSON text). */
-    push: (data) =>
+    pushBlind: (data) =>
       cdp.send('ServiceWorker.deliverPushMessage', {
         origin,
         registrationId,
         data: typeof data === 'string' ? data : JSON.stringify(data),
       }),
+    /** Delivers pushes at once and waits until the worker reports each handled. */
+    pushAll: async (list, timeout = 15_000) => {
+      const before = await handledCount();
+      await Promise.all(list.map((data) => demo.pushBlind(data)));
+      await until(handledCount, (count) => count >= before + list.length, {
+        timeout,
+        what: `${list.length} push(es) handled`,
+      });
+      return demo.page.evaluate((from) => window.__handled.slice(from), before);
+    },
+    /** Delivers one push and resolves with the worker's report: `{type, key, outcome}`. */
+    push: async (data) => (await demo.pushAll([data]))[0],
     /** What the user sees: every notification of the origin on screen now. */
     shown: () =>
       demo.page.evaluate(async () => {

@@ -54,7 +54,8 @@ describe('the usernotify worker in headless Chromium', () => {
   });
 
   test('the seed example verbatim, expired since 2019, shows nothing of it', async () => {
-    await demo.push(SEED);
+    const report = await demo.push(SEED);
+    assert.equal(report.outcome, 'expired');
     assertQuietStatusOnly(await demo.shownWhen((list) => list.length > 0, 'the status'), 'Hello World!');
   });
 
@@ -68,20 +69,22 @@ describe('the usernotify worker in headless Chromium', () => {
   });
 
   const invalidBodies = {
-    'an empty body': '',
-    'text that is not JSON': 'Hello World!',
-    'an array of notifications': JSON.stringify([visual('Hello World!', 'in an array')]),
-    'a title of the wrong type': JSON.stringify({ payload: { visualContent: { title: ['Hello World!'] } } }),
-    'no content at all': JSON.stringify({ appNotificationId: 'Hello World!' }),
-    'a negative display time': JSON.stringify(visual('Hello World!', 'b', { displayTimeToLive: -5 })),
-    'an unparseable expiry': JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: 'soon' })),
-    'an expiry beyond 30 days': JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: inMinutes(31 * 24 * 60) })),
-    'deeply nested junk': '['.repeat(5000) + ']'.repeat(5000),
+    'an empty body': ['', 'empty-body'],
+    'text that is not JSON': ['Hello World!', 'malformed-json'],
+    'an array of notifications': [JSON.stringify([visual('Hello World!', 'in an array')]), 'body-is-array'],
+    'a title of the wrong type': [JSON.stringify({ payload: { visualContent: { title: ['Hello World!'] } } }), 'contract-mismatch'],
+    'no content at all': [JSON.stringify({ appNotificationId: 'Hello World!' }), 'invalid-payload'],
+    'a title missing': [JSON.stringify({ payload: { visualContent: { body: 'Hello World!' } } }), 'missing-title'],
+    'a negative display time': [JSON.stringify(visual('Hello World!', 'b', { displayTimeToLive: -5 })), 'negative-ttl'],
+    'an unparseable expiry': [JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: 'soon' })), 'invalid-date'],
+    'an expiry beyond 30 days': [JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: inMinutes(31 * 24 * 60) })), 'expires-too-late'],
+    'deeply nested junk': ['{"a":' + '['.repeat(5000) + ']'.repeat(5000) + '}', 'invalid-payload'],
   };
-  for (const [name, body] of Object.entries(invalidBodies)) {
-    test(`a push with ${name} leaves only the quiet status notification`, async () => {
-      await demo.push(body);
-      assertQuietStatusOnly(await demo.shownWhen((list) => list.length > 0, 'the status'), 'Hello World!');
+  for (const [name, [body, code]] of Object.entries(invalidBodies)) {
+    test(`a push with ${name} is refused as ${code} and leaves only the quiet status notification`, async () => {
+      const report = await demo.push(body);
+      assert.equal(report.outcome, code);
+      assertQuietStatusOnly(await demo.shown(), 'Hello World!');
     });
   }
 
@@ -106,8 +109,8 @@ describe('the usernotify worker in headless Chromium', () => {
 
   test('a group shows one notification with the newest title and body and the count', async () => {
     for (const [index, title] of ['First', 'Second', 'Third'].entries()) {
-      await demo.push(visual(title, `body ${index}`, { appNotificationId: `g-${index}`, groupName: 'news' }));
-      await demo.shownWhen((list) => list[0]?.body === `body ${index}`, `group member ${index}`);
+      const report = await demo.push(visual(title, `body ${index}`, { appNotificationId: `g-${index}`, groupName: 'news' }));
+      assert.deepEqual([report.outcome, report.key], ['shown', `g-${index}`]);
     }
     const group = only(await demo.shown());
     assert.equal(group.title, 'Third (3)');
@@ -163,9 +166,9 @@ describe('the usernotify worker in headless Chromium', () => {
 
   test('a burst of pushes into one group loses none and shows one notification with the full count', async () => {
     const burst = 30;
-    await Promise.all(
+    await demo.pushAll(
       Array.from({ length: burst }, (_, index) =>
-        demo.push(visual(`Message ${index}`, `b${index}`, { appNotificationId: `burst-${index}`, groupName: 'burst' }))),
+        visual(`Message ${index}`, `b${index}`, { appNotificationId: `burst-${index}`, groupName: 'burst' })),
     );
     const group = only(
       await demo.shownWhen((list) => list[0]?.data?.usernotify?.count === burst, `the count ${burst}`, 15_000),
@@ -174,8 +177,8 @@ describe('the usernotify worker in headless Chromium', () => {
   });
 
   test('a burst of ungrouped pushes shows every one of them', async () => {
-    await Promise.all(
-      Array.from({ length: 12 }, (_, index) => demo.push(visual(`Item ${index}`, 'x', { appNotificationId: `item-${index}` }))),
+    await demo.pushAll(
+      Array.from({ length: 12 }, (_, index) => visual(`Item ${index}`, 'x', { appNotificationId: `item-${index}` })),
     );
     const list = await demo.shownWhen((shown) => shown.length === 12, 'twelve notifications');
     assert.equal(new Set(list.map((n) => n.tag)).size, 12);
@@ -188,7 +191,8 @@ describe('the usernotify worker in headless Chromium', () => {
           if (event.data?.type === 'usernotify-raw') resolve(event.data);
         })),
     );
-    await demo.push({ appNotificationId: 'raw-1', expirationDateTime: inMinutes(5), payload: { rawContent: 'order 42 shipped' } });
+    const report = await demo.push({ appNotificationId: 'raw-1', expirationDateTime: inMinutes(5), payload: { rawContent: 'order 42 shipped' } });
+    assert.deepEqual([report.outcome, report.key], ['taken-by-app', 'raw-1']);
     const message = await received;
     assert.equal(message.rawContent, 'order 42 shipped');
     assert.equal(message.notification.appNotificationId, 'raw-1');
@@ -199,7 +203,7 @@ describe('the usernotify worker in headless Chromium', () => {
   test('raw content is shown as text under a default title when no page is visible', async () => {
     await demo.page.goto('about:blank');
     try {
-      await demo.push({ appNotificationId: 'raw-2', payload: { rawContent: '<b>order</b> 43' } });
+      await demo.pushBlind({ appNotificationId: 'raw-2', payload: { rawContent: '<b>order</b> 43' } });
       await sleep(500);
     } finally {
       await demo.page.goto(`${demo.origin}/`);
@@ -212,7 +216,9 @@ describe('the usernotify worker in headless Chromium', () => {
   test('the demo form sends a notification through the worker with no push service', async () => {
     await demo.page.fill('input[name=title]', 'From the form');
     await demo.page.fill('input[name=groupName]', '');
+    const before = await demo.page.evaluate(() => window.__handled.length);
     await demo.page.click('form#compose button[type=submit]');
+    await until(() => demo.page.evaluate(() => window.__handled.length), (count) => count > before, { what: 'the form push handled' });
     const shown = only(await demo.shownWhen((list) => list.length > 0, 'the form notification'));
     assert.equal(shown.title, 'From the form');
     assert.equal(shown.body, 'Notifications are Great!');
