@@ -4,6 +4,12 @@
 //! browser module and the app service. `web` is the thin wasm adapter that runs them inside
 //! a service worker and a page.
 
+// The shipped wasm module is no_std: std's panic machinery alone carried kilobytes of
+// formatting code into every worker. Host builds (tests, the service) keep std.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]

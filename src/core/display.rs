@@ -6,6 +6,10 @@
 use super::json::push_int;
 use super::notification::{is_expired, Notification, Priority};
 use super::time::Millis;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// The one tag of the quiet notification left when a push brings nothing to show.
 pub const STATUS_TAG: &str = "usernotify-status";

@@ -1,5 +1,7 @@
 //! Why a notification was refused, with codes that never change once published.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 /// Every way a posted or pushed notification can be invalid.
 ///
 /// `code()` is the stable, kebab-case name used in the service's Graph error body, in logs

@@ -4,6 +4,10 @@
 //! from bytes (serde_json), so both sides run the very same validation and agree on every
 //! error code. Writing it back out is hand-rolled to keep `serde_json` out of the worker.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -93,11 +97,20 @@ impl Json {
 fn write_number(number: f64, out: &mut String) {
     if !number.is_finite() {
         out.push_str("null");
-    } else if number.fract() == 0.0 && number.abs() < 9.0e15 {
+    } else if is_whole(number) && (-9.0e15..9.0e15).contains(&number) {
         push_int(out, number as i64);
     } else {
         out.push_str(&number.to_string());
     }
+}
+
+/// True for a finite number without a fractional part (`f64::fract` needs std).
+pub fn is_whole(number: f64) -> bool {
+    if !number.is_finite() {
+        return false;
+    }
+    // Beyond 2^53 every f64 is a whole number; below it the cast round-trips exactly.
+    !(-9.0e15..=9.0e15).contains(&number) || (number as i64) as f64 == number
 }
 
 /// Appends a decimal integer without going through `format!`.

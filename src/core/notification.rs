@@ -1,8 +1,11 @@
 //! The Graph `notification` resource and its validation.
 
 use super::error::{Field, InvalidNotification};
-use super::json::Json;
+use super::json::{is_whole, Json};
 use super::time::{format_iso8601, parse_iso8601, Millis, DAY, SECOND};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// How far ahead `expirationDateTime` may be, and the expiry given when it is absent.
 pub const MAX_LIFETIME: Millis = 30 * DAY;
@@ -306,7 +309,7 @@ fn display_time_to_live(value: Option<&Json>) -> Result<Option<u32>, InvalidNoti
     if seconds < 0.0 {
         return Err(InvalidNotification::NegativeTtl);
     }
-    if seconds.fract() != 0.0 || seconds > f64::from(u32::MAX) {
+    if !is_whole(seconds) || seconds > f64::from(u32::MAX) {
         return Err(mismatch);
     }
     Ok(Some(seconds as u32))

@@ -3,6 +3,8 @@
 //! Hand-written so the worker carries no date library: Graph sends
 //! `2019-10-30T23:59:00.000Z`-style UTC stamps, sometimes with fewer fraction digits.
 
+use alloc::string::String;
+
 use super::json::push_int;
 
 /// Milliseconds since 1970-01-01T00:00:00Z.

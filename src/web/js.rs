@@ -1,5 +1,8 @@
 //! Small, non-throwing helpers over js-sys.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

@@ -2,11 +2,11 @@
 //!
 //! The engine's `JSON.parse` does the parsing; this walk replaces serde-wasm-bindgen, whose
 //! error paths pulled float formatting into the module (measured: about 9 KB gzip).
+//! Pages get the parsed object itself, so no tree is turned back into JS.
 
 use js_sys::{Array, Object};
 use wasm_bindgen::JsValue;
 
-use super::js::set;
 use crate::core::Json;
 
 /// Nesting deeper than this is cut to `null`: the contract's fields sit three levels down,
@@ -47,23 +47,5 @@ fn read(value: &JsValue, depth: u32) -> Json {
         Json::Object(members)
     } else {
         Json::Null
-    }
-}
-
-/// Builds the JS value of a tree, for posting to pages.
-pub fn to_js(value: &Json) -> JsValue {
-    match value {
-        Json::Null => JsValue::NULL,
-        Json::Bool(flag) => JsValue::from_bool(*flag),
-        Json::Number(number) => JsValue::from_f64(*number),
-        Json::String(text) => JsValue::from_str(text),
-        Json::Array(items) => items.iter().map(to_js).collect::<Array>().into(),
-        Json::Object(members) => {
-            let object = Object::new();
-            for (name, member) in members {
-                set(&object, name, &to_js(member));
-            }
-            object.into()
-        }
     }
 }

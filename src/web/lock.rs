@@ -4,24 +4,30 @@
 //! at once would both read a count of one. Events of a worker share one thread, so a chain
 //! of promises is enough to run them one after another.
 
-use std::cell::RefCell;
-use std::future::Future;
+use core::cell::RefCell;
+use core::future::Future;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-thread_local! {
-    static TAIL: RefCell<Promise> = RefCell::new(Promise::resolve(&JsValue::UNDEFINED));
-}
+/// The last queued call's gate; `None` before the first call.
+struct Tail(RefCell<Option<Promise>>);
+
+// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
+unsafe impl Sync for Tail {}
+
+static TAIL: Tail = Tail(RefCell::new(None));
 
 /// Runs `work` after every earlier call has finished.
 pub async fn serialized<T>(work: impl Future<Output = T>) -> T {
     let mut release: Option<Function> = None;
     let gate = Promise::new(&mut |resolve, _reject| release = Some(resolve));
-    let previous = TAIL.with(|tail| tail.replace(gate));
-    // A rejected predecessor must not block the queue; our gates never reject anyway.
-    let _ = JsFuture::from(previous).await;
+    let previous = TAIL.0.replace(Some(gate));
+    if let Some(previous) = previous {
+        // A rejected predecessor must not block the queue; our gates never reject anyway.
+        let _ = JsFuture::from(previous).await;
+    }
     let output = work.await;
     if let Some(release) = release {
         let _ = release.call0(&JsValue::UNDEFINED);

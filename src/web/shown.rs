@@ -1,6 +1,9 @@
 //! Between the core's [`Display`] and the browser's `Notification`: the options passed to
 //! `showNotification`, and what later events read back from a shown notification's `data`.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Notification, NotificationOptions, ServiceWorkerRegistration};

@@ -1,20 +1,25 @@
-//! Service-worker event handlers, exported to the JS shell (`www/sw.js`).
+//! Service-worker event handlers, behind one export for the JS shell (`www/sw.js`).
 //!
-//! Each returns a promise that never rejects, for the shell to pass to `event.waitUntil`.
+//! `handleEvent` returns a promise that never rejects, for the shell to pass to
+//! `event.waitUntil`; one export instead of one per event keeps a single promise adapter
+//! in the module.
 //! Every push ends with a notification of the app visible, or with a visible page that got
 //! the raw content: browsers penalise silent pushes and Safari revokes after three.
+
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    ClientQueryOptions, ClientType, ExtendableEvent, ExtendableMessageEvent, NotificationEvent,
-    PushEvent, ServiceWorkerGlobalScope, ServiceWorkerRegistration, VisibilityState, WindowClient,
+    ClientQueryOptions, ClientType, Event, ExtendableMessageEvent, NotificationEvent, PushEvent,
+    ServiceWorkerGlobalScope, ServiceWorkerRegistration, VisibilityState, WindowClient,
 };
 
 use super::js::{get, get_string, now, set, settle, warn, worker_scope};
-use super::json::{from_js, to_js};
+use super::json::from_js;
 use super::lock::serialized;
 use super::shown::{show, visible, Shown};
 use crate::core::display::{DEFAULT_RAW_TITLE, STATUS_TAG};
@@ -32,7 +37,20 @@ const RAW_CONTENT_HOOK: &str = "usernotifyRawContentHook";
 /// `displayTimeToLive: 0`) has ended with its notification visible before it goes.
 const MIN_CLOSE_DELAY: Millis = 1_000;
 
-#[wasm_bindgen(js_name = handlePush)]
+/// Handles `push`, `notificationclick`, `notificationclose`, `pushsubscriptionchange` and
+/// `message`; other events are ignored.
+#[wasm_bindgen(js_name = handleEvent)]
+pub async fn handle_event(event: Event) {
+    match event.type_().as_str() {
+        "push" => handle_push(event.unchecked_into()).await,
+        "notificationclick" => handle_notification_click(event.unchecked_into()).await,
+        "notificationclose" => handle_notification_close(event.unchecked_into()).await,
+        "message" => handle_message(event.unchecked_into()).await,
+        "pushsubscriptionchange" => handle_push_subscription_change().await,
+        _ => {}
+    }
+}
+
 pub async fn handle_push(event: PushEvent) {
     receive(event.data().map(|data| data.text())).await;
 }
@@ -40,7 +58,6 @@ pub async fn handle_push(event: PushEvent) {
 /// Messages from the app's pages: `{type: "usernotify-push", data}` runs the push path on
 /// `data` (JSON text or an object), so a page can show a notification with no push service;
 /// `{type: "usernotify-sweep"}` closes what is due.
-#[wasm_bindgen(js_name = handleMessage)]
 pub async fn handle_message(event: ExtendableMessageEvent) {
     let message = event.data();
     match get_string(&message, "type").as_deref() {
@@ -59,7 +76,6 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
     }
 }
 
-#[wasm_bindgen(js_name = handleNotificationClick)]
 pub async fn handle_notification_click(event: NotificationEvent) {
     let Some(scope) = worker_scope() else {
         return;
@@ -74,7 +90,6 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     sweep_now().await;
 }
 
-#[wasm_bindgen(js_name = handleNotificationClose)]
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
         post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
@@ -84,8 +99,7 @@ pub async fn handle_notification_close(event: NotificationEvent) {
 
 /// Re-subscription needs the app service's key and lands with page subscription; until
 /// then this event only sweeps, like every other.
-#[wasm_bindgen(js_name = handlePushSubscriptionChange)]
-pub async fn handle_push_subscription_change(_event: ExtendableEvent) {
+pub async fn handle_push_subscription_change() {
     sweep_now().await;
 }
 
@@ -134,7 +148,9 @@ async fn receive(text: Option<String>) {
         let now = now();
         sweep(&registration, now).await;
         match parse(text.as_deref(), now) {
-            Ok(notification) => deliver(&scope, &registration, &notification, now).await,
+            Ok((notification, sent)) => {
+                deliver(&scope, &registration, &notification, &sent, now).await
+            }
             Err(invalid) => {
                 warn(invalid.code(), &JsValue::UNDEFINED);
                 show_status_unless_visible(&registration, now).await;
@@ -158,14 +174,16 @@ async fn receive(text: Option<String>) {
     post_to_pages(&scope, &message).await;
 }
 
-/// Text to a valid notification, parsed by the engine's `JSON.parse`.
-fn parse(text: Option<&str>, now: Millis) -> Result<Notification, InvalidNotification> {
+/// Text to a valid notification, parsed by the engine's `JSON.parse`; also returns the
+/// parsed object, which pages get as sent (unknown fields included).
+fn parse(text: Option<&str>, now: Millis) -> Result<(Notification, JsValue), InvalidNotification> {
     let text = text.unwrap_or_default();
     if text.trim().is_empty() {
         return Err(InvalidNotification::EmptyBody);
     }
     let value = js_sys::JSON::parse(text).map_err(|_| InvalidNotification::MalformedJson)?;
-    Notification::from_json(&from_js(&value), now)
+    let notification = Notification::from_json(&from_js(&value), now)?;
+    Ok((notification, value))
 }
 
 /// Shows a valid notification, or leaves raw content to the app when it took it.
@@ -173,10 +191,11 @@ async fn deliver(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     notification: &Notification,
+    sent: &JsValue,
     now: Millis,
 ) -> Outcome {
     let taken_by_app = match &notification.raw_content {
-        Some(raw) => hand_raw_to_app(scope, registration, notification, raw).await,
+        Some(raw) => hand_raw_to_app(scope, registration, notification, sent, raw).await,
         None => false,
     };
     let display = if notification.visual.is_some() {
@@ -225,12 +244,12 @@ async fn hand_raw_to_app(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     notification: &Notification,
+    resource: &JsValue,
     raw: &str,
 ) -> bool {
-    let resource = to_js(&notification.to_json());
     let message = page_message("usernotify-raw", &notification.key());
     set(&message, "rawContent", &JsValue::from_str(raw));
-    set(&message, "notification", &resource);
+    set(&message, "notification", resource);
     let mut page_visible = false;
     for page in window_clients(scope).await {
         if page.post_message(&message).is_err() {
@@ -243,7 +262,7 @@ async fn hand_raw_to_app(
         return page_visible;
     };
     let shown_before = visible(registration).await.len();
-    let answer = match hook.call2(scope, &JsValue::from_str(raw), &resource) {
+    let answer = match hook.call2(scope, &JsValue::from_str(raw), resource) {
         Ok(value) => match value.dyn_into::<Promise>() {
             Ok(promise) => JsFuture::from(promise).await,
             Err(value) => Ok(value),
