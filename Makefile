@@ -35,7 +35,7 @@ size:
 # The glue inside a real service worker of headless Chromium (webdriver.json grants the
 # notification permission).
 test-worker:
-	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --release -- --test worker
+	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --release -- --features std --test worker
 
 # The demo in headless Chromium, pushes delivered through the DevTools protocol.
 test-e2e:

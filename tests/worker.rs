@@ -3,7 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Reflect};
-use usernotify::web::worker::{handle_push, same_origin_target};
+use usernotify::web::pages::same_origin_target;
+use usernotify::web::worker::handle_push;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};

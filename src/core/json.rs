@@ -11,6 +11,66 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+/// The JSON type of a value, as validation needs to tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// What validation reads from a parsed JSON value.
+///
+/// Implemented for the core's own tree (hosts parse with serde_json) and, in the worker,
+/// for the JS value `JSON.parse` returned, so the push is validated in place, never copied.
+pub trait JsonRead: Sized {
+    fn kind(&self) -> Kind;
+    /// The member `name` of an object; `None` when absent, `null`, or not an object.
+    fn member(&self, name: &str) -> Option<Self>;
+    fn text(&self) -> Option<String>;
+    fn number(&self) -> Option<f64>;
+    /// The items of an array; `None` for anything else.
+    fn items(&self) -> Option<Vec<Self>>;
+}
+
+impl<'a> JsonRead for &'a Json {
+    fn kind(&self) -> Kind {
+        match self {
+            Json::Null => Kind::Null,
+            Json::Bool(_) => Kind::Bool,
+            Json::Number(_) => Kind::Number,
+            Json::String(_) => Kind::String,
+            Json::Array(_) => Kind::Array,
+            Json::Object(_) => Kind::Object,
+        }
+    }
+
+    fn member(&self, name: &str) -> Option<&'a Json> {
+        Json::get(self, name)
+    }
+
+    fn text(&self) -> Option<String> {
+        self.as_str().map(ToOwned::to_owned)
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Json::Number(number) => Some(*number),
+            _ => None,
+        }
+    }
+
+    fn items(&self) -> Option<Vec<&'a Json>> {
+        match self {
+            Json::Array(items) => Some(items.iter().collect()),
+            _ => None,
+        }
+    }
+}
+
 /// A parsed JSON value. Objects keep their members in order; a repeated name keeps the last
 /// value on lookup, as `JSON.parse` does.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! The Graph `notification` resource and its validation.
 
 use super::error::{Field, InvalidNotification};
-use super::json::{is_whole, Json};
+use super::json::{is_whole, Json, JsonRead, Kind};
 use super::time::{format_iso8601, parse_iso8601, Millis, DAY, SECOND};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -92,37 +92,53 @@ pub struct Notification {
 impl Notification {
     /// Validates a parsed body against the contract at the instant `now`.
     pub fn from_json(body: &Json, now: Millis) -> Result<Notification, InvalidNotification> {
-        match body {
-            Json::Object(_) => {}
-            Json::Array(_) => return Err(InvalidNotification::BodyIsArray),
+        Notification::read(body, now)
+    }
+
+    /// Validates any parsed JSON value (the core's tree, or a JS value in the worker).
+    pub fn read<V: JsonRead>(body: V, now: Millis) -> Result<Notification, InvalidNotification> {
+        match body.kind() {
+            Kind::Object => {}
+            Kind::Array => return Err(InvalidNotification::BodyIsArray),
             _ => return Err(InvalidNotification::ContractMismatch(Field::Root)),
         }
-        let payload = optional_object(body.get("payload"), Field::Payload)?;
-        let visual = match payload.and_then(|payload| payload.get("visualContent")) {
+        let payload = optional_object(body.member("payload"), Field::Payload)?;
+        let visual = match payload
+            .as_ref()
+            .and_then(|payload| payload.member("visualContent"))
+        {
             None => None,
             Some(visual) => Some(visual_content(visual)?),
         };
         let raw_content = optional_string(
-            payload.and_then(|payload| payload.get("rawContent")),
+            payload
+                .as_ref()
+                .and_then(|payload| payload.member("rawContent")),
             Field::RawContent,
         )?;
-        let target_policy = optional_object(body.get("targetPolicy"), Field::TargetPolicy)?;
-        let platform_types = match target_policy.and_then(|policy| policy.get("platformTypes")) {
+        let target_policy = optional_object(body.member("targetPolicy"), Field::TargetPolicy)?;
+        let platform_types = match target_policy
+            .as_ref()
+            .and_then(|policy| policy.member("platformTypes"))
+        {
             None => None,
             Some(list) => Some(platform_types(list)?),
         };
         let notification = Notification {
-            id: optional_string(body.get("id"), Field::Id)?,
-            target_host_name: optional_string(body.get("targetHostName"), Field::TargetHostName)?,
+            id: optional_string(body.member("id"), Field::Id)?,
+            target_host_name: optional_string(
+                body.member("targetHostName"),
+                Field::TargetHostName,
+            )?,
             app_notification_id: optional_string(
-                body.get("appNotificationId"),
+                body.member("appNotificationId"),
                 Field::AppNotificationId,
             )?,
-            group_name: optional_string(body.get("groupName"), Field::GroupName)?,
+            group_name: optional_string(body.member("groupName"), Field::GroupName)?,
             platform_types,
-            priority: priority(body.get("priority"))?,
-            display_time_to_live: display_time_to_live(body.get("displayTimeToLive"))?,
-            expiration: expiration(body.get("expirationDateTime"), now)?,
+            priority: priority(body.member("priority"))?,
+            display_time_to_live: display_time_to_live(body.member("displayTimeToLive"))?,
+            expiration: expiration(body.member("expirationDateTime"), now)?,
             visual,
             raw_content,
         };
@@ -227,49 +243,50 @@ pub fn is_expired(expiration: Millis, now: Millis) -> bool {
     now >= expiration
 }
 
-fn optional_object(
-    value: Option<&Json>,
+fn optional_object<V: JsonRead>(
+    value: Option<V>,
     field: Field,
-) -> Result<Option<&Json>, InvalidNotification> {
+) -> Result<Option<V>, InvalidNotification> {
     match value {
         None => Ok(None),
-        Some(object @ Json::Object(_)) => Ok(Some(object)),
+        Some(object) if object.kind() == Kind::Object => Ok(Some(object)),
         Some(_) => Err(InvalidNotification::ContractMismatch(field)),
     }
 }
 
 /// A string field; an empty string counts as absent.
-fn optional_string(
-    value: Option<&Json>,
+fn optional_string<V: JsonRead>(
+    value: Option<V>,
     field: Field,
 ) -> Result<Option<String>, InvalidNotification> {
-    match value {
+    match value.map(|value| value.text()) {
         None => Ok(None),
-        Some(Json::String(text)) if text.is_empty() => Ok(None),
-        Some(Json::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(InvalidNotification::ContractMismatch(field)),
+        Some(Some(text)) if text.is_empty() => Ok(None),
+        Some(Some(text)) => Ok(Some(text)),
+        Some(None) => Err(InvalidNotification::ContractMismatch(field)),
     }
 }
 
-fn visual_content(value: &Json) -> Result<VisualContent, InvalidNotification> {
-    if !matches!(value, Json::Object(_)) {
+fn visual_content<V: JsonRead>(value: V) -> Result<VisualContent, InvalidNotification> {
+    if value.kind() != Kind::Object {
         return Err(InvalidNotification::ContractMismatch(Field::VisualContent));
     }
-    let title = optional_string(value.get("title"), Field::Title)?
+    let title = optional_string(value.member("title"), Field::Title)?
         .ok_or(InvalidNotification::MissingTitle)?;
-    let body = optional_string(value.get("body"), Field::VisualBody)?.unwrap_or_default();
-    let url = optional_string(value.get("url"), Field::Url)?;
+    let body = optional_string(value.member("body"), Field::VisualBody)?.unwrap_or_default();
+    let url = optional_string(value.member("url"), Field::Url)?;
     Ok(VisualContent { title, body, url })
 }
 
-fn platform_types(value: &Json) -> Result<Vec<Platform>, InvalidNotification> {
+fn platform_types<V: JsonRead>(value: V) -> Result<Vec<Platform>, InvalidNotification> {
     let mismatch = InvalidNotification::ContractMismatch(Field::PlatformTypes);
-    let Json::Array(items) = value else {
-        return Err(mismatch);
-    };
+    let items = value.items().ok_or(mismatch)?;
     let mut platforms = Vec::new();
     for item in items {
-        let platform = item.as_str().and_then(Platform::parse).ok_or(mismatch)?;
+        let platform = item
+            .text()
+            .and_then(|text| Platform::parse(&text))
+            .ok_or(mismatch)?;
         if !platforms.contains(&platform) {
             platforms.push(platform);
         }
@@ -277,7 +294,7 @@ fn platform_types(value: &Json) -> Result<Vec<Platform>, InvalidNotification> {
     Ok(platforms)
 }
 
-fn priority(value: Option<&Json>) -> Result<Priority, InvalidNotification> {
+fn priority<V: JsonRead>(value: Option<V>) -> Result<Priority, InvalidNotification> {
     const NAMES: [(&str, Priority); 3] = [
         ("none", Priority::None),
         ("high", Priority::High),
@@ -286,11 +303,11 @@ fn priority(value: Option<&Json>) -> Result<Priority, InvalidNotification> {
     match value {
         None => Ok(Priority::None),
         Some(value) => value
-            .as_str()
+            .text()
             .and_then(|text| {
                 NAMES
                     .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(text))
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&text))
                     .map(|(_, priority)| *priority)
             })
             .ok_or(InvalidNotification::ContractMismatch(Field::Priority)),
@@ -298,13 +315,18 @@ fn priority(value: Option<&Json>) -> Result<Priority, InvalidNotification> {
 }
 
 /// Whole seconds, as a JSON number or a numeric string (the seed sends `"60"`).
-fn display_time_to_live(value: Option<&Json>) -> Result<Option<u32>, InvalidNotification> {
+fn display_time_to_live<V: JsonRead>(value: Option<V>) -> Result<Option<u32>, InvalidNotification> {
     let mismatch = InvalidNotification::ContractMismatch(Field::DisplayTimeToLive);
-    let seconds = match value {
-        None => return Ok(None),
-        Some(Json::Number(number)) => *number,
-        Some(Json::String(text)) => parse_integer_text(text).ok_or(mismatch)?,
-        Some(_) => return Err(mismatch),
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let seconds = match value.kind() {
+        Kind::Number => value.number().ok_or(mismatch)?,
+        Kind::String => value
+            .text()
+            .and_then(|text| parse_integer_text(&text))
+            .ok_or(mismatch)?,
+        _ => return Err(mismatch),
     };
     if seconds < 0.0 {
         return Err(InvalidNotification::NegativeTtl);
@@ -330,11 +352,11 @@ fn parse_integer_text(text: &str) -> Option<f64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-fn expiration(value: Option<&Json>, now: Millis) -> Result<Millis, InvalidNotification> {
-    let expiration = match value {
+fn expiration<V: JsonRead>(value: Option<V>, now: Millis) -> Result<Millis, InvalidNotification> {
+    let expiration = match value.map(|value| value.text()) {
         None => return Ok(now.saturating_add(MAX_LIFETIME)),
-        Some(Json::String(text)) => parse_iso8601(text).ok_or(InvalidNotification::InvalidDate)?,
-        Some(_) => {
+        Some(Some(text)) => parse_iso8601(&text).ok_or(InvalidNotification::InvalidDate)?,
+        Some(None) => {
             return Err(InvalidNotification::ContractMismatch(
                 Field::ExpirationDateTime,
             ))

@@ -1,51 +1,52 @@
-//! Between JS values and the core's [`Json`] tree.
+//! Validation reads the JS value `JSON.parse` returned, in place.
 //!
-//! The engine's `JSON.parse` does the parsing; this walk replaces serde-wasm-bindgen, whose
-//! error paths pulled float formatting into the module (measured: about 9 KB gzip).
-//! Pages get the parsed object itself, so no tree is turned back into JS.
+//! The engine's `JSON.parse` does the parsing; nothing is copied into a Rust tree and no
+//! serde runs in the worker (serde-wasm-bindgen's error paths alone pulled float
+//! formatting into the module). Pages get the parsed object itself.
 
-use js_sys::{Array, Object};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
-use crate::core::Json;
+use crate::core::json::{JsonRead, Kind};
 
-/// Nesting deeper than this is cut to `null`: the contract's fields sit three levels down,
-/// unknown fields are ignored, and a hostile push must not exhaust the stack.
-const MAX_DEPTH: u32 = 32;
-
-/// Reads a value produced by `JSON.parse` (anything else reads as `null`).
-pub fn from_js(value: &JsValue) -> Json {
-    read(value, 0)
-}
-
-fn read(value: &JsValue, depth: u32) -> Json {
-    if depth > MAX_DEPTH {
-        return Json::Null;
+impl JsonRead for JsValue {
+    fn kind(&self) -> Kind {
+        if self.as_bool().is_some() {
+            Kind::Bool
+        } else if self.as_f64().is_some() {
+            Kind::Number
+        } else if self.is_string() {
+            Kind::String
+        } else if Array::is_array(self) {
+            Kind::Array
+        } else if self.is_object() {
+            Kind::Object
+        } else {
+            Kind::Null
+        }
     }
-    if let Some(flag) = value.as_bool() {
-        Json::Bool(flag)
-    } else if let Some(number) = value.as_f64() {
-        Json::Number(number)
-    } else if let Some(text) = value.as_string() {
-        Json::String(text)
-    } else if Array::is_array(value) {
-        Json::Array(
-            Array::from(value)
-                .iter()
-                .map(|item| read(&item, depth + 1))
-                .collect(),
-        )
-    } else if value.is_object() {
-        let members = Object::entries(&Object::from(value.clone()))
-            .iter()
-            .filter_map(|entry| {
-                let pair = Array::from(&entry);
-                let name = pair.get(0).as_string()?;
-                Some((name, read(&pair.get(1), depth + 1)))
-            })
-            .collect();
-        Json::Object(members)
-    } else {
-        Json::Null
+
+    fn member(&self, name: &str) -> Option<JsValue> {
+        if !self.is_object() {
+            return None;
+        }
+        Reflect::get(self, &JsValue::from_str(name))
+            .ok()
+            .filter(|value| !value.is_null() && !value.is_undefined())
+    }
+
+    fn text(&self) -> Option<String> {
+        self.as_string()
+    }
+
+    fn number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+
+    fn items(&self) -> Option<Vec<JsValue>> {
+        Array::is_array(self).then(|| Array::from(self).iter().collect())
     }
 }

@@ -5,6 +5,7 @@
 mod js;
 mod json;
 mod lock;
+pub mod pages;
 mod shown;
 pub mod worker;
 

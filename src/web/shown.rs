@@ -1,3 +1,5 @@
+//! The app's notifications on screen: read once per event, swept, and shown.
+//!
 //! Between the core's [`Display`] and the browser's `Notification`: the options passed to
 //! `showNotification`, and what later events read back from a shown notification's `data`.
 
@@ -9,7 +11,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Notification, NotificationOptions, ServiceWorkerRegistration};
 
 use super::js::{get, get_millis, get_string, set, settle, string_list, strings};
-use crate::core::{Display, Millis};
+use crate::core::display::STATUS_TAG;
+use crate::core::{should_close, Display, Millis};
 
 /// The member of `data` that marks a notification as shown by usernotify.
 const DATA_KEY: &str = "usernotify";
@@ -44,6 +47,53 @@ impl Shown {
     }
 }
 
+/// The screen after a sweep: what is still shown, read with a single `getNotifications`.
+pub struct Screen {
+    /// usernotify's own notifications still on screen.
+    pub ours: Vec<Shown>,
+    /// Every notification of the app still on screen, the app's own included.
+    pub count: usize,
+}
+
+impl Screen {
+    /// Reads the screen and closes what is due (display time over, or expired): swept on
+    /// every worker event, since a stopped worker runs no timers.
+    pub async fn sweep(registration: &ServiceWorkerRegistration, now: Millis) -> Screen {
+        let mut screen = Screen {
+            ours: Vec::new(),
+            count: 0,
+        };
+        for notification in on_screen(registration).await {
+            match Shown::read(notification) {
+                Some(shown) if should_close(shown.close_at, shown.expiration, now) => {
+                    shown.notification.close();
+                }
+                Some(shown) => {
+                    screen.count += 1;
+                    screen.ours.push(shown);
+                }
+                None => screen.count += 1,
+            }
+        }
+        screen
+    }
+
+    /// The keys a group's (or an item's) notification counts now.
+    pub fn members_of(&self, tag: &str) -> &[String] {
+        self.ours
+            .iter()
+            .find(|shown| shown.tag == tag)
+            .map_or(&[], |shown| shown.members.as_slice())
+    }
+
+    /// The status notification only stands in for real ones; it goes when one is shown.
+    pub fn close_status(&self) {
+        for shown in self.ours.iter().filter(|shown| shown.tag == STATUS_TAG) {
+            shown.notification.close();
+        }
+    }
+}
+
 /// Shows `display`; the promise settles once the browser has it on screen.
 pub async fn show(
     registration: &ServiceWorkerRegistration,
@@ -64,16 +114,16 @@ pub async fn show(
 }
 
 fn data_of(display: &Display) -> JsValue {
+    let optional_string =
+        |value: &Option<String>| value.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    let optional_millis =
+        |value: Option<Millis>| value.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64));
     let data = Object::new();
     set(&data, "key", &JsValue::from_str(&display.key));
     set(&data, "members", &strings(&display.members));
     set(&data, "count", &JsValue::from_f64(display.count() as f64));
-    let optional_string =
-        |value: &Option<String>| value.as_deref().map_or(JsValue::NULL, JsValue::from_str);
     set(&data, "groupName", &optional_string(&display.group_name));
     set(&data, "url", &optional_string(&display.url));
-    let optional_millis =
-        |value: Option<Millis>| value.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64));
     set(&data, "closeAt", &optional_millis(display.close_at));
     set(&data, "expiration", &optional_millis(display.expiration));
     let outer = Object::new();
@@ -81,12 +131,12 @@ fn data_of(display: &Display) -> JsValue {
     outer.into()
 }
 
-/// Every notification of this registration that is on screen now.
-pub async fn visible(registration: &ServiceWorkerRegistration) -> Vec<Notification> {
+/// Every notification of this registration on screen now.
+pub async fn on_screen(registration: &ServiceWorkerRegistration) -> Vec<Notification> {
     match settle(registration.get_notifications()).await {
         Ok(list) if Array::is_array(&list) => Array::from(&list)
             .iter()
-            .filter_map(|item| item.dyn_into::<Notification>().ok())
+            .map(|item| item.unchecked_into::<Notification>())
             .collect(),
         _ => Vec::new(),
     }

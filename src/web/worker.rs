@@ -2,30 +2,31 @@
 //!
 //! `handleEvent` returns a promise that never rejects, for the shell to pass to
 //! `event.waitUntil`; one export instead of one per event keeps a single promise adapter
-//! in the module.
-//! Every push ends with a notification of the app visible, or with a visible page that got
-//! the raw content: browsers penalise silent pushes and Safari revokes after three.
+//! in the module. Every push ends with a notification of the app visible, or with a
+//! visible page that got the raw content: browsers penalise silent pushes and Safari
+//! revokes the subscription after three.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    ClientQueryOptions, ClientType, Event, ExtendableMessageEvent, NotificationEvent, PushEvent,
-    ServiceWorkerGlobalScope, ServiceWorkerRegistration, VisibilityState, WindowClient,
+    Event, ExtendableMessageEvent, NotificationEvent, PushEvent, ServiceWorkerGlobalScope,
+    ServiceWorkerRegistration,
 };
 
-use super::js::{get, get_string, now, set, settle, warn, worker_scope};
-use super::json::from_js;
+use super::js::{get, get_string, now, set, warn, worker_scope};
 use super::lock::serialized;
-use super::shown::{show, visible, Shown};
-use crate::core::display::{DEFAULT_RAW_TITLE, STATUS_TAG};
+use super::pages::{
+    focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
+    window_clients,
+};
+use super::shown::{on_screen, show, Screen, Shown};
+use crate::core::display::DEFAULT_RAW_TITLE;
 use crate::core::{
-    plan_raw_fallback, plan_status, plan_visual, should_close, InvalidNotification, Millis,
-    Notification,
+    plan_raw_fallback, plan_status, plan_visual, tag_for, InvalidNotification, Millis, Notification,
 };
 
 /// Name of the optional worker hook for raw content: `self.usernotifyRawContentHook =
@@ -46,8 +47,9 @@ pub async fn handle_event(event: Event) {
         "notificationclick" => handle_notification_click(event.unchecked_into()).await,
         "notificationclose" => handle_notification_close(event.unchecked_into()).await,
         "message" => handle_message(event.unchecked_into()).await,
-        "pushsubscriptionchange" => handle_push_subscription_change().await,
-        _ => {}
+        // Re-subscription needs the app service's key and lands with page subscription;
+        // until then this event only sweeps, like every other.
+        _ => sweep_now().await,
     }
 }
 
@@ -63,12 +65,11 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
     match get_string(&message, "type").as_deref() {
         Some("usernotify-push") => {
             let data = get(&message, "data");
-            let text = match data.as_string() {
-                Some(text) => Some(text),
-                None => js_sys::JSON::stringify(&data)
+            let text = data.as_string().or_else(|| {
+                js_sys::JSON::stringify(&data)
                     .ok()
-                    .and_then(|text| text.as_string()),
-            };
+                    .and_then(|text| text.as_string())
+            });
             receive(text).await;
         }
         Some("usernotify-sweep") => sweep_now().await,
@@ -76,6 +77,7 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
     }
 }
 
+/// Focuses or opens the app (same origin only) and tells its pages what was activated.
 pub async fn handle_notification_click(event: NotificationEvent) {
     let Some(scope) = worker_scope() else {
         return;
@@ -90,16 +92,11 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     sweep_now().await;
 }
 
+/// The user closed a notification: its pages hear it was dismissed.
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
         post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
     }
-    sweep_now().await;
-}
-
-/// Re-subscription needs the app service's key and lands with page subscription; until
-/// then this event only sweeps, like every other.
-pub async fn handle_push_subscription_change() {
     sweep_now().await;
 }
 
@@ -138,27 +135,13 @@ impl Outcome {
     }
 }
 
-/// The push path: sweep, validate, then show, hand over, or leave the quiet status.
+/// The push path, one push at a time; then schedules the display-time close and reports.
 async fn receive(text: Option<String>) {
     let Some(scope) = worker_scope() else {
         return;
     };
     let registration = scope.registration();
-    let outcome = serialized(async {
-        let now = now();
-        sweep(&registration, now).await;
-        match parse(text.as_deref(), now) {
-            Ok((notification, sent)) => {
-                deliver(&scope, &registration, &notification, &sent, now).await
-            }
-            Err(invalid) => {
-                warn(invalid.code(), &JsValue::UNDEFINED);
-                show_status_unless_visible(&registration, now).await;
-                Outcome::Refused(invalid)
-            }
-        }
-    })
-    .await;
+    let outcome = serialized(push_path(&scope, &registration, text)).await;
     if let Outcome::Shown {
         close_at: Some(close_at),
         ..
@@ -174,6 +157,57 @@ async fn receive(text: Option<String>) {
     post_to_pages(&scope, &message).await;
 }
 
+/// Sweeps, validates, then shows, hands over to the app, or leaves the quiet status. The
+/// screen is read once: nothing else changes it while the lock is held.
+async fn push_path(
+    scope: &ServiceWorkerGlobalScope,
+    registration: &ServiceWorkerRegistration,
+    text: Option<String>,
+) -> Outcome {
+    let now = now();
+    let screen = Screen::sweep(registration, now).await;
+    let (notification, sent) = match parse(text.as_deref(), now) {
+        Ok(parsed) => parsed,
+        Err(invalid) => {
+            warn(invalid.code(), &JsValue::UNDEFINED);
+            if screen.count == 0 {
+                if let Err(error) = show(registration, &plan_status(now)).await {
+                    warn("show-failed", &error);
+                }
+            }
+            return Outcome::Refused(invalid);
+        }
+    };
+    let key = notification.key();
+    let taken_by_app = match &notification.raw_content {
+        Some(raw) => hand_raw_to_app(scope, registration, &screen, &key, raw, &sent).await,
+        None => false,
+    };
+    let display = if notification.visual.is_some() {
+        plan_visual(
+            &notification,
+            screen.members_of(&tag_for(&notification)),
+            now,
+        )
+    } else if taken_by_app {
+        None
+    } else {
+        plan_raw_fallback(&notification, DEFAULT_RAW_TITLE, now)
+    };
+    let Some(display) = display else {
+        return Outcome::TakenByApp { key };
+    };
+    if let Err(error) = show(registration, &display).await {
+        warn("show-failed", &error);
+        return Outcome::ShowFailed { key };
+    }
+    screen.close_status();
+    Outcome::Shown {
+        key,
+        close_at: display.close_at,
+    }
+}
+
 /// Text to a valid notification, parsed by the engine's `JSON.parse`; also returns the
 /// parsed object, which pages get as sent (unknown fields included).
 fn parse(text: Option<&str>, now: Millis) -> Result<(Notification, JsValue), InvalidNotification> {
@@ -182,60 +216,8 @@ fn parse(text: Option<&str>, now: Millis) -> Result<(Notification, JsValue), Inv
         return Err(InvalidNotification::EmptyBody);
     }
     let value = js_sys::JSON::parse(text).map_err(|_| InvalidNotification::MalformedJson)?;
-    let notification = Notification::from_json(&from_js(&value), now)?;
+    let notification = Notification::read(value.clone(), now)?;
     Ok((notification, value))
-}
-
-/// Shows a valid notification, or leaves raw content to the app when it took it.
-async fn deliver(
-    scope: &ServiceWorkerGlobalScope,
-    registration: &ServiceWorkerRegistration,
-    notification: &Notification,
-    sent: &JsValue,
-    now: Millis,
-) -> Outcome {
-    let taken_by_app = match &notification.raw_content {
-        Some(raw) => hand_raw_to_app(scope, registration, notification, sent, raw).await,
-        None => false,
-    };
-    let display = if notification.visual.is_some() {
-        let group_members = match notification.group_name {
-            Some(_) => {
-                let tag = crate::core::tag_for(notification);
-                visible(registration)
-                    .await
-                    .into_iter()
-                    .filter_map(Shown::read)
-                    .find(|shown| shown.tag == tag)
-                    .map(|shown| shown.members)
-                    .unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
-        plan_visual(notification, &group_members, now)
-    } else if taken_by_app {
-        None
-    } else {
-        plan_raw_fallback(notification, DEFAULT_RAW_TITLE, now)
-    };
-    let Some(display) = display else {
-        return Outcome::TakenByApp {
-            key: notification.key(),
-        };
-    };
-    match show(registration, &display).await {
-        Ok(()) => {
-            close_status(registration).await;
-            Outcome::Shown {
-                key: display.key,
-                close_at: display.close_at,
-            }
-        }
-        Err(error) => {
-            warn("show-failed", &error);
-            Outcome::ShowFailed { key: display.key }
-        }
-    }
 }
 
 /// Posts the raw content to every open page and calls the worker hook. True when a page is
@@ -243,26 +225,22 @@ async fn deliver(
 async fn hand_raw_to_app(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
-    notification: &Notification,
-    resource: &JsValue,
+    screen: &Screen,
+    key: &str,
     raw: &str,
+    sent: &JsValue,
 ) -> bool {
-    let message = page_message("usernotify-raw", &notification.key());
+    let message = page_message("usernotify-raw", key);
     set(&message, "rawContent", &JsValue::from_str(raw));
-    set(&message, "notification", resource);
-    let mut page_visible = false;
-    for page in window_clients(scope).await {
-        if page.post_message(&message).is_err() {
-            continue;
-        }
-        page_visible |= page.visibility_state() == VisibilityState::Visible;
-    }
+    set(&message, "notification", sent);
+    let pages = window_clients(scope).await;
+    post(&pages, &message);
+    let page_visible = pages.iter().any(is_visible);
     let hook = get(scope, RAW_CONTENT_HOOK);
     let Some(hook) = hook.dyn_ref::<Function>() else {
         return page_visible;
     };
-    let shown_before = visible(registration).await.len();
-    let answer = match hook.call2(scope, &JsValue::from_str(raw), resource) {
+    let answer = match hook.call2(scope, &JsValue::from_str(raw), sent) {
         Ok(value) => match value.dyn_into::<Promise>() {
             Ok(promise) => JsFuture::from(promise).await,
             Err(value) => Ok(value),
@@ -276,108 +254,26 @@ async fn hand_raw_to_app(
             false
         }
     };
-    let hook_showed = visible(registration).await.len() > shown_before;
+    let hook_showed = on_screen(registration).await.len() > screen.count;
     page_visible || hook_said_handled || hook_showed
-}
-
-async fn show_status_unless_visible(registration: &ServiceWorkerRegistration, now: Millis) {
-    if !visible(registration).await.is_empty() {
-        return;
-    }
-    if let Err(error) = show(registration, &plan_status(now)).await {
-        warn("show-failed", &error);
-    }
-}
-
-/// The status notification only stands in for real ones; it goes when one is shown.
-async fn close_status(registration: &ServiceWorkerRegistration) {
-    for notification in visible(registration).await {
-        if notification.tag().as_deref() == Some(STATUS_TAG) {
-            notification.close();
-        }
-    }
-}
-
-/// Closes every usernotify notification whose display time is over or that expired.
-async fn sweep(registration: &ServiceWorkerRegistration, now: Millis) {
-    for shown in visible(registration)
-        .await
-        .into_iter()
-        .filter_map(Shown::read)
-    {
-        if should_close(shown.close_at, shown.expiration, now) {
-            shown.notification.close();
-        }
-    }
 }
 
 async fn sweep_now() {
     if let Some(scope) = worker_scope() {
         let registration = scope.registration();
-        serialized(sweep(&registration, now())).await;
+        serialized(Screen::sweep(&registration, now())).await;
     }
 }
 
 /// Closes due notifications while the worker is alive; a stopped worker catches up on its
 /// next event, since every handler sweeps first.
 fn schedule_sweep(scope: &ServiceWorkerGlobalScope, delay: Millis) {
-    let callback = Closure::once_into_js(|| spawn_local(sweep_now()));
     let delay = i32::try_from(delay).unwrap_or(i32::MAX);
-    if let Some(callback) = callback.dyn_ref::<Function>() {
-        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(callback, delay);
-    }
-}
-
-/// The click destination: the notification's URL when it is of this origin, else the
-/// app's root (the registration scope). A pushed URL can never send the user elsewhere.
-pub fn same_origin_target(scope: &ServiceWorkerGlobalScope, url: Option<&str>) -> String {
-    let root = scope.registration().scope();
-    let origin = scope.location().origin();
-    url.and_then(|url| web_sys::Url::new_with_base(url, &root).ok())
-        .filter(|url| url.origin() == origin)
-        .map(|url| url.href())
-        .unwrap_or(root)
-}
-
-async fn focus_or_open(scope: &ServiceWorkerGlobalScope, target: &str, has_own_url: bool) {
-    let pages = window_clients(scope).await;
-    let page = pages
-        .iter()
-        .find(|page| page.url() == target)
-        .or(if has_own_url { None } else { pages.first() });
-    let result = match page {
-        Some(page) => settle(page.focus()).await,
-        None => JsFuture::from(scope.clients().open_window(target)).await,
-    };
-    if let Err(error) = result {
-        warn("open-failed", &error);
-    }
-}
-
-/// A message to the app's pages: `{type, key}`, more members set by the caller.
-fn page_message(kind: &str, key: &str) -> Object {
-    let message = Object::new();
-    set(&message, "type", &JsValue::from_str(kind));
-    set(&message, "key", &JsValue::from_str(key));
-    message
-}
-
-async fn post_to_pages(scope: &ServiceWorkerGlobalScope, message: &Object) {
-    for page in window_clients(scope).await {
-        let _ = page.post_message(message);
-    }
-}
-
-/// Every page of the app, controlled or not (a page loaded before the worker is not).
-async fn window_clients(scope: &ServiceWorkerGlobalScope) -> Vec<WindowClient> {
-    let options = ClientQueryOptions::new();
-    options.set_include_uncontrolled(true);
-    options.set_type(ClientType::Window);
-    match JsFuture::from(scope.clients().match_all_with_options(&options)).await {
-        Ok(list) if Array::is_array(&list) => Array::from(&list)
-            .iter()
-            .filter_map(|client| client.dyn_into::<WindowClient>().ok())
-            .collect(),
-        _ => Vec::new(),
-    }
+    let timer = Promise::new(&mut |resolve, _reject| {
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay);
+    });
+    spawn_local(async move {
+        let _ = JsFuture::from(timer).await;
+        sweep_now().await;
+    });
 }
