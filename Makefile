@@ -13,8 +13,10 @@ WASM_PACK_BUILD := wasm-pack build --target web --release --out-dir pkg --out-na
 tools:
 	scripts/install-tools.sh
 
+# The generated glue is minified like any bundler would: it is part of what the worker loads.
 build: tools
 	$(WASM_PACK_BUILD)
+	esbuild pkg/usernotify.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify.js --allow-overwrite
 
 demo: build
 	node scripts/serve.mjs

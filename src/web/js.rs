@@ -4,15 +4,27 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ServiceWorkerGlobalScope;
 
 use crate::core::Millis;
 
-/// The worker's global scope; `None` when this module was loaded somewhere else.
+#[wasm_bindgen]
+extern "C" {
+    /// `self`: the worker's global scope (one binding, where `js_sys::global()` probes four).
+    #[wasm_bindgen(thread_local_v2, js_name = self)]
+    static SELF: JsValue;
+}
+
+/// The worker's global scope; `None` when this module was loaded somewhere else (a page
+/// has no `registration`).
 pub fn worker_scope() -> Option<ServiceWorkerGlobalScope> {
-    js_sys::global().dyn_into().ok()
+    let scope = SELF.with(JsValue::clone);
+    get(&scope, "registration")
+        .is_object()
+        .then(|| scope.unchecked_into())
 }
 
 pub fn now() -> Millis {

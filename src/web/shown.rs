@@ -99,17 +99,28 @@ pub async fn show(
     registration: &ServiceWorkerRegistration,
     display: &Display,
 ) -> Result<(), JsValue> {
-    let options = NotificationOptions::new();
-    options.set_body(&display.body);
-    options.set_tag(&display.tag);
-    options.set_timestamp(display.timestamp as f64);
-    options.set_require_interaction(display.require_interaction);
-    options.set_silent(Some(display.silent));
+    // NotificationOptions is a dictionary: a plain object set member by member costs one
+    // import, where web-sys's typed setters cost one each.
+    let options = Object::new();
+    set(&options, "body", &JsValue::from_str(&display.body));
+    set(&options, "tag", &JsValue::from_str(&display.tag));
+    set(
+        &options,
+        "timestamp",
+        &JsValue::from_f64(display.timestamp as f64),
+    );
+    set(
+        &options,
+        "requireInteraction",
+        &JsValue::from_bool(display.require_interaction),
+    );
+    set(&options, "silent", &JsValue::from_bool(display.silent));
     if display.renotify {
-        options.set_renotify(true);
+        set(&options, "renotify", &JsValue::TRUE);
     }
-    options.set_data(&data_of(display));
-    settle(registration.show_notification_with_options(&display.title, &options)).await?;
+    set(&options, "data", &data_of(display));
+    let options = options.unchecked_ref::<NotificationOptions>();
+    settle(registration.show_notification_with_options(&display.title, options)).await?;
     Ok(())
 }
 
