@@ -13,10 +13,13 @@ WASM_PACK_BUILD := wasm-pack build --target web --release --out-dir pkg --out-na
 tools:
 	scripts/install-tools.sh
 
-# The generated glue is minified like any bundler would: it is part of what the worker loads.
+# What the worker loads is made small after wasm-pack: import/export names shortened in
+# the module and its glue (checked to agree), then the glue minified like any bundler would.
 build: tools
 	$(WASM_PACK_BUILD)
+	node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js
 	esbuild pkg/usernotify.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify.js --allow-overwrite
+	esbuild www/sw.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify-sw.js
 
 demo: build
 	node scripts/serve.mjs

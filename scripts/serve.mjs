@@ -50,6 +50,8 @@ export const serve = ({ host = '127.0.0.1', port = 8080 } = {}) =>
         response.writeHead(200, {
           'content-type': types[extname(file)] ?? 'application/octet-stream',
           'cache-control': 'no-cache',
+          // The package's worker lives in /pkg/ but controls the whole site.
+          'service-worker-allowed': '/',
         });
         response.end(request.method === 'HEAD' ? undefined : body);
       } catch {

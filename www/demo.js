@@ -2,8 +2,10 @@
 // notifications through the worker's push path. Pushed text is only ever set as text.
 const $ = (id) => document.getElementById(id);
 
+// The package's own worker, served from /pkg/ with `Service-Worker-Allowed: /` so that it
+// can control the whole site.
 const registration = navigator.serviceWorker
-  .register('./sw.js', { type: 'module', scope: './' })
+  .register('./pkg/usernotify-sw.js', { type: 'module', scope: './' })
   .then((registration) => {
     $('worker-state').textContent = 'registered';
     return navigator.serviceWorker.ready;

@@ -1,8 +1,8 @@
-// usernotify service worker shell (a module worker).
-// It only wires browser events to the wasm module: listeners are added synchronously at
-// first evaluation, the module is initialised once, and every handler awaits that inside
-// event.waitUntil. All decisions live in Rust.
-import init, { handleEvent } from './pkg/usernotify.js';
+// usernotify's service worker shell, a module worker. The build copies it, minified, to
+// pkg/usernotify-sw.js beside the module it imports. It only wires events to the wasm
+// module: listeners are added synchronously at first evaluation, the module is initialised
+// once, and each handler awaits that inside event.waitUntil. All decisions live in Rust.
+import init, { handleEvent } from './usernotify.js';
 
 const ready = init();
 

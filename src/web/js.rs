@@ -31,9 +31,9 @@ pub fn now() -> Millis {
     js_sys::Date::now() as Millis
 }
 
-/// Awaits a promise-returning browser call, whether it threw or rejected.
-pub async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, JsValue> {
-    JsFuture::from(call?).await
+/// A promise-returning browser call as a future: a synchronous throw becomes a rejection.
+pub fn settle(call: Result<Promise, JsValue>) -> JsFuture {
+    JsFuture::from(call.unwrap_or_else(|error| Promise::reject(&error)))
 }
 
 pub fn get(target: &JsValue, name: &str) -> JsValue {

@@ -240,11 +240,9 @@ async fn hand_raw_to_app(
     let Some(hook) = hook.dyn_ref::<Function>() else {
         return page_visible;
     };
+    // Promise.resolve adopts whatever the hook returns: a value, a promise, a thenable.
     let answer = match hook.call2(scope, &JsValue::from_str(raw), sent) {
-        Ok(value) => match value.dyn_into::<Promise>() {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(value) => Ok(value),
-        },
+        Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
         Err(error) => Err(error),
     };
     let hook_said_handled = match answer {
