@@ -29,7 +29,8 @@ test: tools lint test-host build size test-worker test-e2e
 lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown --features std -- -D warnings
 
 test-host:
 	cargo test

@@ -6,7 +6,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const mounts = [
+const defaultMounts = [
   ['/pkg/', join(root, 'pkg')],
   ['/', join(root, 'www')],
 ];
@@ -21,7 +21,7 @@ const types = {
 };
 
 /** Maps a URL path to a file under one of the mounts, refusing anything that escapes it. */
-const fileFor = (pathname) => {
+const fileFor = (mounts, pathname) => {
   for (const [prefix, dir] of mounts) {
     if (!pathname.startsWith(prefix)) continue;
     let rest = decodeURIComponent(pathname.slice(prefix.length));
@@ -32,12 +32,13 @@ const fileFor = (pathname) => {
   return null;
 };
 
-export const serve = ({ host = '127.0.0.1', port = 8080 } = {}) =>
+/** Starts the server; `extraMounts` (`[urlPrefix, directory]`, tests only) go first. */
+export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [] } = {}) =>
   new Promise((resolveServer, reject) => {
     const server = createServer(async (request, response) => {
       let file = null;
       try {
-        file = fileFor(new URL(request.url, 'http://localhost').pathname);
+        file = fileFor([...extraMounts, ...defaultMounts], new URL(request.url, 'http://localhost').pathname);
       } catch {
         file = null;
       }

@@ -9,6 +9,7 @@
 // that overlaps a showNotification() in flight makes Chromium drop the new entry from its
 // notification database (it "synchronises" with the displayed set), for any worker.
 import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -49,7 +50,8 @@ export const visual = (title, body, fields = {}) => ({
 
 /** Starts the demo server and a browser with the demo page open and its worker active. */
 export async function openDemo() {
-  const server = await serve({ host: '127.0.0.1', port: 0 });
+  const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
+  const server = await serve({ host: '127.0.0.1', port: 0, extraMounts: [['/fixtures/', fixtures]] });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext();
@@ -71,12 +73,15 @@ export async function openDemo() {
   await cdp.send('ServiceWorker.enable');
   await page.goto(`${origin}/`);
   await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-  const scope = `${origin}/`;
-  const { registrationId } = await until(
-    async () => registrations.find((registration) => registration.scopeURL === scope && !registration.isDeleted),
-    Boolean,
-    { what: 'the service worker registration' },
-  );
+  const registrationFor = async (scope) =>
+    (
+      await until(
+        async () => registrations.find((registration) => registration.scopeURL === scope && !registration.isDeleted),
+        Boolean,
+        { what: `the service worker registration of ${scope}` },
+      )
+    ).registrationId;
+  const registrationId = await registrationFor(`${origin}/`);
 
   const handledCount = () => demo.page.evaluate(() => window.__handled.length);
   const demo = {
@@ -125,6 +130,31 @@ export async function openDemo() {
         const registration = await navigator.serviceWorker.ready;
         for (const n of await registration.getNotifications()) n.close();
       }),
+    /**
+     * Registers another worker (a test fixture) on its own scope and returns a way to push
+     * to it and read its notifications.
+     */
+    registerWorker: async (script, scope) => {
+      await demo.page.evaluate(
+        ([url, at]) => navigator.serviceWorker.register(url, { type: 'module', scope: at }).then(async (registration) => {
+          const worker = registration.installing || registration.waiting || registration.active;
+          if (worker.state !== 'activated') {
+            await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve()));
+          }
+        }),
+        [script, scope],
+      );
+      const id = await registrationFor(new URL(scope, origin).href);
+      return {
+        pushBlind: (data) =>
+          cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: id, data: typeof data === 'string' ? data : JSON.stringify(data) }),
+        shown: () =>
+          demo.page.evaluate(async (at) => {
+            const registration = await navigator.serviceWorker.getRegistration(at);
+            return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+          }, scope),
+      };
+    },
     /** Stops the worker: the next event is a cold start. */
     stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
     close: async () => {

@@ -213,6 +213,44 @@ describe('the usernotify worker in headless Chromium', () => {
     assert.equal(shown.body, '<b>order</b> 43');
   });
 
+  describe('with a raw-content hook in the app\'s own worker', () => {
+    let hooked;
+    before(async () => {
+      hooked = await demo.registerWorker('/fixtures/hook-sw.js', '/fixtures/');
+    });
+
+    /** Pushes with no page of the app visible, then reads what the hooked worker shows. */
+    const pushUnseen = async (rawContent) => {
+      await demo.page.goto('about:blank');
+      try {
+        await hooked.pushBlind({ appNotificationId: `hook-${rawContent}`, payload: { rawContent } });
+        await sleep(700);
+      } finally {
+        await demo.page.goto(`${demo.origin}/`);
+      }
+      const list = await hooked.shown();
+      await demo.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.getRegistration('/fixtures/');
+        for (const n of await registration.getNotifications()) n.close();
+      });
+      return list;
+    };
+
+    test('a hook that shows its own notification replaces the default one', async () => {
+      const list = await pushUnseen('show:order 44 packed');
+      assert.deepEqual(list.map((n) => [n.title, n.body]), [['From the hook', 'order 44 packed']]);
+    });
+
+    test('a hook that says it handled the raw content leaves nothing more to show', async () => {
+      assert.deepEqual(await pushUnseen('handled:sync done'), []);
+    });
+
+    test('a hook that throws still leaves the raw text under the default title', async () => {
+      const list = await pushUnseen('throw:order 45');
+      assert.deepEqual(list.map((n) => [n.title, n.body]), [['New notification', 'throw:order 45']]);
+    });
+  });
+
   test('the demo form sends a notification through the worker with no push service', async () => {
     await demo.page.fill('input[name=title]', 'From the form');
     await demo.page.fill('input[name=groupName]', '');
