@@ -20,6 +20,7 @@ build: tools
 	node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js
 	esbuild pkg/usernotify.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify.js --allow-overwrite
 	esbuild www/sw.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify-sw.js
+	node scripts/package-worker.mjs
 
 demo: build
 	node scripts/serve.mjs
