@@ -5,6 +5,7 @@
 
 pub mod display;
 pub mod error;
+pub mod feed;
 pub mod json;
 pub mod notification;
 pub mod time;

@@ -1,0 +1,169 @@
+//! The feed's decisions (CONTRACT.md §2, Feed), checked on the host.
+#![cfg(not(target_arch = "wasm32"))]
+
+use usernotify::core::feed::{
+    activate, arrive, dismiss, group_members, listing, tombstone_for, Arrival, FeedEntry,
+    ReadState, UserActionState,
+};
+use usernotify::core::{Json, Millis, Notification};
+
+const NOW: Millis = 1_795_435_200_000;
+const MINUTE: Millis = 60_000;
+
+fn notification(id: &str, group: Option<&str>, title: &str) -> Notification {
+    let group = group.map_or(String::new(), |group| format!(r#""groupName": "{group}","#));
+    let text = format!(
+        r#"{{ "appNotificationId": "{id}", {group} "expirationDateTime": "2026-11-23T13:00:00Z",
+             "payload": {{ "visualContent": {{ "title": "{title}", "body": "b" }} }} }}"#
+    );
+    let body: Json = serde_json::from_str(&text).expect("test JSON parses");
+    Notification::from_json(&body, NOW).expect("test notification is valid")
+}
+
+fn stored(id: &str, group: Option<&str>, title: &str, at: Millis) -> FeedEntry {
+    FeedEntry::arrived(&notification(id, group, title), at)
+}
+
+#[test]
+fn a_new_key_is_stored_unread_with_no_action_and_the_arrival_time() {
+    let Arrival::New(entry) = arrive(&notification("a", None, "Hi"), None, None, NOW) else {
+        panic!("expected a new entry");
+    };
+    assert_eq!(entry.key, "a");
+    assert_eq!(entry.title.as_deref(), Some("Hi"));
+    assert_eq!(entry.creation, NOW);
+    assert_eq!(entry.read_state, ReadState::Unread);
+    assert_eq!(entry.user_action_state, UserActionState::None);
+}
+
+#[test]
+fn a_redelivery_of_the_same_content_keeps_the_users_state_and_arrival_time() {
+    let mut first = stored("a", None, "Hi", NOW - MINUTE);
+    activate(&mut first);
+    let arrival = arrive(&notification("a", None, "Hi"), Some(&first), None, NOW);
+    assert_eq!(arrival, Arrival::Redelivered(first));
+}
+
+#[test]
+fn an_update_of_the_same_key_is_news_again_unread_and_new() {
+    let mut first = stored("a", None, "Draft", NOW - MINUTE);
+    activate(&mut first);
+    let Arrival::Updated(entry) =
+        arrive(&notification("a", None, "Final"), Some(&first), None, NOW)
+    else {
+        panic!("expected an update");
+    };
+    assert_eq!(entry.title.as_deref(), Some("Final"));
+    assert_eq!(entry.read_state, ReadState::Unread);
+    assert_eq!(entry.creation, NOW);
+}
+
+#[test]
+fn a_deleted_key_stays_deleted_until_its_expiry_then_may_come_back() {
+    let first = stored("a", None, "Hi", NOW - MINUTE);
+    let tombstone = tombstone_for(&first);
+    assert_eq!(
+        arrive(&notification("a", None, "Hi"), None, Some(&tombstone), NOW),
+        Arrival::Deleted
+    );
+    let after_expiry = tombstone.expiration;
+    assert!(matches!(
+        arrive(
+            &notification("a", None, "Hi"),
+            None,
+            Some(&tombstone),
+            after_expiry
+        ),
+        Arrival::New(_)
+    ));
+}
+
+#[test]
+fn an_expired_stored_entry_is_replaced_as_new() {
+    let old = stored("a", None, "Hi", NOW - MINUTE);
+    assert!(matches!(
+        arrive(
+            &notification("a", None, "Hi"),
+            Some(&old),
+            None,
+            old.expiration
+        ),
+        Arrival::New(_)
+    ));
+}
+
+#[test]
+fn a_click_marks_activated_and_read_and_a_close_marks_dismissed() {
+    let mut entry = stored("a", None, "Hi", NOW);
+    activate(&mut entry);
+    assert_eq!(
+        (entry.read_state, entry.user_action_state),
+        (ReadState::Read, UserActionState::Activated)
+    );
+    let mut other = stored("b", None, "Hi", NOW);
+    dismiss(&mut other);
+    assert_eq!(
+        (other.read_state, other.user_action_state),
+        (ReadState::Unread, UserActionState::Dismissed)
+    );
+}
+
+#[test]
+fn a_group_counts_its_unread_undismissed_unexpired_entries_oldest_first() {
+    let mut read = stored("read", Some("news"), "r", NOW - 4 * MINUTE);
+    activate(&mut read);
+    let mut dismissed = stored("dismissed", Some("news"), "d", NOW - 3 * MINUTE);
+    dismiss(&mut dismissed);
+    let entries = vec![
+        stored("second", Some("news"), "2", NOW - MINUTE),
+        stored("first", Some("news"), "1", NOW - 2 * MINUTE),
+        read,
+        dismissed,
+        stored("other-group", Some("sport"), "s", NOW),
+        stored("ungrouped", None, "u", NOW),
+    ];
+    assert_eq!(
+        group_members(&entries, "news", NOW),
+        vec!["first", "second"]
+    );
+    let expiry = entries[0].expiration;
+    assert!(group_members(&entries, "news", expiry).is_empty());
+}
+
+#[test]
+fn the_listing_is_newest_first_and_leaves_out_the_expired() {
+    let entries = vec![
+        stored("old", None, "o", NOW - 2 * MINUTE),
+        stored("new", None, "n", NOW),
+        stored("mid", None, "m", NOW - MINUTE),
+    ];
+    let keys: Vec<String> = listing(entries.clone(), NOW)
+        .into_iter()
+        .map(|entry| entry.key)
+        .collect();
+    assert_eq!(keys, ["new", "mid", "old"]);
+    assert!(listing(entries.clone(), entries[0].expiration).is_empty());
+}
+
+#[test]
+fn state_names_are_graphs_and_anything_else_is_an_invalid_state() {
+    for name in ["unread", "read"] {
+        assert_eq!(ReadState::parse(name).map(ReadState::as_str), Ok(name));
+    }
+    for name in ["none", "activated", "dismissed", "snoozed"] {
+        assert_eq!(
+            UserActionState::parse(name).map(UserActionState::as_str),
+            Ok(name)
+        );
+    }
+    for name in ["Read", "", "deleted"] {
+        let error = ReadState::parse(name)
+            .err()
+            .zip(UserActionState::parse(name).err());
+        assert_eq!(
+            error.map(|(read, _)| read.code()),
+            Some("invalid-state"),
+            "{name}"
+        );
+    }
+}
