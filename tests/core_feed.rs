@@ -1,4 +1,4 @@
-//! The feed's decisions (CONTRACT.md §2, Feed), checked on the host.
+//! The feed's decisions (the feed of the product contract), checked on the host.
 #![cfg(not(target_arch = "wasm32"))]
 
 use usernotify::core::feed::{

@@ -1,4 +1,4 @@
-//! The notification contract (CONTRACT.md §1), checked on the host against the pure core.
+//! The notification contract (README, "The notification contract"), checked on the host against the pure core.
 #![cfg(not(target_arch = "wasm32"))]
 
 use usernotify::core::{

@@ -65,10 +65,20 @@ $('send-seed').addEventListener('click', () =>
     displayTimeToLive: '60',
   }));
 
+const describe = ({ type, key, outcome, rawContent }) => {
+  const name = key ? ` ${key}` : '';
+  switch (type) {
+    case 'usernotify-push-handled': return `push${name}: ${outcome}`;
+    case 'usernotify-raw': return `raw content${name}: ${rawContent}`;
+    case 'usernotify-activated': return `clicked${name}`;
+    case 'usernotify-dismissed': return `dismissed${name}`;
+    default: return `${type}${name}`;
+  }
+};
+
 navigator.serviceWorker.addEventListener('message', (event) => {
-  const { type, key, rawContent } = event.data ?? {};
-  if (typeof type !== 'string' || !type.startsWith('usernotify-')) return;
+  if (typeof event.data?.type !== 'string' || !event.data.type.startsWith('usernotify-')) return;
   const item = document.createElement('li');
-  item.textContent = rawContent === undefined ? `${type} ${key ?? ''}` : `${type} ${key ?? ''}: ${rawContent}`;
+  item.textContent = describe(event.data);
   $('events').prepend(item);
 });

@@ -169,7 +169,7 @@ async fn push_path(
     let (notification, sent) = match parse(text.as_deref(), now) {
         Ok(parsed) => parsed,
         Err(invalid) => {
-            warn(invalid.code(), &JsValue::UNDEFINED);
+            warn(invalid.code(), &JsValue::from_str("push refused"));
             if screen.count == 0 {
                 if let Err(error) = show(registration, &plan_status(now)).await {
                     warn("show-failed", &error);
@@ -212,7 +212,8 @@ async fn push_path(
 /// parsed object, which pages get as sent (unknown fields included).
 fn parse(text: Option<&str>, now: Millis) -> Result<(Notification, JsValue), InvalidNotification> {
     let text = text.unwrap_or_default();
-    if text.trim().is_empty() {
+    // JSON whitespace is ASCII only; `trim()` would also pull in Unicode tables.
+    if text.trim_ascii().is_empty() {
         return Err(InvalidNotification::EmptyBody);
     }
     let value = js_sys::JSON::parse(text).map_err(|_| InvalidNotification::MalformedJson)?;

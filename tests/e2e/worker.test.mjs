@@ -253,6 +253,7 @@ describe('the usernotify worker in headless Chromium', () => {
 
   test('the demo form sends a notification through the worker with no push service', async () => {
     await demo.page.fill('input[name=title]', 'From the form');
+    await demo.page.fill('input[name=body]', 'Notifications are Great!');
     await demo.page.fill('input[name=groupName]', '');
     const before = await demo.page.evaluate(() => window.__handled.length);
     await demo.page.click('form#compose button[type=submit]');
@@ -260,6 +261,7 @@ describe('the usernotify worker in headless Chromium', () => {
     const shown = only(await demo.shownWhen((list) => list.length > 0, 'the form notification'));
     assert.equal(shown.title, 'From the form');
     assert.equal(shown.body, 'Notifications are Great!');
+    await until(() => demo.page.locator('#events li').first().textContent(), (text) => /: shown$/.test(text ?? ''), { what: 'the outcome listed on the page' });
   });
 
   test('the worker logs why a push was refused, with its stable code, to the console only', async () => {
