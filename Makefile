@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 WORKER_BUDGET ?= 24576
 WASM_PACK_BUILD := wasm-pack build --target web --release --out-dir pkg --out-name usernotify
 
-.PHONY: tools build demo test lint test-host size test-worker test-e2e
+.PHONY: tools build demo test lint test-host size test-worker test-e2e fuzz bench
 
 tools:
 	scripts/install-tools.sh
@@ -47,3 +47,19 @@ test-worker:
 # The demo in headless Chromium, pushes delivered through the DevTools protocol.
 test-e2e:
 	node --test --test-concurrency=1 tests/e2e/
+
+# The usernotify worker against a plain JS worker in one headless Chromium (bench/bench.mjs):
+# payload from the worker's own requests, push → on screen warm and cold, a 200-push burst.
+bench: build
+	node bench/bench.mjs
+
+# Each cargo-fuzz target for FUZZ_SECONDS (nightly; not part of `make test`). New inputs go
+# to fuzz/corpus/ (ignored); the committed seeds are the contract's examples.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := validate_push
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$target && \
+	  cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -49,9 +49,13 @@ export const visual = (title, body, fields = {}) => ({
 });
 
 /** Starts the demo server and a browser with the demo page open and its worker active. */
-export async function openDemo() {
+export async function openDemo({ extraMounts = [] } = {}) {
   const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
-  const server = await serve({ host: '127.0.0.1', port: 0, extraMounts: [['/fixtures/', fixtures]] });
+  const server = await serve({
+    host: '127.0.0.1',
+    port: 0,
+    extraMounts: [['/fixtures/', fixtures], ...extraMounts],
+  });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext();
@@ -86,6 +90,9 @@ export async function openDemo() {
   const handledCount = () => demo.page.evaluate(() => window.__handled.length);
   const demo = {
     origin,
+    registrationId,
+    server,
+    browser,
     page,
     context,
     cdp,
@@ -134,18 +141,19 @@ export async function openDemo() {
      * Registers another worker (a test fixture) on its own scope and returns a way to push
      * to it and read its notifications.
      */
-    registerWorker: async (script, scope) => {
+    registerWorker: async (script, scope, type = 'module') => {
       await demo.page.evaluate(
-        ([url, at]) => navigator.serviceWorker.register(url, { type: 'module', scope: at }).then(async (registration) => {
+        ([url, at, kind]) => navigator.serviceWorker.register(url, { type: kind, scope: at }).then(async (registration) => {
           const worker = registration.installing || registration.waiting || registration.active;
           if (worker.state !== 'activated') {
             await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve()));
           }
         }),
-        [script, scope],
+        [script, scope, type],
       );
       const id = await registrationFor(new URL(scope, origin).href);
       return {
+        registrationId: id,
         pushBlind: (data) =>
           cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: id, data: typeof data === 'string' ? data : JSON.stringify(data) }),
         shown: () =>

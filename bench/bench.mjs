@@ -1,0 +1,158 @@
+// `make bench`: the usernotify worker against a plain hand-written JS worker (bench/plain-sw.js)
+// in the same headless Chromium, on the demo as `make demo` serves it. Prints a table.
+//
+// "On screen" is when the worker reports its showNotification resolved (both workers report
+// the same way); pushes come through the DevTools protocol, as in the end-to-end tests.
+import { gzipSync } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { openDemo, sleep, visual } from '../tests/e2e/harness.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const WARM = Number(process.env.BENCH_WARM || 40);
+const COLD = Number(process.env.BENCH_COLD || 15);
+const BURST = Number(process.env.BENCH_BURST || 200);
+
+const demo = await openDemo({ extraMounts: [['/bench/', join(root, 'bench')]] });
+const { page, cdp, origin } = demo;
+
+// 1. Payload: every request the worker makes (its script, imports, the wasm), gzip -9.
+const workerRequests = new Set();
+demo.context.on('request', (request) => {
+  if (request.serviceWorker() || /usernotify-sw\.js$/.test(request.url())) workerRequests.add(request.url());
+});
+await page.evaluate(async () => (await navigator.serviceWorker.getRegistration('/')).unregister());
+await page.reload();
+await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+await demo.stopWorker();
+const usernotify = { registrationId: await newRegistrationId('/'), name: 'usernotify' };
+await pushTo(usernotify, visual('warm-up', 'x', { appNotificationId: 'warm-up' }));
+await sleep(500);
+const usernotifyRequests = [...workerRequests];
+const plain = { ...(await demo.registerWorker('/bench/plain-sw.js', '/bench/', 'classic')), name: 'plain JS' };
+let payload = 0;
+const files = [];
+for (const url of usernotifyRequests) {
+  const path = new URL(url).pathname;
+  const file = path.startsWith('/pkg/') ? join(root, 'pkg', path.slice(5)) : join(root, 'www', path);
+  const bytes = gzipSync(await readFile(file), { level: 9 }).length;
+  files.push(`${path} ${bytes}`);
+  payload += bytes;
+}
+const plainPayload = gzipSync(await readFile(join(root, 'bench/plain-sw.js')), { level: 9 }).length;
+
+// 2. Push → on screen, warm and cold, interleaved so that drift hits both alike.
+await page.evaluate(() => {
+  window.__seen = new Map();
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type === 'usernotify-push-handled') window.__seen.set(event.data.key, performance.timeOrigin + performance.now());
+  });
+});
+const latency = { usernotify: { warm: [], cold: [] }, 'plain JS': { warm: [], cold: [] } };
+for (const [kind, count] of [['warm', WARM], ['cold', COLD]]) {
+  for (let index = 0; index < count; index += 1) {
+    for (const worker of [usernotify, plain]) {
+      await closeAll();
+      if (kind === 'cold') await demo.stopWorker();
+      const key = `${worker.name}-${kind}-${index}`;
+      latency[worker.name][kind].push(await timedPush(worker, visual(`Sample ${index}`, 'latency', { appNotificationId: key }), key));
+    }
+  }
+}
+
+// 3. A burst into one group: until every push is handled and the group shows the count.
+const burst = {};
+for (const worker of [usernotify, plain]) {
+  await closeAll();
+  const started = performance.timeOrigin + performance.now();
+  const keys = Array.from({ length: BURST }, (_, index) => `${worker.name}-burst-${index}`);
+  await Promise.all(keys.map((key, index) => pushTo(worker, visual(`Message ${index}`, 'burst', { appNotificationId: key, groupName: 'burst' }))));
+  const finished = await page.evaluate(
+    (wanted) => new Promise((resolve) => {
+      const check = () => (wanted.every((key) => window.__seen.has(key)) ? resolve(Math.max(...wanted.map((key) => window.__seen.get(key)))) : setTimeout(check, 5));
+      check();
+    }),
+    keys,
+  );
+  const shown = await page.evaluate(async (scope) => {
+    const registration = await navigator.serviceWorker.getRegistration(scope);
+    return (await registration.getNotifications()).map((n) => n.title);
+  }, worker === plain ? '/bench/' : '/');
+  burst[worker.name] = { ms: finished - started, shown };
+}
+
+const median = (values) => quantile(values, 0.5);
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+const ms = (value) => `${value.toFixed(1)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const rows = [
+  ['worker payload, gzip -9', `${(payload / 1024).toFixed(1)} KiB`, `${(plainPayload / 1024).toFixed(1)} KiB`, '', '≤ 16 KiB'],
+];
+for (const kind of ['warm', 'cold']) {
+  for (const [label, q] of [['median', 0.5], ['p95', 0.95]]) {
+    const ours = quantile(latency.usernotify[kind], q);
+    const theirs = quantile(latency['plain JS'][kind], q);
+    rows.push([`push → on screen, ${kind}, ${label}`, ms(ours), ms(theirs), ratio(ours, theirs), kind === 'warm' ? '≤ 1.5×' : '≤ 2×']);
+  }
+}
+rows.push([
+  `burst of ${BURST} into one group`,
+  ms(burst.usernotify.ms),
+  ms(burst['plain JS'].ms),
+  ratio(burst.usernotify.ms, burst['plain JS'].ms),
+  '',
+]);
+const widths = [0, 1, 2, 3, 4].map((column) => Math.max(...[['measure', 'usernotify', 'plain JS', 'ratio', 'target'], ...rows].map((row) => row[column].length)));
+const line = (row) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+console.log(line(['measure', 'usernotify', 'plain JS', 'ratio', 'target']));
+console.log(line(widths.map((width) => '-'.repeat(width))));
+rows.forEach((row) => console.log(line(row)));
+console.log(`\nworker requests: ${files.join(', ')}`);
+console.log(`samples: ${WARM} warm, ${COLD} cold per worker; burst group shows "${burst.usernotify.shown.join(', ')}"`);
+console.log(`machine: ${(await import('node:os')).cpus().length} cores, Chromium ${demo.browser.version()}`);
+await demo.close();
+
+async function newRegistrationId(scope) {
+  const { registrationId } = await new Promise((resolve) => {
+    const listener = ({ registrations }) => {
+      const found = registrations.find((r) => r.scopeURL === new URL(scope, origin).href && !r.isDeleted);
+      if (found) {
+        cdp.off('ServiceWorker.workerRegistrationUpdated', listener);
+        resolve(found);
+      }
+    };
+    cdp.on('ServiceWorker.workerRegistrationUpdated', listener);
+    cdp.send('ServiceWorker.disable').then(() => cdp.send('ServiceWorker.enable'));
+  });
+  return registrationId;
+}
+
+function pushTo(worker, notification) {
+  return cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: worker.registrationId, data: JSON.stringify(notification) });
+}
+
+async function timedPush(worker, notification, key) {
+  const started = performance.timeOrigin + performance.now();
+  await pushTo(worker, notification);
+  const seen = await page.evaluate(
+    (wanted) => new Promise((resolve) => {
+      const check = () => (window.__seen.has(wanted) ? resolve(window.__seen.get(wanted)) : setTimeout(check, 1));
+      check();
+    }),
+    key,
+  );
+  return seen - started;
+}
+
+async function closeAll() {
+  await sleep(20);
+  await page.evaluate(async () => {
+    for (const registration of await navigator.serviceWorker.getRegistrations()) {
+      for (const notification of await registration.getNotifications()) notification.close();
+    }
+  });
+}
