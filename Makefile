@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 # Everything the worker loads, gzip -9, in bytes.
 WORKER_BUDGET ?= 24576
-WASM_PACK_BUILD := wasm-pack build --target web --release --out-dir pkg --out-name usernotify
+WASM_PACK_BUILD := wasm-pack build --target web --profile wasm --out-dir pkg --out-name usernotify
 
 .PHONY: tools build demo test lint test-host size test-worker test-e2e fuzz bench
 
@@ -30,11 +30,15 @@ test: tools lint test-host build size test-worker test-e2e
 lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p usernotify-service --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown --features std -- -D warnings
 
+# The core, then the app service (real HTTP on loopback, SQLite files, Web Push decrypted by
+# a loopback receiver).
 test-host:
 	cargo test
+	cargo test -p usernotify-service
 
 size:
 	scripts/worker-size.sh $(WORKER_BUDGET)

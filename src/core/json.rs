@@ -286,7 +286,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-#[cfg(test)]
+// Host only: these parse with serde_json, which the wasm tests do not link.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

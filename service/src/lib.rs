@@ -1,0 +1,234 @@
+//! The usernotify app service: Graph's `/me/notifications` REST API over SQLite, with
+//! Web Push fan-out (RFC 8291 encryption, RFC 8292 VAPID) to every browser a user subscribed.
+//!
+//! Validation is the core's (`usernotify::core`), so the service and the browser worker
+//! refuse the same notifications with the same codes.
+//!
+//! Embedding: [`AppState::open`] opens the store and the VAPID key; [`routes::router`] (or
+//! [`routes::api_routes`] to merge into another router) serves the API;
+//! [`spawn_delivery_worker`] sends the queued pushes. [`start`] does all three on a listener.
+
+// The house rule, enforced: no panics on input outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod auth;
+pub mod body;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod ids;
+pub mod push;
+pub mod routes;
+pub mod store;
+pub mod vapid;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+pub use config::{Config, ConfigError, DeliverySettings, StaticDir};
+pub use error::ApiError;
+pub use routes::{api_routes, router};
+
+use auth::{Gate, RateLimiter, Tokens};
+use clock::now_millis;
+use delivery::Deliverer;
+use store::{Db, Store, StoreError};
+use vapid::{Vapid, VapidError};
+
+/// Why the service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Store(StoreError),
+    Vapid(VapidError),
+    HttpClient(reqwest::Error),
+    Io(std::io::Error),
+}
+
+impl StartError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StartError::Store(error) => error.code(),
+            StartError::Vapid(error) => error.code(),
+            StartError::HttpClient(_) => "http-client",
+            StartError::Io(_) => "io",
+        }
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Store(error) => write!(f, "{error}"),
+            StartError::Vapid(error) => write!(f, "{error}"),
+            StartError::HttpClient(error) => write!(f, "http-client: {error}"),
+            StartError::Io(error) => write!(f, "io: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+struct Shared {
+    gate: Gate,
+    db: Db,
+    vapid: Arc<Vapid>,
+    wake: Arc<Notify>,
+    allow_loopback_push: bool,
+    public_url: Option<String>,
+    delivery: DeliverySettings,
+}
+
+/// What every handler and the delivery worker share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Opens (or creates and migrates) the database and loads or generates the VAPID key.
+    pub fn open(config: &Config) -> Result<AppState, StartError> {
+        let store = Store::open(&config.db_path).map_err(StartError::Store)?;
+        AppState::with_store(config, store)
+    }
+
+    /// Builds the state around an already opened store.
+    pub fn with_store(config: &Config, store: Store) -> Result<AppState, StartError> {
+        let (private, _) = store
+            .vapid_key_or_insert(Vapid::generate, now_millis())
+            .map_err(StartError::Store)?;
+        let vapid = Vapid::from_private_key(&private, config.vapid_subject.clone())
+            .map_err(StartError::Vapid)?;
+        Ok(AppState(Arc::new(Shared {
+            gate: Gate {
+                tokens: Tokens::new(&config.tokens),
+                blocked: config.blocked_callers.clone(),
+                limiter: RateLimiter::new(config.rate_per_minute),
+            },
+            db: Db::new(store),
+            vapid: Arc::new(vapid),
+            wake: Arc::new(Notify::new()),
+            allow_loopback_push: config.allow_loopback_push,
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_owned()),
+            delivery: config.delivery.clone(),
+        })))
+    }
+
+    pub fn gate(&self) -> &Gate {
+        &self.0.gate
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub fn vapid(&self) -> &Vapid {
+        &self.0.vapid
+    }
+
+    pub fn allow_loopback_push(&self) -> bool {
+        self.0.allow_loopback_push
+    }
+
+    pub fn public_url(&self) -> Option<&str> {
+        self.0.public_url.as_deref()
+    }
+
+    /// Tells the worker that deliveries were queued.
+    pub fn wake_deliveries(&self) {
+        self.0.wake.notify_one();
+    }
+}
+
+/// Starts the worker that sends queued pushes until `shutdown` turns true.
+pub fn spawn_delivery_worker(
+    state: &AppState,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StartError> {
+    let settings = state.0.delivery.clone();
+    let deliverer = Deliverer {
+        db: state.0.db.clone(),
+        vapid: Arc::clone(&state.0.vapid),
+        client: delivery::push_client(&settings).map_err(StartError::HttpClient)?,
+        allow_loopback: state.0.allow_loopback_push,
+        wake: Arc::clone(&state.0.wake),
+        settings,
+    };
+    Ok(tokio::spawn(deliverer.run(shutdown)))
+}
+
+/// A running service: the HTTP server and (unless turned off) the delivery worker.
+pub struct RunningService {
+    addr: SocketAddr,
+    state: AppState,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// Opens the store and serves the service on `listener`.
+pub async fn start(config: Config, listener: TcpListener) -> Result<RunningService, StartError> {
+    let addr = listener.local_addr().map_err(StartError::Io)?;
+    let state = AppState::open(&config)?;
+    let (stop, stopped) = watch::channel(false);
+    let worker = if config.delivery.run_worker {
+        Some(spawn_delivery_worker(&state, stopped.clone())?)
+    } else {
+        None
+    };
+    let app = router(state.clone(), &config.static_dirs, &config.cors_origins);
+    let mut until = stopped;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = until.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(RunningService {
+        addr,
+        state,
+        stop,
+        server,
+        worker,
+    })
+}
+
+impl RunningService {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting requests, lets those in flight finish, stops the worker, and
+    /// returns once the database is no longer in use by them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
+            Err(error) => tracing::warn!(%error, "server task failed"),
+        }
+        if let Some(worker) = self.worker {
+            if let Err(error) = worker.await {
+                tracing::warn!(%error, "delivery worker failed");
+            }
+        }
+    }
+}

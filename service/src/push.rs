@@ -1,0 +1,250 @@
+//! One Web Push request, built purely (no I/O): RFC 8291 `aes128gcm` body from
+//! web-push-native, RFC 8292 VAPID header, and RFC 8030 `TTL`, `Urgency`, `Topic`.
+
+use axum::http::{self, header, Method, Request};
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use web_push_native::p256::PublicKey;
+use web_push_native::Auth;
+
+use crate::vapid::{Vapid, VapidError};
+
+/// Longest endpoint accepted; real push services use a few hundred characters.
+pub const MAX_ENDPOINT_CHARS: usize = 2048;
+/// RFC 8030 §5.4: a `Topic` is at most 32 base64url characters.
+pub const MAX_TOPIC_CHARS: usize = 32;
+
+/// Why a registered endpoint is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointError {
+    NotAUrl,
+    TooLong,
+    /// Not https (nor loopback http when that is allowed).
+    NotHttps,
+    HasCredentials,
+}
+
+impl EndpointError {
+    pub fn message(self) -> &'static str {
+        match self {
+            EndpointError::NotAUrl => "pushSubscription.endpoint is not an absolute URL.",
+            EndpointError::TooLong => "pushSubscription.endpoint is too long.",
+            EndpointError::NotHttps => "pushSubscription.endpoint must be an https URL.",
+            EndpointError::HasCredentials => {
+                "pushSubscription.endpoint must not carry a user name or password."
+            }
+        }
+    }
+}
+
+/// Accepts https endpoints; with `allow_loopback`, also `http://127.0.0.1…` and
+/// `http://[::1]…` (test push receivers) and nothing else.
+pub fn check_endpoint(text: &str, allow_loopback: bool) -> Result<reqwest::Url, EndpointError> {
+    if text.len() > MAX_ENDPOINT_CHARS {
+        return Err(EndpointError::TooLong);
+    }
+    let url = reqwest::Url::parse(text).map_err(|_| EndpointError::NotAUrl)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(EndpointError::HasCredentials);
+    }
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Ipv4(address)) if address == std::net::Ipv4Addr::LOCALHOST
+    ) || matches!(
+        url.host(),
+        Some(url::Host::Ipv6(address)) if address == std::net::Ipv6Addr::LOCALHOST
+    );
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if allow_loopback && loopback => Ok(url),
+        _ => Err(EndpointError::NotHttps),
+    }
+}
+
+/// Decodes browser key material: base64url as `PushSubscription.toJSON()` gives it, but
+/// padded or standard base64 is accepted too.
+pub fn decode_key(text: &str) -> Option<Vec<u8>> {
+    let trimmed = text.trim().trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD_NO_PAD.decode(trimmed))
+        .ok()
+}
+
+/// True for an uncompressed P-256 point, as `keys.p256dh` must be.
+pub fn is_valid_p256dh(bytes: &[u8]) -> bool {
+    bytes.len() == 65 && PublicKey::from_sec1_bytes(bytes).is_ok()
+}
+
+/// RFC 8030 `Urgency` from the Graph priority.
+pub fn urgency_for(priority: &str) -> &'static str {
+    if priority.eq_ignore_ascii_case("high") {
+        "high"
+    } else if priority.eq_ignore_ascii_case("low") {
+        "low"
+    } else {
+        "normal"
+    }
+}
+
+/// RFC 8030 `Topic` from `appNotificationId`: the id itself when it is already at most 32
+/// base64url characters, else the first 32 characters of its SHA-256 in base64url, so that a
+/// newer push with the same id replaces an undelivered older one at the push service.
+pub fn topic_for(app_notification_id: &str) -> String {
+    let usable = app_notification_id.len() <= MAX_TOPIC_CHARS
+        && app_notification_id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if usable {
+        return app_notification_id.to_owned();
+    }
+    URL_SAFE_NO_PAD
+        .encode(Sha256::digest(app_notification_id.as_bytes()))
+        .chars()
+        .take(MAX_TOPIC_CHARS)
+        .collect()
+}
+
+/// A short, stable tag for an endpoint in logs: endpoints are capabilities, never logged.
+pub fn endpoint_tag(endpoint: &str) -> String {
+    Sha256::digest(endpoint.as_bytes())
+        .iter()
+        .take(6)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// What one push carries besides the subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushMessage<'a> {
+    pub payload: &'a [u8],
+    pub ttl_secs: u64,
+    pub urgency: &'static str,
+    pub topic: Option<String>,
+}
+
+/// Why a push request could not be built.
+#[derive(Debug)]
+pub enum BuildError {
+    Endpoint(EndpointError),
+    /// The stored `p256dh` or `auth` is not usable key material.
+    BadKeys,
+    Encrypt(String),
+    Vapid(VapidError),
+    Http(http::Error),
+}
+
+impl BuildError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BuildError::Endpoint(_) => "bad-endpoint",
+            BuildError::BadKeys => "bad-subscription-keys",
+            BuildError::Encrypt(_) => "encrypt-failed",
+            BuildError::Vapid(error) => error.code(),
+            BuildError::Http(_) => "bad-request-parts",
+        }
+    }
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Builds the encrypted, signed push request for one subscription.
+pub fn build_request(
+    endpoint: &str,
+    p256dh: &[u8],
+    auth: &[u8],
+    message: &PushMessage<'_>,
+    vapid: &Vapid,
+    allow_loopback: bool,
+) -> Result<Request<Vec<u8>>, BuildError> {
+    let url = check_endpoint(endpoint, allow_loopback).map_err(BuildError::Endpoint)?;
+    let ua_public = PublicKey::from_sec1_bytes(p256dh).map_err(|_| BuildError::BadKeys)?;
+    let ua_auth = Auth::from_exact_iter(auth.iter().copied()).ok_or(BuildError::BadKeys)?;
+    let body = web_push_native::encrypt(message.payload.to_vec(), &ua_public, &ua_auth)
+        .map_err(|error| BuildError::Encrypt(error.to_string()))?;
+    let authorization = vapid.authorization(&url).map_err(BuildError::Vapid)?;
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(url.as_str())
+        .header("TTL", message.ttl_secs)
+        .header("Urgency", message.urgency)
+        .header(header::CONTENT_ENCODING, "aes128gcm")
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::AUTHORIZATION, authorization);
+    if let Some(topic) = &message.topic {
+        builder = builder.header("Topic", topic.as_str());
+    }
+    builder.body(body).map_err(BuildError::Http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_allowed_loopback_http_endpoints_pass() {
+        assert!(check_endpoint("https://fcm.googleapis.com/fcm/send/x", false).is_ok());
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:9/x", false),
+            Err(EndpointError::NotHttps)
+        );
+        assert!(check_endpoint("http://127.0.0.1:9/x", true).is_ok());
+        assert!(check_endpoint("http://[::1]:9/x", true).is_ok());
+        for refused in [
+            "http://localhost:9/x",
+            "http://127.0.0.2/x",
+            "http://10.0.0.1/x",
+            "ftp://127.0.0.1/x",
+        ] {
+            assert_eq!(
+                check_endpoint(refused, true),
+                Err(EndpointError::NotHttps),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            check_endpoint("https://u:p@push.example/x", false),
+            Err(EndpointError::HasCredentials)
+        );
+        assert_eq!(
+            check_endpoint("/relative", true),
+            Err(EndpointError::NotAUrl)
+        );
+    }
+
+    #[test]
+    fn urgency_follows_priority() {
+        assert_eq!(urgency_for("High"), "high");
+        assert_eq!(urgency_for("Low"), "low");
+        assert_eq!(urgency_for("None"), "normal");
+    }
+
+    #[test]
+    fn short_base64url_ids_are_their_own_topic_and_others_are_hashed() {
+        assert_eq!(
+            topic_for("testDirectToastNotification"),
+            "testDirectToastNotification"
+        );
+        let hashed = topic_for("order 42 shipped: a longer id than a topic may be");
+        assert_eq!(hashed.len(), MAX_TOPIC_CHARS);
+        assert!(hashed
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'));
+        assert_eq!(topic_for("a b"), topic_for("a b"));
+        assert_ne!(topic_for("a b"), topic_for("a c"));
+    }
+
+    #[test]
+    fn keys_decode_from_base64url_or_standard_base64() {
+        assert_eq!(decode_key("_-8"), Some(vec![0xff, 0xef]));
+        assert_eq!(decode_key("/+8="), Some(vec![0xff, 0xef]));
+        assert_eq!(decode_key("!!"), None);
+    }
+}

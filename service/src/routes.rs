@@ -1,0 +1,484 @@
+//! The REST API of CONTRACT §3, Graph's error bodies, and the request log.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::ServeDir;
+use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
+use usernotify::core::{format_iso8601, Field, InvalidNotification, Json, Notification};
+
+use crate::body::{check_encoding, parse_json, read_body};
+use crate::clock::now_millis;
+use crate::config::StaticDir;
+use crate::error::{graph_error_body, ApiError, InternalError};
+use crate::ids::{looks_like_id, new_id};
+use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
+use crate::store::{FeedItem, NewSubscription, SubscriptionInfo};
+use crate::AppState;
+
+/// The header naming the user notification subscription a post is for.
+pub const X_UNS: &str = "x-uns";
+/// Longest `displayName` stored; it is only a label for the user's devices.
+const MAX_DISPLAY_NAME_CHARS: usize = 256;
+/// Longest DNS name.
+const MAX_HOST_NAME_CHARS: usize = 253;
+
+/// The API routes alone, with no fallback and no state yet: merge them into another router
+/// (e.g. the demo's) and call `.with_state(state)`; wrap with [`finish`] for Graph error
+/// bodies on 405 and the request log.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/vapidPublicKey", get(vapid_public_key))
+        .route("/me/notificationSubscriptions", post(create_subscription))
+        .route("/me/notificationSubscriptions/", post(create_subscription))
+        .route(
+            "/me/notificationSubscriptions/{id}",
+            delete(delete_subscription),
+        )
+        .route(
+            "/me/notifications",
+            post(create_notification).get(list_notifications),
+        )
+        .route(
+            "/me/notifications/",
+            post(create_notification).get(list_notifications),
+        )
+        .route(
+            "/me/notifications/{id}",
+            patch(update_notification).delete(delete_notification),
+        )
+}
+
+/// The whole service: the API, then the static directories (a `/` mount serves every path
+/// the API does not), else Graph's 404 for unknown paths; CORS for `cors_origins`.
+pub fn router(state: AppState, static_dirs: &[StaticDir], cors_origins: &[String]) -> Router {
+    let mut app: Router = api_routes().with_state(state);
+    let mut root = None;
+    for dir in static_dirs {
+        let mount = dir.mount.trim_end_matches('/');
+        let files = static_files(&dir.dir);
+        if mount.is_empty() {
+            root = Some(files);
+        } else {
+            app = app.nest_service(mount, files);
+        }
+    }
+    app = match root {
+        Some(serve) => app.fallback_service(serve),
+        None => app.fallback(not_found),
+    };
+    let app = finish(app);
+    match cors(cors_origins) {
+        Some(layer) => app.layer(layer),
+        None => app,
+    }
+}
+
+/// A static directory. `Service-Worker-Allowed: /` lets the package's worker, served from
+/// `/pkg/`, control the whole site, as the demo and web apps register it.
+fn static_files(
+    dir: &std::path::Path,
+) -> tower_http::set_header::SetResponseHeader<ServeDir, HeaderValue> {
+    tower_http::set_header::SetResponseHeader::overriding(
+        ServeDir::new(dir),
+        HeaderName::from_static("service-worker-allowed"),
+        HeaderValue::from_static("/"),
+    )
+}
+
+/// Lets pages of the listed origins call the API with a bearer token (no cookies are used,
+/// so credentials mode stays off). `None` when no origin is listed or none is valid.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::CONTENT_ENCODING,
+                HeaderName::from_static(X_UNS),
+            ])
+            .expose_headers([header::LOCATION, header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// Adds Graph bodies to axum's own 405s and one log line per request.
+pub fn finish(app: Router) -> Router {
+    app.layer(middleware::map_response(graph_method_not_allowed))
+        .layer(middleware::from_fn(log_request))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// axum answers a known path with an unsupported method with a bare 405 (and `Allow`);
+/// give it Graph's body, keeping the headers.
+async fn graph_method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let error = ApiError::MethodNotAllowed;
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(
+        parts,
+        Body::from(graph_error_body(error.code(), &error.message())),
+    )
+}
+
+/// One line per request: method, route (ids stay out of the log), status, duration.
+/// Headers are never logged: they carry bearer tokens.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        route = %route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+async fn vapid_public_key(State(state): State<AppState>) -> Response {
+    axum::Json(json!({ "publicKey": state.vapid().public_key() })).into_response()
+}
+
+/// The base of absolute URLs in answers: the configured public URL, else the request's host.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = state.public_url() {
+        return url.to_owned();
+    }
+    headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .map(|host| format!("http://{host}"))
+        .unwrap_or_default()
+}
+
+fn created(location: String, body: Value) -> Response {
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// An object body, or the core's error for an array or anything else.
+fn require_object(body: &Json) -> Result<(), ApiError> {
+    match body {
+        Json::Object(_) => Ok(()),
+        Json::Array(_) => Err(ApiError::Invalid(InvalidNotification::BodyIsArray)),
+        _ => Err(ApiError::Invalid(InvalidNotification::ContractMismatch(
+            Field::Root,
+        ))),
+    }
+}
+
+fn read_subscription(body: &Json, allow_loopback: bool) -> Result<NewSubscription, ApiError> {
+    require_object(body)?;
+    let push = body
+        .get("pushSubscription")
+        .filter(|push| matches!(push, Json::Object(_)))
+        .ok_or(ApiError::InvalidSubscription(
+            "pushSubscription must be an object with endpoint and keys.",
+        ))?;
+    let endpoint =
+        push.get("endpoint")
+            .and_then(Json::as_str)
+            .ok_or(ApiError::InvalidSubscription(
+                "pushSubscription.endpoint must be a string.",
+            ))?;
+    check_endpoint(endpoint, allow_loopback)
+        .map_err(|error| ApiError::InvalidSubscription(error.message()))?;
+    let keys = push.get("keys");
+    let p256dh = keys
+        .and_then(|keys| keys.get("p256dh"))
+        .and_then(Json::as_str)
+        .and_then(decode_key)
+        .filter(|bytes| is_valid_p256dh(bytes))
+        .ok_or(ApiError::InvalidSubscription(
+            "pushSubscription.keys.p256dh must be a base64url uncompressed P-256 public key.",
+        ))?;
+    let auth = keys
+        .and_then(|keys| keys.get("auth"))
+        .and_then(Json::as_str)
+        .and_then(decode_key)
+        .filter(|bytes| bytes.len() == 16)
+        .ok_or(ApiError::InvalidSubscription(
+            "pushSubscription.keys.auth must be 16 bytes in base64url.",
+        ))?;
+    let target_host_name = body
+        .get("targetHostName")
+        .and_then(Json::as_str)
+        .map(str::trim)
+        .filter(|host| !host.is_empty() && host.len() <= MAX_HOST_NAME_CHARS)
+        .ok_or(ApiError::InvalidSubscription(
+            "targetHostName must be the app's host name.",
+        ))?;
+    let display_name = match body.get("displayName") {
+        None => None,
+        Some(Json::String(name)) if name.chars().count() <= MAX_DISPLAY_NAME_CHARS => {
+            Some(name.clone()).filter(|name| !name.is_empty())
+        }
+        Some(_) => {
+            return Err(ApiError::InvalidSubscription(
+                "displayName must be a string of at most 256 characters.",
+            ))
+        }
+    };
+    Ok(NewSubscription {
+        endpoint: endpoint.to_owned(),
+        p256dh,
+        auth,
+        target_host_name: target_host_name.to_owned(),
+        display_name,
+    })
+}
+
+fn subscription_body(info: &SubscriptionInfo) -> Value {
+    json!({
+        "id": info.id,
+        "targetHostName": info.target_host_name,
+        "displayName": info.display_name,
+        "createdDateTime": format_iso8601(info.created_at),
+    })
+}
+
+async fn create_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    let bytes = read_body(&headers, body).await?;
+    let subscription = read_subscription(&parse_json(&bytes)?, state.allow_loopback_push())?;
+    let candidate = new_id()?;
+    let now = now_millis();
+    let info = state
+        .db()
+        .run(move |store| store.add_subscription(&user, &subscription, &candidate, now))
+        .await?;
+    let location = format!(
+        "{}/me/notificationSubscriptions/{}",
+        base_url(&state, &headers),
+        info.id
+    );
+    Ok(created(location, subscription_body(&info)))
+}
+
+async fn delete_subscription(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    if !looks_like_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let deleted = state
+        .db()
+        .run(move |store| store.delete_subscription(&user, &id))
+        .await?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The stored resource as a JSON object, with the feed's client state when `with_state`.
+fn resource_value(item: &FeedItem, with_state: bool) -> Result<Map<String, Value>, ApiError> {
+    let mut object = match serde_json::from_str(&item.resource) {
+        Ok(Value::Object(object)) => object,
+        _ => return Err(ApiError::Internal(InternalError::CorruptResource)),
+    };
+    if with_state {
+        object.insert("readState".to_owned(), json!(item.read_state));
+        object.insert("userActionState".to_owned(), json!(item.user_action_state));
+        object.insert(
+            "creationDateTime".to_owned(),
+            json!(format_iso8601(item.created_at)),
+        );
+    }
+    Ok(object)
+}
+
+fn odata_context(base: &str, user: &str, entity: bool) -> String {
+    let user: String = url::form_urlencoded::byte_serialize(user.as_bytes()).collect();
+    let suffix = if entity { "/$entity" } else { "" };
+    format!("{base}/$metadata#users('{user}')/notifications{suffix}")
+}
+
+async fn create_notification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    check_encoding(&headers)?;
+    let uns = headers
+        .get(X_UNS)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .ok_or(ApiError::MissingUns)?
+        .to_owned();
+    let bytes = read_body(&headers, body).await?;
+    let json = parse_json(&bytes)?;
+    let now = now_millis();
+    let mut notification = Notification::from_json(&json, now).map_err(ApiError::Invalid)?;
+    // Unknown and foreign UNSIDs get the same answer, so ids cannot be probed.
+    let owner = if looks_like_id(&uns) {
+        state
+            .db()
+            .run(move |store| store.subscription(&uns))
+            .await?
+            .map(|info| info.user)
+    } else {
+        None
+    };
+    if owner.as_deref() != Some(user.as_str()) {
+        return Err(ApiError::NotAllowedForUser);
+    }
+    // Every id this service hands out has the same length, so measuring with a fresh one
+    // is exact even when the post updates an earlier notification.
+    let candidate = new_id()?;
+    notification.id = Some(candidate.clone());
+    let bytes = notification.to_json().to_json_string().len();
+    if bytes > MAX_PUSH_JSON_BYTES {
+        return Err(ApiError::TooLargeToPush { bytes });
+    }
+    let owner = user.clone();
+    let saved = state
+        .db()
+        .run(move |store| store.save_notification(&owner, &notification, &candidate, now))
+        .await?;
+    if saved.queued > 0 {
+        state.wake_deliveries();
+    }
+    let base = base_url(&state, &headers);
+    let mut object = resource_value(&saved.item, false)?;
+    object.insert(
+        "@odata.context".to_owned(),
+        json!(odata_context(&base, &user, true)),
+    );
+    let location = format!("{base}/me/notifications/{}", saved.item.id);
+    Ok(created(location, Value::Object(object)))
+}
+
+async fn list_notifications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    let now = now_millis();
+    let owner = user.clone();
+    let items = state.db().run(move |store| store.feed(&owner, now)).await?;
+    let value = items
+        .iter()
+        .map(|item| resource_value(item, true).map(Value::Object))
+        .collect::<Result<Vec<_>, _>>()?;
+    let context = odata_context(&base_url(&state, &headers), &user, false);
+    Ok(axum::Json(json!({ "@odata.context": context, "value": value })).into_response())
+}
+
+/// Graph's client states; anything else (another value, another type) is refused.
+fn read_state_patch(body: &Json) -> Result<(Option<&'static str>, Option<&'static str>), ApiError> {
+    require_object(body)?;
+    const READ: [&str; 2] = ["unread", "read"];
+    const ACTION: [&str; 4] = ["none", "activated", "dismissed", "snoozed"];
+    let pick = |name: &str, allowed: &[&'static str], why: &'static str| match body.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .as_str()
+            .and_then(|text| {
+                allowed
+                    .iter()
+                    .find(|candidate| **candidate == text)
+                    .copied()
+            })
+            .map(Some)
+            .ok_or(ApiError::InvalidState(why)),
+    };
+    Ok((
+        pick("readState", &READ, "readState must be unread or read.")?,
+        pick(
+            "userActionState",
+            &ACTION,
+            "userActionState must be none, activated, dismissed or snoozed.",
+        )?,
+    ))
+}
+
+async fn update_notification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    let bytes = read_body(&headers, body).await?;
+    let (read_state, action_state) = read_state_patch(&parse_json(&bytes)?)?;
+    if !looks_like_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let now = now_millis();
+    let item = state
+        .db()
+        .run(move |store| store.update_state(&user, &id, read_state, action_state, now))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(Value::Object(resource_value(&item, true)?)).into_response())
+}
+
+async fn delete_notification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now())?;
+    if !looks_like_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let deleted = state
+        .db()
+        .run(move |store| store.delete_notification(&user, &id))
+        .await?;
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}

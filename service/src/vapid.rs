@@ -1,0 +1,124 @@
+//! The service's VAPID identity (RFC 8292): an ES256 key pair kept in the database.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
+use jwt_simple::claims::Claims;
+use jwt_simple::prelude::Duration;
+
+/// How long a VAPID token is valid; RFC 8292 allows at most 24 hours.
+const TOKEN_HOURS: u64 = 12;
+
+/// A VAPID key that could not be used.
+#[derive(Debug)]
+pub enum VapidError {
+    /// The stored private key is not a P-256 scalar.
+    BadStoredKey,
+    /// The endpoint has no origin to put in `aud`.
+    NoOrigin,
+    Sign(String),
+}
+
+impl VapidError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            VapidError::BadStoredKey => "vapid-bad-stored-key",
+            VapidError::NoOrigin => "vapid-no-origin",
+            VapidError::Sign(_) => "vapid-sign-failed",
+        }
+    }
+}
+
+impl std::fmt::Display for VapidError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VapidError::Sign(why) => write!(f, "{}: {why}", self.code()),
+            _ => f.write_str(self.code()),
+        }
+    }
+}
+
+impl std::error::Error for VapidError {}
+
+/// Signs the `Authorization: vapid t=…, k=…` header of each push.
+pub struct Vapid {
+    key: ES256KeyPair,
+    public_key: String,
+    subject: Option<String>,
+}
+
+impl Vapid {
+    /// A fresh key pair as `(private scalar, uncompressed public point)` bytes, for storing.
+    pub fn generate() -> (Vec<u8>, Vec<u8>) {
+        let key = ES256KeyPair::generate();
+        let public = key.public_key().public_key().to_bytes_uncompressed();
+        (key.to_bytes(), public)
+    }
+
+    /// Loads the stored private key.
+    pub fn from_private_key(private: &[u8], subject: Option<String>) -> Result<Vapid, VapidError> {
+        // jwt-simple asserts (panics) on a wrong length, so check it first.
+        if private.len() != 32 {
+            return Err(VapidError::BadStoredKey);
+        }
+        let key = ES256KeyPair::from_bytes(private).map_err(|_| VapidError::BadStoredKey)?;
+        let public_key =
+            URL_SAFE_NO_PAD.encode(key.public_key().public_key().to_bytes_uncompressed());
+        Ok(Vapid {
+            key,
+            public_key,
+            subject,
+        })
+    }
+
+    /// The public key as browsers want it for `applicationServerKey`: base64url of 65 bytes.
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    /// The header value for a push to `endpoint`: `aud` is the endpoint's origin.
+    pub fn authorization(&self, endpoint: &reqwest::Url) -> Result<String, VapidError> {
+        let origin = endpoint.origin();
+        if !origin.is_tuple() {
+            return Err(VapidError::NoOrigin);
+        }
+        let mut claims = Claims::create(Duration::from_hours(TOKEN_HOURS))
+            .with_audience(origin.ascii_serialization());
+        if let Some(subject) = &self.subject {
+            claims = claims.with_subject(subject);
+        }
+        let token = self
+            .key
+            .sign(claims)
+            .map_err(|error| VapidError::Sign(error.to_string()))?;
+        Ok(format!("vapid t={token}, k={}", self.public_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_key_loads_back_to_the_same_public_key() {
+        let (private, public) = Vapid::generate();
+        let vapid = Vapid::from_private_key(&private, None).unwrap();
+        assert_eq!(public.len(), 65);
+        assert_eq!(vapid.public_key(), URL_SAFE_NO_PAD.encode(&public));
+    }
+
+    #[test]
+    fn the_header_carries_token_and_key() {
+        let (private, _) = Vapid::generate();
+        let vapid = Vapid::from_private_key(&private, Some("mailto:a@b.example".into())).unwrap();
+        let url = reqwest::Url::parse("https://push.example:8443/x").unwrap();
+        let header = vapid.authorization(&url).unwrap();
+        assert!(header.starts_with("vapid t="));
+        assert!(header.ends_with(&format!(", k={}", vapid.public_key())));
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(Vapid::from_private_key(b"short", None).is_err());
+    }
+}

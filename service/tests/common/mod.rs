@@ -1,0 +1,485 @@
+//! Shared by the integration tests: the service on a loopback port with a temporary SQLite
+//! file, an HTTP client, and a fake browser with its own push receiver.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes128Gcm, Nonce};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::routing::post;
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hkdf::Hkdf;
+use p256::ecdsa::signature::Verifier;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use usernotify::core::{format_iso8601, Millis};
+use usernotify_service::{start, Config, DeliverySettings, RunningService};
+
+pub const ALICE: &str = "alice-token";
+pub const BOB: &str = "bob-token";
+pub const MALLORY: &str = "mallory-token";
+pub const HOST: &str = "app.example";
+
+pub fn now_millis() -> Millis {
+    usernotify_service::clock::now_millis()
+}
+
+/// An ISO 8601 instant `seconds` from now.
+pub fn in_seconds(seconds: i64) -> String {
+    format_iso8601(now_millis() + seconds * 1000)
+}
+
+/// A test configuration: three users (mallory blocked), loopback push allowed, fast retries.
+pub fn config(db_path: PathBuf) -> Config {
+    let mut config = Config::new(db_path)
+        .with_token(ALICE, "alice")
+        .with_token(BOB, "bob")
+        .with_token(MALLORY, "mallory");
+    config.blocked_callers.insert("mallory".to_owned());
+    config.allow_loopback_push = true;
+    config.rate_per_minute = 10_000;
+    config.delivery = DeliverySettings {
+        poll_interval: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..DeliverySettings::default()
+    };
+    config
+}
+
+/// The service on 127.0.0.1 with its database in a temporary directory.
+pub struct TestService {
+    pub dir: TempDir,
+    pub service: Option<RunningService>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestService {
+    pub async fn start() -> TestService {
+        TestService::start_with(|_| {}).await
+    }
+
+    /// Starts with `adjust` applied to the test configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestService {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path().join("usernotify.db"));
+        adjust(&mut config);
+        let service = serve(config).await;
+        let base = format!("http://{}", service.local_addr());
+        TestService {
+            dir,
+            service: Some(service),
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("usernotify.db")
+    }
+
+    pub fn running(&self) -> &RunningService {
+        self.service.as_ref().unwrap()
+    }
+
+    /// Stops the service and starts it again on the same file (a new port).
+    pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
+        self.service.take().unwrap().shutdown().await;
+        let mut config = config(self.db_path());
+        adjust(&mut config);
+        let service = serve(config).await;
+        self.base = format!("http://{}", service.local_addr());
+        self.service = Some(service);
+        self.http = reqwest::Client::new();
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends and reads the answer as JSON (`Value::Null` for an empty body).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(reqwest::Method::GET, path).bearer_auth(token))
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Posts a notification for the subscription `uns`.
+    pub async fn notify(&self, token: &str, uns: &str, body: &Value) -> Answer {
+        self.send(
+            self.request(reqwest::Method::POST, "/me/notifications")
+                .bearer_auth(token)
+                .header("x-uns", uns)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, id: &str, token: &str, body: &Value) -> Answer {
+        self.send(
+            self.request(reqwest::Method::PATCH, &format!("/me/notifications/{id}"))
+                .bearer_auth(token)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            self.request(reqwest::Method::DELETE, path)
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    /// Registers `browser` for `token`'s user on `host`; returns the UNSID.
+    pub async fn subscribe(&self, token: &str, browser: &FakeBrowser, host: &str) -> String {
+        let answer = self
+            .post_json(
+                "/me/notificationSubscriptions",
+                token,
+                &browser.subscription_body(host),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn vapid_public_key(&self) -> String {
+        let answer = self
+            .send(self.request(reqwest::Method::GET, "/vapidPublicKey"))
+            .await;
+        answer.body["publicKey"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn pending_deliveries(&self) -> usize {
+        self.running()
+            .state()
+            .db()
+            .run(|store| store.pending_deliveries())
+            .await
+            .unwrap()
+    }
+
+    /// Polls until the delivery queue is empty (the worker finished with everything).
+    pub async fn wait_for_empty_queue(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.pending_deliveries().await > 0 {
+            assert!(Instant::now() < deadline, "deliveries still queued");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(service) = self.service.take() {
+            service.shutdown().await;
+        }
+    }
+}
+
+pub async fn serve(config: Config) -> RunningService {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start(config, listener).await.unwrap()
+}
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts a Graph error body with `status` and `code`.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "{}", self.body);
+    }
+}
+
+/// A valid notification for `HOST`, an hour from expiry.
+pub fn notification(title: &str) -> Value {
+    json!({
+        "targetHostName": HOST,
+        "expirationDateTime": in_seconds(3600),
+        "payload": { "visualContent": { "title": title, "body": "body of it" } },
+    })
+}
+
+/// A browser's push subscription: its own P-256 key pair and auth secret, and the path on
+/// the receiver its endpoint points to.
+pub struct FakeBrowser {
+    pub secret: p256::SecretKey,
+    pub auth: [u8; 16],
+    pub endpoint: String,
+}
+
+impl FakeBrowser {
+    pub fn new(receiver: &PushReceiver, name: &str) -> FakeBrowser {
+        let secret = p256::SecretKey::random(&mut aes_gcm::aead::OsRng);
+        let mut auth = [0u8; 16];
+        getrandom::fill(&mut auth).unwrap();
+        FakeBrowser {
+            secret,
+            auth,
+            endpoint: receiver.endpoint(name),
+        }
+    }
+
+    /// What `PushSubscription.toJSON()` gives, wrapped as the service wants it.
+    pub fn subscription_body(&self, host: &str) -> Value {
+        let p256dh = self.secret.public_key().to_encoded_point(false);
+        json!({
+            "pushSubscription": {
+                "endpoint": self.endpoint,
+                "expirationTime": null,
+                "keys": {
+                    "p256dh": URL_SAFE_NO_PAD.encode(p256dh.as_bytes()),
+                    "auth": URL_SAFE_NO_PAD.encode(self.auth),
+                },
+            },
+            "targetHostName": host,
+            "displayName": "Test browser",
+        })
+    }
+
+    /// Decrypts an RFC 8291 `aes128gcm` body the way a browser does, written here from the
+    /// RFCs with p256, hkdf and aes-gcm, independently of the service's sending code.
+    pub fn decrypt(&self, body: &[u8]) -> Vec<u8> {
+        let salt = &body[..16];
+        let record_size = u32::from_be_bytes(body[16..20].try_into().unwrap()) as usize;
+        let id_len = body[20] as usize;
+        assert_eq!(id_len, 65, "keyid is the sender's uncompressed public key");
+        let sender_public = &body[21..21 + id_len];
+        let ciphertext = &body[21 + id_len..];
+        assert!(ciphertext.len() <= record_size, "one record");
+        let sender = p256::PublicKey::from_sec1_bytes(sender_public).unwrap();
+        let shared =
+            p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), sender.as_affine());
+        // RFC 8291 §3.3: IKM from the ECDH secret, the auth secret and both public keys.
+        let mut key_info = b"WebPush: info\0".to_vec();
+        key_info.extend_from_slice(self.secret.public_key().to_encoded_point(false).as_bytes());
+        key_info.extend_from_slice(sender_public);
+        let mut ikm = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(&self.auth), shared.raw_secret_bytes())
+            .expand(&key_info, &mut ikm)
+            .unwrap();
+        // RFC 8188 §2.2-2.3: content key and nonce (first record, sequence 0).
+        let prk = Hkdf::<Sha256>::new(Some(salt), &ikm);
+        let mut key = [0u8; 16];
+        prk.expand(b"Content-Encoding: aes128gcm\0", &mut key)
+            .unwrap();
+        let mut nonce = [0u8; 12];
+        prk.expand(b"Content-Encoding: nonce\0", &mut nonce)
+            .unwrap();
+        let plain = Aes128Gcm::new_from_slice(&key)
+            .unwrap()
+            .decrypt(Nonce::from_slice(&nonce), ciphertext)
+            .unwrap();
+        // The last record ends with the delimiter 0x02, then zero padding.
+        let end = plain.iter().rposition(|byte| *byte != 0).unwrap();
+        assert_eq!(plain[end], 2, "last-record delimiter");
+        plain[..end].to_vec()
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub answered: u16,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    /// Answers to give, in order: (status, Retry-After); 201 once empty.
+    script: Mutex<VecDeque<(u16, Option<&'static str>)>>,
+    received: Mutex<Vec<Received>>,
+}
+
+/// A push service on 127.0.0.1 that records what it gets and answers from a script.
+pub struct PushReceiver {
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PushReceiver {
+    pub async fn start() -> PushReceiver {
+        let state = Arc::new(ReceiverState::default());
+        let shared = Arc::clone(&state);
+        let app = Router::new().route(
+            "/push/{name}",
+            post(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = Arc::clone(&shared);
+                async move {
+                    let (status, retry_after) = state
+                        .script
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((201, None));
+                    state.received.lock().unwrap().push(Received {
+                        path: uri.path().to_owned(),
+                        headers,
+                        body: body.to_vec(),
+                        answered: status,
+                        at: Instant::now(),
+                    });
+                    let mut response = axum::http::Response::new(axum::body::Body::empty());
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    if let Some(value) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert("retry-after", value.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        PushReceiver { addr, state, task }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn endpoint(&self, name: &str) -> String {
+        format!("{}/push/{name}", self.origin())
+    }
+
+    /// The next answers, before the default 201.
+    pub fn answer_next(&self, answers: &[(u16, Option<&'static str>)]) {
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(answers.iter().copied());
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Polls until at least `count` requests arrived (10 s at most).
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {count} pushes arrived",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for PushReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Checks the VAPID `Authorization` header (RFC 8292) with p256 directly: `k` is the
+/// service's public key, the ES256 signature verifies with it, `aud` is the endpoint's
+/// origin and `exp` is in the future and at most 24 hours away.
+pub fn verify_vapid(push: &Received, service_key: &str, origin: &str) {
+    let header = push.header("authorization").expect("Authorization header");
+    let rest = header.strip_prefix("vapid ").expect("vapid scheme");
+    let mut token = None;
+    let mut key = None;
+    for part in rest.split(',') {
+        let (name, value) = part.trim().split_once('=').unwrap();
+        match name {
+            "t" => token = Some(value),
+            "k" => key = Some(value),
+            _ => {}
+        }
+    }
+    let (token, key) = (token.unwrap(), key.unwrap());
+    assert_eq!(key, service_key, "k is the service's VAPID public key");
+    let mut parts = token.split('.');
+    let (head, claims, signature) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    assert!(parts.next().is_none());
+    let head: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();
+    assert_eq!(head["alg"], "ES256");
+    let verifying =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&URL_SAFE_NO_PAD.decode(key).unwrap()).unwrap();
+    let signature =
+        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    let signed = &token[..token.rfind('.').unwrap()];
+    verifying
+        .verify(signed.as_bytes(), &signature)
+        .expect("the ES256 signature verifies with the service's key");
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    assert_eq!(claims["aud"], origin);
+    let exp = claims["exp"].as_i64().unwrap();
+    let now = now_millis() / 1000;
+    assert!(exp > now, "exp in the future");
+    assert!(exp <= now + 24 * 3600, "exp at most 24 h ahead");
+}

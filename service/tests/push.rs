@@ -1,0 +1,207 @@
+//! Fan-out with real Web Push to a loopback push receiver: the receiver holds the fake
+//! browser's private keys, checks the VAPID signature, decrypts the body independently and
+//! checks TTL, Urgency and Topic. 410 removes a subscription, 503 is retried, and a restart
+//! keeps subscriptions and queued deliveries.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn a_notification_is_pushed_encrypted_and_signed_to_every_matching_subscription() {
+    let service = TestService::start().await;
+    let receiver = PushReceiver::start().await;
+    let phone = FakeBrowser::new(&receiver, "alice-phone");
+    let laptop = FakeBrowser::new(&receiver, "alice-laptop");
+    let other_app = FakeBrowser::new(&receiver, "alice-other-app");
+    let bob = FakeBrowser::new(&receiver, "bob");
+    let uns = service.subscribe(ALICE, &phone, HOST).await;
+    service.subscribe(ALICE, &laptop, "APP.example").await;
+    service.subscribe(ALICE, &other_app, "other.example").await;
+    service.subscribe(BOB, &bob, HOST).await;
+
+    let mut body = notification("Hello World!");
+    body["appNotificationId"] = json!("testDirectToastNotification");
+    body["priority"] = json!("High");
+    body["targetPolicy"] = json!({ "platformTypes": ["windows", "WEBPUSH"] });
+    let posted = service.notify(ALICE, &uns, &body).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let expected = posted.body.as_object().unwrap().clone();
+
+    let pushes = receiver.wait_for(2).await;
+    service.wait_for_empty_queue().await;
+    let mut paths: Vec<&str> = pushes.iter().map(|push| push.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/push/alice-laptop", "/push/alice-phone"]);
+    assert_eq!(receiver.received().len(), 2, "nobody else got it");
+
+    let service_key = service.vapid_public_key().await;
+    for push in &pushes {
+        verify_vapid(push, &service_key, &receiver.origin());
+        assert_eq!(push.header("content-encoding"), Some("aes128gcm"));
+        assert_eq!(push.header("urgency"), Some("high"));
+        assert_eq!(push.header("topic"), Some("testDirectToastNotification"));
+        let ttl: i64 = push.header("ttl").unwrap().parse().unwrap();
+        assert!(
+            (3590..=3600).contains(&ttl),
+            "TTL {ttl} = seconds until expiry"
+        );
+        let browser = if push.path.ends_with("phone") {
+            &phone
+        } else {
+            &laptop
+        };
+        let plain = browser.decrypt(&push.body);
+        let pushed: Value = serde_json::from_slice(&plain).unwrap();
+        let mut resource = expected.clone();
+        resource.remove("@odata.context");
+        assert_eq!(
+            pushed,
+            Value::Object(resource),
+            "the stored resource, with id"
+        );
+        assert_eq!(pushed["id"], posted.body["id"]);
+    }
+}
+
+#[tokio::test]
+async fn low_priority_is_low_urgency_and_a_long_app_id_gets_a_hashed_topic() {
+    let service = TestService::start().await;
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let mut body = notification("quiet");
+    body["priority"] = json!("low");
+    body["appNotificationId"] = json!("order #42 shipped; an id far longer than a topic");
+    assert_eq!(service.notify(ALICE, &uns, &body).await.status, 201);
+    let push = receiver.wait_for(1).await.remove(0);
+    assert_eq!(push.header("urgency"), Some("low"));
+    let topic = push.header("topic").unwrap();
+    assert_eq!(topic.len(), 32);
+    assert!(topic
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'));
+
+    let plain = notification("plain");
+    assert_eq!(service.notify(ALICE, &uns, &plain).await.status, 201);
+    let push = receiver.wait_for(2).await.remove(1);
+    assert_eq!(push.header("urgency"), Some("normal"));
+    assert_eq!(push.header("topic"), None, "no appNotificationId, no Topic");
+}
+
+#[tokio::test]
+async fn a_notification_not_for_web_push_is_stored_but_not_pushed() {
+    let service = TestService::start().await;
+    let receiver = PushReceiver::start().await;
+    let uns = service
+        .subscribe(ALICE, &FakeBrowser::new(&receiver, "a"), HOST)
+        .await;
+    let mut body = notification("windows only");
+    body["targetPolicy"] = json!({ "platformTypes": ["windows"] });
+    assert_eq!(service.notify(ALICE, &uns, &body).await.status, 201);
+    assert_eq!(service.pending_deliveries().await, 0);
+    let feed = service.get("/me/notifications", ALICE).await;
+    assert_eq!(feed.body["value"].as_array().unwrap().len(), 1);
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_410_from_the_push_service_removes_the_subscription() {
+    let service = TestService::start().await;
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    receiver.answer_next(&[(410, None)]);
+    assert_eq!(
+        service.notify(ALICE, &uns, &notification("a")).await.status,
+        201
+    );
+    receiver.wait_for(1).await;
+    let db = service.running().state().db().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let id = uns.clone();
+        let info = db.run(move |store| store.subscription(&id)).await.unwrap();
+        if !info.unwrap().active {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still active");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The UNSID still names alice, but nothing is queued for the removed subscription.
+    assert_eq!(
+        service.notify(ALICE, &uns, &notification("b")).await.status,
+        201
+    );
+    assert_eq!(service.pending_deliveries().await, 0);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_503_is_retried_after_retry_after_and_then_delivered_once() {
+    let service = TestService::start().await;
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    receiver.answer_next(&[(503, Some("1"))]);
+    let posted = service.notify(ALICE, &uns, &notification("retry me")).await;
+    assert_eq!(posted.status, 201);
+    let pushes = receiver.wait_for(2).await;
+    service.wait_for_empty_queue().await;
+    let pushes_after = receiver.received();
+    assert_eq!(
+        pushes_after.len(),
+        2,
+        "one failure, one delivery, nothing more"
+    );
+    assert_eq!(pushes[0].answered, 503);
+    assert_eq!(pushes[1].answered, 201);
+    let gap = pushes[1].at - pushes[0].at;
+    assert!(
+        gap >= Duration::from_millis(900),
+        "Retry-After: 1 honoured, waited {gap:?}"
+    );
+    let plain: Value = serde_json::from_slice(&browser.decrypt(&pushes[1].body)).unwrap();
+    assert_eq!(plain["id"], posted.body["id"]);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_subscriptions_pending_deliveries_and_the_vapid_key() {
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    // First run: no worker, so the delivery stays queued in SQLite.
+    let mut service = TestService::start_with(|config| config.delivery.run_worker = false).await;
+    let key_before = service.vapid_public_key().await;
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let posted = service.notify(ALICE, &uns, &notification("survives")).await;
+    assert_eq!(posted.status, 201);
+    assert_eq!(service.pending_deliveries().await, 1);
+
+    service.restart(|_| {}).await;
+    let push = receiver.wait_for(1).await.remove(0);
+    let key_after = service.vapid_public_key().await;
+    assert_eq!(
+        key_after, key_before,
+        "the VAPID key is stored, not regenerated"
+    );
+    verify_vapid(&push, &key_after, &receiver.origin());
+    let plain: Value = serde_json::from_slice(&browser.decrypt(&push.body)).unwrap();
+    assert_eq!(plain["id"], posted.body["id"]);
+    service.wait_for_empty_queue().await;
+
+    // The subscription survived too: its UNSID is accepted and pushed to.
+    assert_eq!(
+        service
+            .notify(ALICE, &uns, &notification("after"))
+            .await
+            .status,
+        201
+    );
+    receiver.wait_for(2).await;
+    let feed = service.get("/me/notifications", ALICE).await;
+    assert_eq!(feed.body["value"].as_array().unwrap().len(), 2);
+    service.shutdown().await;
+}
