@@ -21,7 +21,7 @@ use crate::config::StaticDir;
 use crate::error::{graph_error_body, ApiError, InternalError};
 use crate::ids::{looks_like_id, new_id};
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
-use crate::store::{FeedItem, NewSubscription, SubscriptionInfo};
+use crate::store::{FeedItem, NewSubscription, Store, StoreError, SubscriptionInfo};
 use crate::AppState;
 
 /// The header naming the user notification subscription a post is for.
@@ -303,13 +303,24 @@ async fn delete_subscription(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
+    delete_owned(&state, &headers, id, Store::delete_subscription).await
+}
+
+/// DELETE of one of the caller's own resources: 204, or Graph's 404 when the id is not
+/// theirs (another user's looks exactly like one that does not exist).
+async fn delete_owned(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+    delete: fn(&Store, &str, &str) -> Result<bool, StoreError>,
+) -> Result<StatusCode, ApiError> {
+    let user = state.gate().admit(headers, Instant::now())?;
     if !looks_like_id(&id) {
         return Err(ApiError::NotFound);
     }
     let deleted = state
         .db()
-        .run(move |store| store.delete_subscription(&user, &id))
+        .run(move |store| delete(store, &user, &id))
         .await?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
@@ -468,17 +479,5 @@ async fn delete_notification(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
-    if !looks_like_id(&id) {
-        return Err(ApiError::NotFound);
-    }
-    let deleted = state
-        .db()
-        .run(move |store| store.delete_notification(&user, &id))
-        .await?;
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    delete_owned(&state, &headers, id, Store::delete_notification).await
 }
