@@ -32,15 +32,24 @@ const fileFor = (mounts, pathname) => {
   return null;
 };
 
-/** Starts the server; `extraMounts` (`[urlPrefix, directory]`, tests only) go first. */
-export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [] } = {}) =>
+/**
+ * Starts the server. Tests only: `extraMounts` (`[urlPrefix, directory]`) go first, and paths
+ * in `unavailable` (a Set the caller may change) answer 503, as a failing server would.
+ */
+export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [], unavailable = new Set() } = {}) =>
   new Promise((resolveServer, reject) => {
     const server = createServer(async (request, response) => {
       let file = null;
+      let pathname = '';
       try {
-        file = fileFor([...extraMounts, ...defaultMounts], new URL(request.url, 'http://localhost').pathname);
+        pathname = new URL(request.url, 'http://localhost').pathname;
+        file = fileFor([...extraMounts, ...defaultMounts], pathname);
       } catch {
         file = null;
+      }
+      if (unavailable.has(pathname)) {
+        response.writeHead(503).end();
+        return;
       }
       if (!file || !['GET', 'HEAD'].includes(request.method)) {
         response.writeHead(file ? 405 : 404).end();

@@ -4,10 +4,29 @@
 // once, and each handler awaits that inside event.waitUntil. All decisions live in Rust.
 import init, { handleEvent } from './usernotify.js';
 
-const ready = init();
+// Loaded once; a failed load (a missing file, a network error on a cold start) is retried
+// by the next event instead of breaking the worker for good.
+let ready;
+const load = () => (ready ??= init().catch((error) => {
+  ready = undefined;
+  throw error;
+}));
+load().catch(() => {});
+
+// Without the module no decision can run, yet a push must still end with a notification
+// of the app on screen: the same quiet status the module shows (src/core/display.rs).
+const quietStatus = async () => {
+  if ((await self.registration.getNotifications()).length === 0) {
+    await self.registration.showNotification('Notifications', {
+      body: "You're all caught up.", tag: 'usernotify-status', silent: true,
+    });
+  }
+};
 
 for (const type of ['push', 'notificationclick', 'notificationclose', 'pushsubscriptionchange', 'message']) {
-  self.addEventListener(type, (event) => event.waitUntil(ready.then(() => handleEvent(event))));
+  self.addEventListener(type, (event) => event.waitUntil(
+    load().then(() => handleEvent(event)).catch(() => (type === 'push' ? quietStatus() : undefined)),
+  ));
 }
-self.addEventListener('install', (event) => event.waitUntil(Promise.all([ready, self.skipWaiting()])));
+self.addEventListener('install', (event) => event.waitUntil(Promise.all([load(), self.skipWaiting()])));
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));

@@ -51,6 +51,9 @@ impl Shown {
 pub struct Screen {
     /// usernotify's own notifications still on screen.
     pub ours: Vec<Shown>,
+    /// Status notifications, known by their tag alone: the shell shows one without data
+    /// when the module cannot load.
+    statuses: Vec<Notification>,
     /// Every notification of the app still on screen, the app's own included.
     pub count: usize,
 }
@@ -61,9 +64,13 @@ impl Screen {
     pub async fn sweep(registration: &ServiceWorkerRegistration, now: Millis) -> Screen {
         let mut screen = Screen {
             ours: Vec::new(),
+            statuses: Vec::new(),
             count: 0,
         };
         for notification in on_screen(registration).await {
+            if notification.tag().as_deref() == Some(STATUS_TAG) {
+                screen.statuses.push(notification.clone());
+            }
             match Shown::read(notification) {
                 Some(shown) if should_close(shown.close_at, shown.expiration, now) => {
                     shown.notification.close();
@@ -88,8 +95,8 @@ impl Screen {
 
     /// The status notification only stands in for real ones; it goes when one is shown.
     pub fn close_status(&self) {
-        for shown in self.ours.iter().filter(|shown| shown.tag == STATUS_TAG) {
-            shown.notification.close();
+        for status in &self.statuses {
+            status.close();
         }
     }
 }

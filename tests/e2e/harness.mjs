@@ -51,10 +51,12 @@ export const visual = (title, body, fields = {}) => ({
 /** Starts the demo server and a browser with the demo page open and its worker active. */
 export async function openDemo({ extraMounts = [] } = {}) {
   const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
+  const unavailable = new Set();
   const server = await serve({
     host: '127.0.0.1',
     port: 0,
     extraMounts: [['/fixtures/', fixtures], ...extraMounts],
+    unavailable,
   });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -91,6 +93,8 @@ export async function openDemo({ extraMounts = [] } = {}) {
   const demo = {
     origin,
     registrationId,
+    /** URL paths the server answers with 503 while they are in this set. */
+    unavailable,
     server,
     browser,
     page,

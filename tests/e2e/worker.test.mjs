@@ -264,6 +264,23 @@ describe('the usernotify worker in headless Chromium', () => {
     await until(() => demo.page.locator('#events li').first().textContent(), (text) => /: shown$/.test(text ?? ''), { what: 'the outcome listed on the page' });
   });
 
+  test('a push while the wasm module cannot load still leaves the quiet status, and the next push works', async () => {
+    demo.unavailable.add('/pkg/usernotify_bg.wasm');
+    try {
+      await demo.stopWorker();
+      await demo.pushBlind(visual('Hello World!', 'lost with the module', { appNotificationId: 'no-module' }));
+      // No report comes without the module: read once, well after the fallback has shown.
+      await sleep(1_500);
+      assertQuietStatusOnly(await demo.shown(), 'Hello World!');
+    } finally {
+      demo.unavailable.delete('/pkg/usernotify_bg.wasm');
+    }
+    const report = await demo.push(visual('Back', 'the module loads again', { appNotificationId: 'module-back' }));
+    assert.equal(report.outcome, 'shown');
+    const shown = only(await demo.shown());
+    assert.equal(shown.title, 'Back');
+  });
+
   test('the worker logs why a push was refused, with its stable code, to the console only', async () => {
     const worker = demo.context.serviceWorkers()[0];
     assert.ok(worker, 'the worker is visible to the test');
