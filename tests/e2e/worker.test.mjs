@@ -281,6 +281,17 @@ describe('the usernotify worker in headless Chromium', () => {
     assert.equal(shown.title, 'Back');
   });
 
+  test('pushed markup is shown by the demo as text, never as markup', async () => {
+    const markup = '<img src=x onerror="window.__pwned = true">';
+    await demo.push({ appNotificationId: 'markup', payload: { rawContent: markup, visualContent: { title: markup } } });
+    const item = demo.page.locator('#events li', { hasText: 'raw content' }).first();
+    assert.equal(await item.textContent(), `raw content markup: ${markup}`);
+    assert.equal(await demo.page.locator('#events img').count(), 0);
+    assert.equal(await demo.page.evaluate(() => window.__pwned), undefined);
+    const shown = only(await demo.shown());
+    assert.equal(shown.title, markup, 'the notification title is plain text too');
+  });
+
   test('the worker logs why a push was refused, with its stable code, to the console only', async () => {
     const worker = demo.context.serviceWorkers()[0];
     assert.ok(worker, 'the worker is visible to the test');
