@@ -34,7 +34,8 @@ pub struct DeliverySettings {
     pub backoff_max: Duration,
     /// Attempts before a delivery that keeps failing transiently is given up.
     pub max_attempts: u32,
-    /// Deliveries sent concurrently per round.
+    /// Pushes in flight at once: the worker's pool of send tasks, refilled as each one
+    /// finishes. Also the most pushes a crash can make it send twice.
     pub batch: usize,
 }
 
@@ -47,7 +48,7 @@ impl Default for DeliverySettings {
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(3600),
             max_attempts: 12,
-            batch: 16,
+            batch: 64,
         }
     }
 }

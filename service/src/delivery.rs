@@ -4,6 +4,7 @@
 //! The queue lives in SQLite, so a restart loses nothing: the worker simply finds the
 //! deliveries still due when it starts.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use usernotify::core::Millis;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
 use crate::push::{self, endpoint_tag, PushMessage};
-use crate::store::{Db, DueDelivery, StoreError};
+use crate::store::{Db, DueDelivery, Verdict};
 use crate::vapid::Vapid;
 
 /// The longest `Retry-After` honoured; beyond it a push service's hint is capped.
@@ -122,64 +123,152 @@ pub fn push_client(settings: &DeliverySettings) -> Result<reqwest::Client, reqwe
 }
 
 impl Deliverer {
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true, then lets the pushes in flight finish and records
+    /// them (each is bounded by the request timeout), so a clean stop re-sends nothing.
+    ///
+    /// A pool, not rounds: up to `settings.batch` pushes are in flight at once and a free
+    /// slot is refilled as soon as one finishes, so one slow or hanging push service holds
+    /// up a single slot instead of everything behind it. Outcomes that finish together are
+    /// recorded in one transaction. A delivery stays in the queue until its outcome is
+    /// recorded, so a crash re-sends at most the pushes that were in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let limit = self.settings.batch.max(1);
+        let mut sending: JoinSet<(DueDelivery, Outcome)> = JoinSet::new();
+        // Delivery ids being sent, by task, so the queue is never read back into a slot.
+        let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
+        // Outcomes whose recording failed (the database was busy or failing): kept, and out
+        // of the queue's reach, until they are recorded, so they are not sent again.
+        let mut unrecorded: Vec<(i64, Verdict)> = Vec::new();
+        let mut stopping = *shutdown.borrow();
         let mut last_purge: Millis = 0;
         loop {
-            if *shutdown.borrow() {
+            let mut wait = None;
+            if !unrecorded.is_empty() {
+                unrecorded = self.record(std::mem::take(&mut unrecorded)).await;
+                if !unrecorded.is_empty() {
+                    wait = Some(self.settings.backoff_base.min(self.settings.poll_interval));
+                }
+            }
+            if stopping && sending.is_empty() {
+                if !unrecorded.is_empty() {
+                    // Still queued as before the attempt: sent again after the restart.
+                    tracing::warn!(
+                        count = unrecorded.len(),
+                        "stopping with unrecorded outcomes"
+                    );
+                }
                 return;
             }
             let now = now_millis();
-            if now - last_purge >= PURGE_EVERY_MS {
-                last_purge = now;
-                match self.db.run(move |store| store.purge_expired(now)).await {
-                    Ok(0) => {}
-                    Ok(count) => tracing::info!(count, "purged expired notifications"),
-                    Err(error) => tracing::warn!(%error, "purging expired notifications failed"),
+            if !stopping && unrecorded.is_empty() {
+                if now - last_purge >= PURGE_EVERY_MS {
+                    last_purge = now;
+                    self.purge(now).await;
+                }
+                let free = limit.saturating_sub(sending.len());
+                if free > 0 {
+                    let skip: Vec<i64> = in_flight.values().copied().collect();
+                    let due = self.due(now, free, skip.clone()).await;
+                    let fetched = due.len();
+                    for delivery in due {
+                        let id = delivery.id;
+                        let this = self.clone();
+                        let task = sending.spawn(async move {
+                            let outcome = this.attempt(&delivery).await;
+                            (delivery, outcome)
+                        });
+                        in_flight.insert(task.id(), id);
+                    }
+                    if fetched < free {
+                        wait = Some(self.until_next_due(now, skip).await);
+                    }
                 }
             }
-            let batch = self.settings.batch.max(1);
-            let due = match self
-                .db
-                .run(move |store| store.due_deliveries(now, batch))
-                .await
-            {
-                Ok(due) => due,
-                Err(error) => {
-                    tracing::warn!(%error, "reading the delivery queue failed");
-                    Vec::new()
-                }
-            };
-            if !due.is_empty() {
-                self.send_all(due).await;
-                continue;
-            }
-            let wait = match self.db.run(|store| store.next_due()).await {
-                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)),
-                _ => self.settings.poll_interval,
-            }
-            .min(self.settings.poll_interval);
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+                Some(first) = sending.join_next_with_id(), if !sending.is_empty() => {
+                    let mut done = vec![first];
+                    while let Some(more) = sending.try_join_next_with_id() {
+                        done.push(more);
+                    }
+                    let mut verdicts = Vec::with_capacity(done.len());
+                    for joined in done {
+                        match joined {
+                            Ok((task, (delivery, outcome))) => {
+                                in_flight.remove(&task);
+                                verdicts.push((delivery.id, self.verdict(&delivery, &outcome)));
+                            }
+                            // The delivery stays queued; freeing its id lets it be retried.
+                            Err(error) => {
+                                in_flight.remove(&error.id());
+                                tracing::warn!(%error, "a push task failed");
+                            }
+                        }
+                    }
+                    unrecorded = self.record(verdicts).await;
+                }
+                _ = self.wake.notified(), if wait.is_some() => {}
+                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+                changed = shutdown.changed(), if !stopping => {
+                    stopping = changed.is_err() || *shutdown.borrow();
+                }
+                // Not reached (some branch is always enabled); never spin or panic if it were.
+                else => tokio::time::sleep(self.settings.poll_interval).await,
             }
         }
     }
 
-    /// Sends a batch concurrently and records each outcome.
-    async fn send_all(&self, due: Vec<DueDelivery>) {
-        let mut tasks = JoinSet::new();
-        for delivery in due {
-            let this = self.clone();
-            tasks.spawn(async move {
-                let outcome = this.attempt(&delivery).await;
-                if let Err(error) = this.record(&delivery, &outcome).await {
-                    tracing::warn!(%error, delivery = delivery.id, "recording a delivery outcome failed");
-                }
-            });
+    async fn purge(&self, now: Millis) {
+        match self.db.run(move |store| store.purge_expired(now)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "purged expired notifications"),
+            Err(error) => tracing::warn!(%error, "purging expired notifications failed"),
         }
-        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Up to `limit` due deliveries that are not already being sent.
+    async fn due(&self, now: Millis, limit: usize, skip: Vec<i64>) -> Vec<DueDelivery> {
+        match self
+            .db
+            .run(move |store| store.due_deliveries(now, limit, &skip))
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "reading the delivery queue failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// How long to sleep before the next queued delivery (not one in flight) is due,
+    /// at most the poll interval.
+    async fn until_next_due(&self, now: Millis, skip: Vec<i64>) -> Duration {
+        match self.db.run(move |store| store.next_due(&skip)).await {
+            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)),
+            _ => self.settings.poll_interval,
+        }
+        .min(self.settings.poll_interval)
+    }
+
+    /// Records a group of outcomes in one transaction; gives them back if that failed.
+    async fn record(&self, verdicts: Vec<(i64, Verdict)>) -> Vec<(i64, Verdict)> {
+        if verdicts.is_empty() {
+            return verdicts;
+        }
+        let now = now_millis();
+        let shared = Arc::new(verdicts);
+        let batch = Arc::clone(&shared);
+        let result = self
+            .db
+            .run(move |store| store.record_outcomes(&batch, now))
+            .await;
+        match result {
+            Ok(()) => Vec::new(),
+            Err(error) => {
+                tracing::warn!(%error, count = shared.len(), "recording delivery outcomes failed");
+                Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
+            }
+        }
     }
 
     /// One attempt: build the request purely, send it, classify the answer.
@@ -229,31 +318,23 @@ impl Deliverer {
         }
     }
 
-    /// Applies an outcome to the queue and logs it (endpoint as a hash tag only).
-    async fn record(&self, delivery: &DueDelivery, outcome: &Outcome) -> Result<(), StoreError> {
-        let id = delivery.id;
-        let endpoint = endpoint_tag(&delivery.endpoint);
+    /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).
+    fn verdict(&self, delivery: &DueDelivery, outcome: &Outcome) -> Verdict {
         let attempts = delivery.attempts.saturating_add(1);
         let status = match outcome {
             Outcome::Delivered(code) | Outcome::Gone(code) | Outcome::Rejected(code) => Some(*code),
             Outcome::Retry { status, .. } => *status,
             _ => None,
         };
-        let mut verdict = outcome.name();
-        match outcome {
+        let mut name = outcome.name();
+        let verdict = match outcome {
             Outcome::Delivered(_)
             | Outcome::Rejected(_)
             | Outcome::Expired
-            | Outcome::Unbuildable(_) => {
-                self.db.run(move |store| store.finish_delivery(id)).await?;
-            }
-            Outcome::Gone(_) => {
-                let subscription = delivery.subscription_id.clone();
-                let now = now_millis();
-                self.db
-                    .run(move |store| store.mark_subscription_gone(&subscription, now))
-                    .await?;
-            }
+            | Outcome::Unbuildable(_) => Verdict::Finished,
+            Outcome::Gone(_) => Verdict::SubscriptionGone {
+                subscription_id: delivery.subscription_id.clone(),
+            },
             Outcome::Retry { .. } | Outcome::Unreachable(_) => {
                 let hint = match outcome {
                     Outcome::Retry {
@@ -267,31 +348,29 @@ impl Deliverer {
                 let next_at = now_millis()
                     .saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
                 if attempts >= self.settings.max_attempts || next_at >= delivery.expires_at {
-                    verdict = "gave-up";
-                    self.db.run(move |store| store.finish_delivery(id)).await?;
+                    name = "gave-up";
+                    Verdict::Finished
                 } else {
-                    self.db
-                        .run(move |store| store.retry_delivery(id, attempts, next_at))
-                        .await?;
+                    Verdict::Retry { attempts, next_at }
                 }
             }
-        }
+        };
         let reason = match outcome {
             Outcome::Unbuildable(code) | Outcome::Unreachable(code) => *code,
             _ => "",
         };
         tracing::info!(
-            delivery = id,
+            delivery = delivery.id,
             notification = %delivery.notification_id,
             subscription = %delivery.subscription_id,
-            endpoint = %endpoint,
+            endpoint = %endpoint_tag(&delivery.endpoint),
             status,
             attempts,
-            outcome = verdict,
+            outcome = name,
             reason,
             "push delivery"
         );
-        Ok(())
+        verdict
     }
 }
 

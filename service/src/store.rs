@@ -7,11 +7,14 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
+use rusqlite::{
+    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
+};
 use usernotify::core::{Millis, Notification};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vapid_key (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     private_key BLOB NOT NULL,
@@ -62,7 +65,12 @@ CREATE TABLE deliveries (
     UNIQUE (subscription_id, notification_id)
 );
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
-"#];
+"#,
+    // MAX(seq) on every post scanned the whole table without an index that starts with seq.
+    r#"
+CREATE INDEX notifications_seq ON notifications (seq);
+"#,
+];
 
 /// Why the store failed. `code()` is stable; `is_busy()` maps to Graph's 406 "server busy".
 #[derive(Debug)]
@@ -230,7 +238,7 @@ impl Store {
         now: Millis,
     ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         let existing = tx
             .query_row(
                 "SELECT private_key, public_key FROM vapid_key WHERE id = 1",
@@ -264,7 +272,7 @@ impl Store {
         now: Millis,
     ) -> Result<SubscriptionInfo, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         let existing: Option<(String, Millis)> = tx
             .query_row(
                 "SELECT id, created_at FROM subscriptions WHERE user_id = ?1 AND endpoint = ?2",
@@ -320,25 +328,25 @@ impl Store {
 
     /// A subscription by UNSID, whoever owns it (the caller check is the handler's).
     pub fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
-        Ok(self
-            .lock()
-            .query_row(
-                "SELECT id, user_id, target_host_name, display_name, created_at,
-                        endpoint IS NOT NULL
-                 FROM subscriptions WHERE id = ?1",
-                params![id],
-                |row| {
-                    Ok(SubscriptionInfo {
-                        id: row.get(0)?,
-                        user: row.get(1)?,
-                        target_host_name: row.get(2)?,
-                        display_name: row.get(3)?,
-                        created_at: row.get(4)?,
-                        active: row.get(5)?,
-                    })
-                },
-            )
-            .optional()?)
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, user_id, target_host_name, display_name, created_at,
+                    endpoint IS NOT NULL
+             FROM subscriptions WHERE id = ?1",
+        )?;
+        let found = statement
+            .query_row(params![id], |row| {
+                Ok(SubscriptionInfo {
+                    id: row.get(0)?,
+                    user: row.get(1)?,
+                    target_host_name: row.get(2)?,
+                    display_name: row.get(3)?,
+                    created_at: row.get(4)?,
+                    active: row.get(5)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
     }
 
     /// Removes one of `user`'s subscriptions and its pending deliveries; false if none.
@@ -354,16 +362,8 @@ impl Store {
     /// keys and drop what was queued for it. The UNSID keeps naming its user.
     pub fn mark_subscription_gone(&self, id: &str, now: Millis) -> Result<(), StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL, gone_at = ?2
-             WHERE id = ?1",
-            params![id, now],
-        )?;
-        tx.execute(
-            "DELETE FROM deliveries WHERE subscription_id = ?1",
-            params![id],
-        )?;
+        let tx = write_transaction(&mut conn)?;
+        forget_subscription(&tx, id, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -382,15 +382,14 @@ impl Store {
         now: Millis,
     ) -> Result<Saved, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         let existing: Option<(String, Millis)> = match &notification.app_notification_id {
             Some(app_id) => tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id, created_at FROM notifications
                      WHERE user_id = ?1 AND app_notification_id = ?2",
-                    params![user, app_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                )?
+                .query_row(params![user, app_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?,
             None => None,
         };
@@ -401,52 +400,51 @@ impl Store {
         let resource = stored.to_json().to_json_string();
         let seq = next_seq(&tx)?;
         if updated {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE notifications SET resource = ?2, priority = ?3, expires_at = ?4,
                      updated_at = ?5, seq = ?6, read_state = 'unread', user_action_state = 'none'
                  WHERE id = ?1",
-                params![
-                    id,
-                    resource,
-                    notification.priority.as_str(),
-                    notification.expiration,
-                    now,
-                    seq
-                ],
-            )?;
-            tx.execute(
-                "DELETE FROM deliveries WHERE notification_id = ?1",
-                params![id],
-            )?;
+            )?
+            .execute(params![
+                id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq
+            ])?;
+            tx.prepare_cached("DELETE FROM deliveries WHERE notification_id = ?1")?
+                .execute(params![id])?;
         } else {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
                      expires_at, created_at, updated_at, seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
-                params![
-                    id,
-                    user,
-                    notification.app_notification_id,
-                    resource,
-                    notification.priority.as_str(),
-                    notification.expiration,
-                    now,
-                    seq
-                ],
-            )?;
+            )?
+            .execute(params![
+                id,
+                user,
+                notification.app_notification_id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq
+            ])?;
         }
         let queued = match (
             &notification.target_host_name,
             notification.targets_web_push(),
         ) {
-            (Some(host), true) => tx.execute(
-                "INSERT INTO deliveries (subscription_id, notification_id, next_attempt_at,
-                     created_at)
-                 SELECT id, ?1, ?2, ?2 FROM subscriptions
-                 WHERE user_id = ?3 AND endpoint IS NOT NULL
-                   AND target_host_name = ?4 COLLATE NOCASE",
-                params![id, now, user, host],
-            )?,
+            (Some(host), true) => tx
+                .prepare_cached(
+                    "INSERT INTO deliveries (subscription_id, notification_id, next_attempt_at,
+                         created_at)
+                     SELECT id, ?1, ?2, ?2 FROM subscriptions
+                     WHERE user_id = ?3 AND endpoint IS NOT NULL
+                       AND target_host_name = ?4 COLLATE NOCASE",
+                )?
+                .execute(params![id, now, user, host])?,
             _ => 0,
         };
         tx.commit()?;
@@ -503,7 +501,7 @@ impl Store {
         now: Millis,
     ) -> Result<Option<FeedItem>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         let changed = tx.execute(
             "UPDATE notifications SET read_state = COALESCE(?3, read_state),
                  user_action_state = COALESCE(?4, user_action_state)
@@ -542,13 +540,17 @@ impl Store {
         )?)
     }
 
-    /// Deliveries due at `now`, oldest first, at most `limit`.
+    /// Deliveries due at `now`, oldest first, at most `limit`, leaving out those in `skip`
+    /// (the ones the worker is sending right now).
     pub fn due_deliveries(
         &self,
         now: Millis,
         limit: usize,
+        skip: &[i64],
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let conn = self.lock();
+        // The ids to leave out travel as one JSON array, so the statement stays cached.
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
         let mut statement = conn.prepare_cached(
             "SELECT d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, n.id, n.resource,
                     n.priority, n.app_notification_id, n.expires_at
@@ -556,10 +558,11 @@ impl Store {
              JOIN subscriptions s ON s.id = d.subscription_id
              JOIN notifications n ON n.id = d.notification_id
              WHERE d.next_attempt_at <= ?1 AND s.endpoint IS NOT NULL
+               AND d.id NOT IN (SELECT value FROM json_each(?3))
              ORDER BY d.next_attempt_at, d.id LIMIT ?2",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![now, limit], |row| {
+        let rows = statement.query_map(params![now, limit, skip], |row| {
             Ok(DueDelivery {
                 id: row.get(0)?,
                 attempts: row.get(1)?,
@@ -577,15 +580,21 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// When the next queued delivery is due, if any.
-    pub fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        Ok(self.lock().query_row(
-            "SELECT MIN(d.next_attempt_at) FROM deliveries d
+    /// When the next queued delivery not in `skip` is due, if any (walks the due index and
+    /// stops at the first row).
+    pub fn next_due(&self, skip: &[i64]) -> Result<Option<Millis>, StoreError> {
+        let conn = self.lock();
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
+        let mut statement = conn.prepare_cached(
+            "SELECT d.next_attempt_at FROM deliveries d
                  JOIN subscriptions s ON s.id = d.subscription_id
-                 WHERE s.endpoint IS NOT NULL",
-            [],
-            |row| row.get(0),
-        )?)
+                 WHERE s.endpoint IS NOT NULL
+                   AND d.id NOT IN (SELECT value FROM json_each(?1))
+                 ORDER BY d.next_attempt_at LIMIT 1",
+        )?;
+        Ok(statement
+            .query_row(params![skip], |row| row.get(0))
+            .optional()?)
     }
 
     /// How many deliveries are queued (for operators and tests).
@@ -596,26 +605,58 @@ impl Store {
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
-    /// A delivery is over (sent, refused for good, expired or given up).
-    pub fn finish_delivery(&self, id: i64) -> Result<(), StoreError> {
-        self.lock()
-            .execute("DELETE FROM deliveries WHERE id = ?1", params![id])?;
-        Ok(())
-    }
-
-    /// Records a failed attempt and when to try again.
-    pub fn retry_delivery(
+    /// Applies the outcomes of several attempts in one transaction: one commit for a whole
+    /// round of pushes instead of one per push.
+    pub fn record_outcomes(
         &self,
-        id: i64,
-        attempts: u32,
-        next_at: Millis,
+        outcomes: &[(i64, Verdict)],
+        now: Millis,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
-            params![id, attempts, next_at],
-        )?;
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        for (id, verdict) in outcomes {
+            match verdict {
+                Verdict::Finished => {
+                    tx.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?
+                        .execute(params![id])?;
+                }
+                Verdict::Retry { attempts, next_at } => {
+                    tx.prepare_cached(
+                        "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![id, attempts, next_at])?;
+                }
+                Verdict::SubscriptionGone { subscription_id } => {
+                    forget_subscription(&tx, subscription_id, now)?;
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
+}
+
+/// What an attempt means for the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Sent, refused for good, expired or given up: the delivery leaves the queue.
+    Finished,
+    /// Try again at `next_at`, the `attempts`-th failure so far.
+    Retry { attempts: u32, next_at: Millis },
+    /// The push service said the subscription no longer exists.
+    SubscriptionGone { subscription_id: String },
+}
+
+/// Forgets a subscription's endpoint and keys and drops what was queued for it.
+fn forget_subscription(tx: &Transaction<'_>, id: &str, now: Millis) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL, gone_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    tx.prepare_cached("DELETE FROM deliveries WHERE subscription_id = ?1")?
+        .execute(params![id])?;
+    Ok(())
 }
 
 fn feed_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedItem> {
@@ -630,11 +671,17 @@ fn feed_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedItem> {
 
 /// A counter that orders the feed: a post or an update makes a notification the newest.
 fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
-    Ok(tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications",
-        [],
-        |row| row.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// A transaction that takes the write lock at `BEGIN`. A deferred one that reads first and
+/// writes later cannot wait for another writer (SQLite answers `SQLITE_BUSY` at once rather
+/// than invoke the busy handler, since waiting could deadlock), so every post would fail
+/// while another process held the lock; taking it up front lets `busy_timeout` apply.
+fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -5,9 +5,18 @@ use base64::Engine as _;
 use jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
 use jwt_simple::claims::Claims;
 use jwt_simple::prelude::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// How long a VAPID token is valid; RFC 8292 allows at most 24 hours.
 const TOKEN_HOURS: u64 = 12;
+/// How long a signed token is reused for the same push service. Signing costs as much as
+/// a third of a push's CPU; a reused token still has at least 11 hours to run.
+const REUSE_TOKEN_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Push service origins whose tokens are kept; past it the cache starts again (endpoints
+/// are registered by users, so their number of origins is not bounded by us).
+const MAX_CACHED_ORIGINS: usize = 256;
 
 /// A VAPID key that could not be used.
 #[derive(Debug)]
@@ -45,6 +54,8 @@ pub struct Vapid {
     key: ES256KeyPair,
     public_key: String,
     subject: Option<String>,
+    /// The last header signed per audience (origin), and when.
+    signed: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl Vapid {
@@ -68,6 +79,7 @@ impl Vapid {
             key,
             public_key,
             subject,
+            signed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -76,14 +88,38 @@ impl Vapid {
         &self.public_key
     }
 
-    /// The header value for a push to `endpoint`: `aud` is the endpoint's origin.
+    /// The header value for a push to `endpoint`: `aud` is the endpoint's origin. A token
+    /// signed for the same origin within the last hour is reused.
     pub fn authorization(&self, endpoint: &reqwest::Url) -> Result<String, VapidError> {
         let origin = endpoint.origin();
         if !origin.is_tuple() {
             return Err(VapidError::NoOrigin);
         }
-        let mut claims = Claims::create(Duration::from_hours(TOKEN_HOURS))
-            .with_audience(origin.ascii_serialization());
+        let audience = origin.ascii_serialization();
+        let now = Instant::now();
+        if let Some((header, at)) = self.cache().get(&audience) {
+            if now.duration_since(*at) < REUSE_TOKEN_FOR {
+                return Ok(header.clone());
+            }
+        }
+        let header = self.sign(&audience)?;
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHED_ORIGINS {
+            cache.clear();
+        }
+        cache.insert(audience, (header.clone(), now));
+        Ok(header)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        // Only whole entries are ever written, so a poisoned lock still holds good ones.
+        self.signed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sign(&self, audience: &str) -> Result<String, VapidError> {
+        let mut claims = Claims::create(Duration::from_hours(TOKEN_HOURS)).with_audience(audience);
         if let Some(subject) = &self.subject {
             claims = claims.with_subject(subject);
         }
@@ -115,6 +151,18 @@ mod tests {
         let header = vapid.authorization(&url).unwrap();
         assert!(header.starts_with("vapid t="));
         assert!(header.ends_with(&format!(", k={}", vapid.public_key())));
+    }
+
+    #[test]
+    fn a_token_is_reused_per_origin_only() {
+        let (private, _) = Vapid::generate();
+        let vapid = Vapid::from_private_key(&private, None).unwrap();
+        let a = reqwest::Url::parse("https://push.example/one").unwrap();
+        let a_again = reqwest::Url::parse("https://push.example/two").unwrap();
+        let b = reqwest::Url::parse("https://other.example/one").unwrap();
+        let first = vapid.authorization(&a).unwrap();
+        assert_eq!(vapid.authorization(&a_again).unwrap(), first);
+        assert_ne!(vapid.authorization(&b).unwrap(), first);
     }
 
     #[test]

@@ -205,3 +205,34 @@ async fn a_restart_keeps_subscriptions_pending_deliveries_and_the_vapid_key() {
     assert_eq!(feed.body["value"].as_array().unwrap().len(), 2);
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn reposting_an_app_notification_id_whose_push_is_still_queued_pushes_the_newest_once() {
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    // No worker at first, so the first push is still queued when the update arrives.
+    let mut service = TestService::start_with(|config| config.delivery.run_worker = false).await;
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let mut first = notification("first version");
+    first["appNotificationId"] = json!("order-42");
+    assert_eq!(service.notify(ALICE, &uns, &first).await.status, 201);
+    let mut second = notification("second version");
+    second["appNotificationId"] = json!("order-42");
+    let updated = service.notify(ALICE, &uns, &second).await;
+    assert_eq!(updated.status, 201, "{}", updated.body);
+    assert_eq!(service.pending_deliveries().await, 1);
+
+    service.restart(|_| {}).await;
+    let push = receiver.wait_for(1).await.remove(0);
+    service.wait_for_empty_queue().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "one push for the one notification"
+    );
+    let plain: Value = serde_json::from_slice(&browser.decrypt(&push.body)).unwrap();
+    assert_eq!(plain["id"], updated.body["id"]);
+    assert_eq!(plain["payload"]["visualContent"]["title"], "second version");
+    assert_eq!(push.header("topic"), Some("order-42"));
+}

@@ -345,6 +345,11 @@ impl Received {
 struct ReceiverState {
     /// Answers to give, in order: (status, Retry-After); 201 once empty.
     script: Mutex<VecDeque<(u16, Option<&'static str>)>>,
+    /// How long each of the next requests waits before answering (a slow or hung push
+    /// service); once empty, `delay` applies.
+    stalls: Mutex<VecDeque<Duration>>,
+    /// How long every request waits before answering, after the `stalls`.
+    delay: Mutex<Duration>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -364,6 +369,8 @@ impl PushReceiver {
             post(move |uri: Uri, headers: HeaderMap, body: Bytes| {
                 let state = Arc::clone(&shared);
                 async move {
+                    let stall = state.stalls.lock().unwrap().pop_front();
+                    let wait = stall.unwrap_or_else(|| *state.delay.lock().unwrap());
                     let (status, retry_after) = state
                         .script
                         .lock()
@@ -377,6 +384,10 @@ impl PushReceiver {
                         answered: status,
                         at: Instant::now(),
                     });
+                    // Recorded on arrival, so a push the sender gave up on still counts.
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
                     let mut response = axum::http::Response::new(axum::body::Body::empty());
                     *response.status_mut() = StatusCode::from_u16(status).unwrap();
                     if let Some(value) = retry_after {
@@ -411,6 +422,25 @@ impl PushReceiver {
             .lock()
             .unwrap()
             .extend(answers.iter().copied());
+    }
+
+    /// The next requests each wait this long before answering (hang past a client timeout).
+    pub fn stall_next(&self, stalls: &[Duration]) {
+        self.state
+            .stalls
+            .lock()
+            .unwrap()
+            .extend(stalls.iter().copied());
+    }
+
+    /// Every request waits `delay` before it is answered (a slow push service).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        self.state.received.lock().unwrap().len()
     }
 
     pub fn received(&self) -> Vec<Received> {
