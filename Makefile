@@ -54,8 +54,11 @@ test-e2e:
 
 # The usernotify worker against a plain JS worker in one headless Chromium (bench/bench.mjs):
 # payload from the worker's own requests, push → on screen warm and cold, a 200-push burst.
+# Then the service on loopback (service/examples/bench.rs): posts accepted per second,
+# request latency, pushes delivered per second, peak memory.
 bench: build
 	node bench/bench.mjs
+	cargo run --release -q -p usernotify-service --example bench
 
 # Each cargo-fuzz target for FUZZ_SECONDS (nightly; not part of `make test`). New inputs go
 # to fuzz/corpus/ (ignored); the committed seeds are the contract's examples.
