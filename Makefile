@@ -63,7 +63,7 @@ bench: build
 # Each cargo-fuzz target for FUZZ_SECONDS (nightly; not part of `make test`). New inputs go
 # to fuzz/corpus/ (ignored); the committed seeds are the contract's examples.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := validate_push
+FUZZ_TARGETS := validate_push service_request
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && for target in $(FUZZ_TARGETS); do \

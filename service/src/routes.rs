@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -127,6 +128,21 @@ pub fn finish(app: Router) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// The `{id}` of a resource path. One that does not even percent-decode names nothing:
+/// Graph's 404, where axum's own `Path` rejection would answer a plain-text 400.
+struct ResourceId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| ResourceId(id))
+            .map_err(|_| ApiError::NotFound)
+    }
 }
 
 /// axum answers a known path with an unsupported method with a bare 405 (and `Allow`);
@@ -301,7 +317,7 @@ async fn create_subscription(
 async fn delete_subscription(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
     delete_owned(&state, &headers, id, Store::delete_subscription).await
 }
@@ -456,7 +472,7 @@ fn read_state_patch(body: &Json) -> Result<(Option<&'static str>, Option<&'stati
 async fn update_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ResourceId(id): ResourceId,
     body: Body,
 ) -> Result<Response, ApiError> {
     let user = state.gate().admit(&headers, Instant::now())?;
@@ -477,7 +493,7 @@ async fn update_notification(
 async fn delete_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
     delete_owned(&state, &headers, id, Store::delete_notification).await
 }

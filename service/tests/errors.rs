@@ -329,3 +329,29 @@ async fn a_subscription_that_cannot_be_pushed_to_is_400() {
         .await
         .assert_error(400, "body-is-array");
 }
+
+#[tokio::test]
+async fn an_id_that_does_not_percent_decode_is_graphs_404_not_a_plain_text_400() {
+    let service = TestService::start().await;
+    for method in [Method::DELETE, Method::PATCH, Method::GET] {
+        for path in [
+            "/me/notifications/%e",
+            "/me/notificationSubscriptions/%ff%fe",
+        ] {
+            let request = service.request(method.clone(), path).bearer_auth(ALICE);
+            let request = if method == Method::PATCH {
+                request
+                    .header("content-type", "application/json")
+                    .body(r#"{"readState":"read"}"#)
+            } else {
+                request
+            };
+            let answer = service.send(request).await;
+            if answer.status == 405 {
+                answer.assert_error(405, "method-not-allowed");
+            } else {
+                answer.assert_error(404, "not-found");
+            }
+        }
+    }
+}
