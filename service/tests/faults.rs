@@ -6,9 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,76 +39,6 @@ async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool)
 // ---------------------------------------------------------------------------------------
 // kill -9 in the middle of a fan-out
 // ---------------------------------------------------------------------------------------
-
-/// The real `usernotify-service` binary, configured through its environment.
-struct Binary {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Binary {
-    async fn start(db: &Path) -> Binary {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_usernotify-service"))
-            .env("USERNOTIFY_DB", db)
-            .env("USERNOTIFY_TOKENS", format!("{ALICE}:alice"))
-            .env("USERNOTIFY_ALLOW_LOOPBACK_PUSH", "1")
-            .env("USERNOTIFY_RATE_PER_MINUTE", "0")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let binary = Binary {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready = http
-                .get(format!("{}/vapidPublicKey", binary.base))
-                .send()
-                .await
-                .is_ok_and(|answer| answer.status() == 200);
-            if ready {
-                return binary;
-            }
-            assert!(Instant::now() < deadline, "the binary did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Peak resident memory of the process so far, in KiB.
-    fn peak_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill_9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Rows still queued, read straight from the file.
 fn queued_in_file(db: &Path) -> i64 {

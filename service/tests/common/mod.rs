@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -512,4 +513,89 @@ pub fn verify_vapid(push: &Received, service_key: &str, origin: &str) {
     let now = now_millis() / 1000;
     assert!(exp > now, "exp in the future");
     assert!(exp <= now + 24 * 3600, "exp at most 24 h ahead");
+}
+
+/// The real `usernotify-service` binary, configured through its environment.
+pub struct Binary {
+    pub child: Child,
+    pub base: String,
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Binary {
+    pub async fn start(db: &Path) -> Binary {
+        Binary::start_logging(db, None).await
+    }
+
+    /// Starts it with its log (`RUST_LOG=debug`, stdout and stderr) written to `log`.
+    pub async fn start_logging(db: &Path, log: Option<&Path>) -> Binary {
+        let port = free_port();
+        let output = |log: Option<&Path>| match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_usernotify-service"))
+            .env("USERNOTIFY_DB", db)
+            .env("USERNOTIFY_TOKENS", format!("{ALICE}:alice"))
+            .env("USERNOTIFY_ALLOW_LOOPBACK_PUSH", "1")
+            .env("USERNOTIFY_RATE_PER_MINUTE", "0")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
+            .stdout(output(log))
+            .stderr(output(log))
+            .spawn()
+            .unwrap();
+        let binary = Binary {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = http
+                .get(format!("{}/vapidPublicKey", binary.base))
+                .send()
+                .await
+                .is_ok_and(|answer| answer.status() == 200);
+            if ready {
+                return binary;
+            }
+            assert!(Instant::now() < deadline, "the binary did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Peak resident memory of the process so far, in KiB.
+    pub fn peak_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
