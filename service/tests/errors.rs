@@ -10,14 +10,6 @@ use flate2::Compression;
 use reqwest::Method;
 use serde_json::json;
 
-async fn with_subscription() -> (TestService, PushReceiver, String) {
-    let service = TestService::start_with(|config| config.delivery.run_worker = false).await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
-    (service, receiver, uns)
-}
-
 #[tokio::test]
 async fn an_array_body_is_400_body_is_array() {
     let (service, _receiver, uns) = with_subscription().await;

@@ -205,10 +205,7 @@ async fn a_kill_9_in_the_middle_of_a_fan_out_loses_no_push_and_resends_only_what
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_honoured_and_then_delivered_once() {
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
     receiver.answer_next(&[(429, Some("1"))]);
     let posted = service
         .notify(ALICE, &uns, &notification("throttled"))
@@ -227,10 +224,7 @@ async fn a_429_with_retry_after_is_honoured_and_then_delivered_once() {
 
 #[tokio::test]
 async fn a_500_without_retry_after_is_retried_with_backoff_and_then_delivered_once() {
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
     receiver.answer_next(&[(500, None), (500, None)]);
     let posted = service.notify(ALICE, &uns, &notification("flaky")).await;
     assert_eq!(posted.status, 201);
@@ -362,10 +356,7 @@ async fn a_404_removes_only_that_subscription_and_the_users_other_browsers_still
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_while_another_process_holds_the_write_lock_wait_for_it_and_none_is_lost() {
     const POSTS: usize = 20;
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, _browser, uns) = subscribed_with(|_| {}).await;
     // Something to update, so that reading before writing is exercised too.
     assert_eq!(
         service.notify(ALICE, &uns, &tagged("same")).await.status,

@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-async fn with_subscription() -> (TestService, PushReceiver, String) {
-    let service = TestService::start_with(|config| config.delivery.run_worker = false).await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
-    (service, receiver, uns)
-}
-
 #[tokio::test]
 async fn a_created_notification_answers_201_with_the_stored_resource_id_context_and_location() {
     let (service, _receiver, uns) = with_subscription().await;

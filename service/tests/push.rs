@@ -69,10 +69,7 @@ async fn a_notification_is_pushed_encrypted_and_signed_to_every_matching_subscri
 
 #[tokio::test]
 async fn low_priority_is_low_urgency_and_a_long_app_id_gets_a_hashed_topic() {
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, _browser, uns) = subscribed_with(|_| {}).await;
     let mut body = notification("quiet");
     body["priority"] = json!("low");
     body["appNotificationId"] = json!("order #42 shipped; an id far longer than a topic");
@@ -110,10 +107,7 @@ async fn a_notification_not_for_web_push_is_stored_but_not_pushed() {
 
 #[tokio::test]
 async fn a_410_from_the_push_service_removes_the_subscription() {
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, _browser, uns) = subscribed_with(|_| {}).await;
     receiver.answer_next(&[(410, None)]);
     assert_eq!(
         service.notify(ALICE, &uns, &notification("a")).await.status,
@@ -142,10 +136,7 @@ async fn a_410_from_the_push_service_removes_the_subscription() {
 
 #[tokio::test]
 async fn a_503_is_retried_after_retry_after_and_then_delivered_once() {
-    let service = TestService::start().await;
-    let receiver = PushReceiver::start().await;
-    let browser = FakeBrowser::new(&receiver, "a");
-    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
     receiver.answer_next(&[(503, Some("1"))]);
     let posted = service.notify(ALICE, &uns, &notification("retry me")).await;
     assert_eq!(posted.status, 201);

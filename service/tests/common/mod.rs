@@ -218,6 +218,26 @@ impl TestService {
     }
 }
 
+/// A service configured by `adjust`, with one of ALICE's browsers subscribed to it: the
+/// setup most tests start from. Returns the service, the browser's push receiver, the
+/// browser (to decrypt what it receives) and its UNSID.
+pub async fn subscribed_with(
+    adjust: impl FnOnce(&mut Config),
+) -> (TestService, PushReceiver, FakeBrowser, String) {
+    let service = TestService::start_with(adjust).await;
+    let receiver = PushReceiver::start().await;
+    let browser = FakeBrowser::new(&receiver, "a");
+    let uns = service.subscribe(ALICE, &browser, HOST).await;
+    (service, receiver, browser, uns)
+}
+
+/// One browser subscribed and the delivery worker off: for what the API answers.
+pub async fn with_subscription() -> (TestService, PushReceiver, String) {
+    let (service, receiver, _browser, uns) =
+        subscribed_with(|config| config.delivery.run_worker = false).await;
+    (service, receiver, uns)
+}
+
 pub async fn serve(config: Config) -> RunningService {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     start(config, listener).await.unwrap()
