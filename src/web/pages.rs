@@ -65,8 +65,12 @@ pub fn same_origin_target(
 
 /// Focuses the page already at `target`, else any page of the app when the notification
 /// named no URL of its own, else opens `target`.
-pub async fn focus_or_open(scope: &ServiceWorkerGlobalScope, target: &str, has_own_url: bool) {
-    let pages = window_clients(scope).await;
+pub async fn focus_or_open(
+    scope: &ServiceWorkerGlobalScope,
+    pages: &[WindowClient],
+    target: &str,
+    has_own_url: bool,
+) {
     let page = pages
         .iter()
         .find(|page| page.url() == target)

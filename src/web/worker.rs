@@ -7,6 +7,7 @@
 //! revokes the subscription after three.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -14,7 +15,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     Event, ExtendableMessageEvent, NotificationEvent, PushEvent, ServiceWorkerGlobalScope,
-    ServiceWorkerRegistration,
+    ServiceWorkerRegistration, WindowClient,
 };
 
 use super::js::{get, get_string, now, set, warn, worker_scope};
@@ -87,8 +88,9 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     };
     shown.notification.close();
     let target = same_origin_target(&scope, shown.url.as_deref());
-    focus_or_open(&scope, &target, shown.url.is_some()).await;
-    post_to_pages(&scope, &page_message("usernotify-activated", &shown.key)).await;
+    let pages = window_clients(&scope).await;
+    focus_or_open(&scope, &pages, &target, shown.url.is_some()).await;
+    post(&pages, &page_message("usernotify-activated", &shown.key));
     sweep_now().await;
 }
 
@@ -141,7 +143,9 @@ async fn receive(text: Option<String>) {
         return;
     };
     let registration = scope.registration();
-    let outcome = serialized(push_path(&scope, &registration, text)).await;
+    // The app's pages, when the push had to list them already (raw content).
+    let mut pages = None;
+    let outcome = serialized(push_path(&scope, &registration, text, &mut pages)).await;
     if let Outcome::Shown {
         close_at: Some(close_at),
         ..
@@ -154,7 +158,11 @@ async fn receive(text: Option<String>) {
     // can drop the entry it is still displaying.
     let message = page_message("usernotify-push-handled", outcome.key());
     set(&message, "outcome", &JsValue::from_str(outcome.name()));
-    post_to_pages(&scope, &message).await;
+    let pages = match pages {
+        Some(pages) => pages,
+        None => window_clients(&scope).await,
+    };
+    post(&pages, &message);
 }
 
 /// Sweeps, validates, then shows, hands over to the app, or leaves the quiet status. The
@@ -163,6 +171,7 @@ async fn push_path(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     text: Option<String>,
+    pages: &mut Option<Vec<WindowClient>>,
 ) -> Outcome {
     let now = now();
     let screen = Screen::sweep(registration, now).await;
@@ -180,7 +189,10 @@ async fn push_path(
     };
     let key = notification.key();
     let taken_by_app = match &notification.raw_content {
-        Some(raw) => hand_raw_to_app(scope, registration, &screen, &key, raw, &sent).await,
+        Some(raw) => {
+            let listed = pages.insert(window_clients(scope).await);
+            hand_raw_to_app(scope, registration, &screen, listed, &key, raw, &sent).await
+        }
         None => false,
     };
     let display = if notification.visual.is_some() {
@@ -227,6 +239,7 @@ async fn hand_raw_to_app(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     screen: &Screen,
+    pages: &[WindowClient],
     key: &str,
     raw: &str,
     sent: &JsValue,
@@ -234,8 +247,7 @@ async fn hand_raw_to_app(
     let message = page_message("usernotify-raw", key);
     set(&message, "rawContent", &JsValue::from_str(raw));
     set(&message, "notification", sent);
-    let pages = window_clients(scope).await;
-    post(&pages, &message);
+    post(pages, &message);
     let page_visible = pages.iter().any(is_visible);
     let hook = get(scope, RAW_CONTENT_HOOK);
     let Some(hook) = hook.dyn_ref::<Function>() else {
