@@ -164,18 +164,6 @@ pub enum Arrival {
     Deleted,
 }
 
-impl Arrival {
-    /// The entry to store and show, unless the notification was deleted.
-    pub fn entry(&self) -> Option<&FeedEntry> {
-        match self {
-            Arrival::New(entry) | Arrival::Updated(entry) | Arrival::Redelivered(entry) => {
-                Some(entry)
-            }
-            Arrival::Deleted => None,
-        }
-    }
-}
-
 /// Decides what a push of `notification` at `now` does, given the stored entry and the
 /// tombstone under its key, if any.
 pub fn arrive(
