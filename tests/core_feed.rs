@@ -1,11 +1,12 @@
 //! The feed's decisions (the feed of the product contract), checked on the host.
 #![cfg(not(target_arch = "wasm32"))]
 
+use usernotify::core::display::{GROUP_TAG_PREFIX, ITEM_TAG_PREFIX};
 use usernotify::core::feed::{
-    activate, arrive, dismiss, group_members, listing, tombstone_for, Arrival, FeedEntry,
-    ReadState, UserActionState,
+    activate, arrive, dismiss, group_members, listing, set_state, tombstone_for, Arrival,
+    FeedEntry, ReadState, UserActionState,
 };
-use usernotify::core::{Json, Millis, Notification};
+use usernotify::core::{refresh_after_change, Json, Millis, Notification, Refresh};
 
 const NOW: Millis = 1_795_435_200_000;
 const MINUTE: Millis = 60_000;
@@ -166,4 +167,84 @@ fn state_names_are_graphs_and_anything_else_is_an_invalid_state() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn a_page_activating_an_entry_also_reads_it_and_other_changes_set_only_what_was_asked() {
+    let mut entry = stored("a", None, "Hi", NOW);
+    set_state(&mut entry, None, Some(UserActionState::Activated));
+    assert_eq!(
+        (entry.read_state, entry.user_action_state),
+        (ReadState::Read, UserActionState::Activated)
+    );
+    set_state(&mut entry, Some(ReadState::Unread), None);
+    assert_eq!(
+        (entry.read_state, entry.user_action_state),
+        (ReadState::Unread, UserActionState::Activated)
+    );
+    set_state(&mut entry, None, Some(UserActionState::Snoozed));
+    assert_eq!(entry.user_action_state, UserActionState::Snoozed);
+    assert_eq!(entry.read_state, ReadState::Unread);
+}
+
+#[test]
+fn an_ungrouped_notification_closes_once_read_dismissed_or_deleted_and_stays_while_unread() {
+    let unread = stored("a", None, "Hi", NOW);
+    assert_eq!(
+        refresh_after_change("a", None, std::slice::from_ref(&unread), false, NOW),
+        Refresh::Keep
+    );
+    let mut read = unread.clone();
+    set_state(&mut read, Some(ReadState::Read), None);
+    let close = Refresh::Close(format!("{ITEM_TAG_PREFIX}a"));
+    assert_eq!(refresh_after_change("a", None, &[read], false, NOW), close);
+    let mut dismissed = unread.clone();
+    dismiss(&mut dismissed);
+    assert_eq!(
+        refresh_after_change("a", None, &[dismissed], false, NOW),
+        close
+    );
+    assert_eq!(refresh_after_change("a", None, &[], false, NOW), close);
+}
+
+#[test]
+fn a_shown_group_is_redrawn_quietly_with_the_newest_counted_entry_and_the_new_count() {
+    let mut newest = stored("c", Some("news"), "Third", NOW);
+    let entries = vec![
+        stored("a", Some("news"), "First", NOW - 2 * MINUTE),
+        stored("b", Some("news"), "Second", NOW - MINUTE),
+        newest.clone(),
+    ];
+    let Refresh::Show(display) = refresh_after_change("a", Some("news"), &entries, true, NOW)
+    else {
+        panic!("expected a redraw");
+    };
+    assert_eq!(display.title, "Third (3)");
+    assert_eq!(display.tag, format!("{GROUP_TAG_PREFIX}news"));
+    assert!(!display.renotify, "a redraw never alerts again");
+
+    dismiss(&mut newest);
+    let entries = [entries[0].clone(), entries[1].clone(), newest];
+    let Refresh::Show(display) = refresh_after_change("c", Some("news"), &entries, true, NOW)
+    else {
+        panic!("expected a redraw");
+    };
+    assert_eq!(
+        (display.title.as_str(), display.key.as_str()),
+        ("Second (2)", "b")
+    );
+}
+
+#[test]
+fn a_group_with_nothing_left_to_count_closes_and_one_already_closed_is_not_brought_back() {
+    let mut only = stored("a", Some("news"), "First", NOW);
+    assert_eq!(
+        refresh_after_change("a", Some("news"), std::slice::from_ref(&only), false, NOW),
+        Refresh::Keep
+    );
+    activate(&mut only);
+    assert_eq!(
+        refresh_after_change("a", Some("news"), &[only], true, NOW),
+        Refresh::Close(format!("{GROUP_TAG_PREFIX}news"))
+    );
 }

@@ -3,9 +3,10 @@
 //! These are decisions, not effects: the worker reads what is visible, asks here, and calls
 //! `showNotification` with the answer.
 
+use super::feed::{group_members, FeedEntry};
 use super::json::push_int;
 use super::notification::{is_expired, Notification, Priority};
-use super::time::Millis;
+use super::time::{Millis, SECOND};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec;
@@ -57,9 +58,13 @@ impl Display {
 
 /// The tag a notification is shown under: its group's, else its own.
 pub fn tag_for(notification: &Notification) -> String {
-    match &notification.group_name {
+    entry_tag(notification.group_name.as_deref(), &notification.key())
+}
+
+fn entry_tag(group: Option<&str>, key: &str) -> String {
+    match group {
         Some(group) => prefixed(GROUP_TAG_PREFIX, group),
-        None => prefixed(ITEM_TAG_PREFIX, &notification.key()),
+        None => prefixed(ITEM_TAG_PREFIX, key),
     }
 }
 
@@ -73,9 +78,15 @@ pub fn plan_visual(
     group_members: &[String],
     now: Millis,
 ) -> Option<Display> {
-    let visual = notification.visual.as_ref()?;
-    let key = notification.key();
-    let mut members: Vec<String> = match notification.group_name {
+    plan_entry(&FeedEntry::arrived(notification, now), group_members, now)
+}
+
+/// Plans the visible notification for a feed entry with a title, as [`plan_visual`] does
+/// for a push; its display time runs from the entry's arrival.
+pub fn plan_entry(entry: &FeedEntry, group_members: &[String], now: Millis) -> Option<Display> {
+    let title = entry.title.as_ref()?;
+    let key = entry.key.clone();
+    let mut members: Vec<String> = match entry.group_name {
         Some(_) => group_members
             .iter()
             .filter(|member| **member != key)
@@ -83,25 +94,70 @@ pub fn plan_visual(
             .collect(),
         None => Vec::new(),
     };
-    let is_new_member = notification.group_name.is_some() && members.len() == group_members.len();
+    let is_new_member = entry.group_name.is_some() && members.len() == group_members.len();
     members.push(key.clone());
-    let title = titled_with_count(&visual.title, members.len());
-    let silent = notification.priority == Priority::Low;
+    let silent = entry.priority == Priority::Low;
     Some(Display {
-        tag: tag_for(notification),
-        title,
-        body: visual.body.clone(),
-        require_interaction: notification.priority == Priority::High,
+        tag: entry_tag(entry.group_name.as_deref(), &key),
+        title: titled_with_count(title, members.len()),
+        body: entry.body.clone().unwrap_or_default(),
+        require_interaction: entry.priority == Priority::High,
         silent,
         renotify: is_new_member && members.len() > 1 && !silent,
         timestamp: now,
-        close_at: notification.display_close_at(now),
-        expiration: Some(notification.expiration),
+        close_at: entry.display_time_to_live.map(|seconds| {
+            entry
+                .creation
+                .saturating_add(Millis::from(seconds) * SECOND)
+        }),
+        expiration: Some(entry.expiration),
         key,
-        group_name: notification.group_name.clone(),
-        url: visual.url.clone(),
+        group_name: entry.group_name.clone(),
+        url: entry.url.clone(),
         members,
     })
+}
+
+/// What a change made from a page (read, dismissed, deleted) does to the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// Nothing on screen needs to change.
+    Keep,
+    /// Close the notification under this tag: nothing it stood for is left to show.
+    Close(String),
+    /// Show the group's notification again, quietly, with its new newest entry and count.
+    Show(Display),
+}
+
+/// Decides what the screen shows after the entry under `key` (in `group`, if any) changed,
+/// given the feed's entries of that group (or the entry itself; absent once deleted).
+/// A group notification is only redrawn while it is on screen (`group_shown`), so a change
+/// never brings back one the user already closed.
+pub fn refresh_after_change(
+    key: &str,
+    group: Option<&str>,
+    entries: &[FeedEntry],
+    group_shown: bool,
+    now: Millis,
+) -> Refresh {
+    let Some(group) = group else {
+        let stays = entries
+            .iter()
+            .any(|entry| entry.key == key && !entry.is_expired(now) && entry.counts_in_group());
+        return match stays {
+            true => Refresh::Keep,
+            false => Refresh::Close(prefixed(ITEM_TAG_PREFIX, key)),
+        };
+    };
+    let members = group_members(entries, group, now);
+    let newest = members
+        .last()
+        .and_then(|newest| entries.iter().find(|entry| entry.key == *newest));
+    match newest.and_then(|newest| plan_entry(newest, &members, now)) {
+        None => Refresh::Close(prefixed(GROUP_TAG_PREFIX, group)),
+        Some(_) if !group_shown => Refresh::Keep,
+        Some(display) => Refresh::Show(display),
+    }
 }
 
 /// Plans a raw-only notification that no page and no worker hook took: its text under a

@@ -88,6 +88,8 @@ pub struct FeedEntry {
     pub title: Option<String>,
     pub body: Option<String>,
     pub raw_content: Option<String>,
+    /// usernotify extension: the page a click opens (`payload.visualContent.url`).
+    pub url: Option<String>,
     pub priority: Priority,
     pub creation: Millis,
     pub expiration: Millis,
@@ -113,6 +115,10 @@ impl FeedEntry {
                 .as_ref()
                 .map(|visual| visual.body.clone()),
             raw_content: notification.raw_content.clone(),
+            url: notification
+                .visual
+                .as_ref()
+                .and_then(|visual| visual.url.clone()),
             priority: notification.priority,
             creation: now,
             expiration: notification.expiration,
@@ -126,7 +132,8 @@ impl FeedEntry {
         is_expired(self.expiration, now)
     }
 
-    /// Counted by its group's notification: unread and not dismissed.
+    /// Counted by its group's notification, and kept on screen: unread and not dismissed.
+    /// Once the user has read it in the app, its notification has nothing more to say.
     pub fn counts_in_group(&self) -> bool {
         self.read_state == ReadState::Unread && self.user_action_state != UserActionState::Dismissed
     }
@@ -137,6 +144,7 @@ impl FeedEntry {
             && self.title == other.title
             && self.body == other.body
             && self.raw_content == other.raw_content
+            && self.url == other.url
             && self.priority == other.priority
             && self.expiration == other.expiration
             && self.display_time_to_live == other.display_time_to_live
@@ -192,6 +200,23 @@ pub fn activate(entry: &mut FeedEntry) {
 /// The user closed it. A close by its display time (the worker's own) changes nothing.
 pub fn dismiss(entry: &mut FeedEntry) {
     entry.user_action_state = UserActionState::Dismissed;
+}
+
+/// A page set the state (`updateReadState` / `updateUserActionState`). Activating also
+/// reads, as a click does; other changes set exactly what was asked.
+pub fn set_state(
+    entry: &mut FeedEntry,
+    read_state: Option<ReadState>,
+    user_action_state: Option<UserActionState>,
+) {
+    if let Some(read_state) = read_state {
+        entry.read_state = read_state;
+    }
+    match user_action_state {
+        Some(UserActionState::Activated) => activate(entry),
+        Some(state) => entry.user_action_state = state,
+        None => {}
+    }
 }
 
 /// The tombstone a deletion leaves behind.

@@ -10,7 +10,10 @@ pub mod json;
 pub mod notification;
 pub mod time;
 
-pub use display::{plan_raw_fallback, plan_status, plan_visual, should_close, tag_for, Display};
+pub use display::{
+    plan_entry, plan_raw_fallback, plan_status, plan_visual, refresh_after_change, should_close,
+    tag_for, Display, Refresh,
+};
 pub use error::{Field, InvalidNotification};
 pub use json::Json;
 pub use notification::{Notification, Platform, Priority, VisualContent, MAX_LIFETIME};

@@ -23,6 +23,15 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Reads a stored name back; anything unknown is the default priority.
+    pub fn from_name(name: &str) -> Priority {
+        match name {
+            "High" => Priority::High,
+            "Low" => Priority::Low,
+            _ => Priority::None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::None => "None",
