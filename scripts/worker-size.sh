@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 budget=${1:?budget in bytes}
 total=0
-for file in pkg/usernotify-sw.js pkg/usernotify.js pkg/usernotify_bg.wasm; do
+for file in pkg/usernotify-sw.js pkg/usernotify_worker.js pkg/usernotify_worker_bg.wasm; do
   raw=$(wc -c <"$file")
   gz=$(gzip -9 -c "$file" | wc -c)
   printf '  %-26s %7d bytes  %6d gzip -9\n' "$file" "$raw" "$gz"

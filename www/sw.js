@@ -1,13 +1,19 @@
-// usernotify's service worker shell, a module worker. The build copies it, minified, to
-// pkg/usernotify-sw.js beside the module it imports. It only wires events to the wasm
-// module: listeners are added synchronously at first evaluation, the module is initialised
-// once, and each handler awaits that inside event.waitUntil. All decisions live in Rust.
-import init, { handleEvent } from './usernotify.js';
+// usernotify's service worker shell. The build makes two of it from this file: a module
+// worker (pkg/usernotify-sw.js, importing the worker module beside it) and a classic one
+// (pkg/usernotify-sw.classic.js, everything in one script, for importScripts). It only
+// wires events to the wasm module: listeners are added synchronously at first evaluation,
+// the module is initialised once, and each handler awaits that inside event.waitUntil. All
+// decisions live in Rust.
+import init, { handleEvent } from './usernotify_worker.js';
+
+// The wasm file sits beside this script. A classic worker that pulls the script in with
+// importScripts from another directory sets `self.usernotifyBase` to the script's URL first.
+const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.meta.url);
 
 // Loaded once; a failed load (a missing file, a network error on a cold start) is retried
 // by the next event instead of breaking the worker for good.
 let ready;
-const load = () => (ready ??= init().catch((error) => {
+const load = () => (ready ??= init({ module_or_path: wasm }).catch((error) => {
   ready = undefined;
   throw error;
 }));

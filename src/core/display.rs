@@ -58,10 +58,11 @@ impl Display {
 
 /// The tag a notification is shown under: its group's, else its own.
 pub fn tag_for(notification: &Notification) -> String {
-    entry_tag(notification.group_name.as_deref(), &notification.key())
+    tag_of(notification.group_name.as_deref(), &notification.key())
 }
 
-fn entry_tag(group: Option<&str>, key: &str) -> String {
+/// The tag of the notification that shows the entry under `key`.
+pub fn tag_of(group: Option<&str>, key: &str) -> String {
     match group {
         Some(group) => prefixed(GROUP_TAG_PREFIX, group),
         None => prefixed(ITEM_TAG_PREFIX, key),
@@ -98,7 +99,7 @@ pub fn plan_entry(entry: &FeedEntry, group_members: &[String], now: Millis) -> O
     members.push(key.clone());
     let silent = entry.priority == Priority::Low;
     Some(Display {
-        tag: entry_tag(entry.group_name.as_deref(), &key),
+        tag: tag_of(entry.group_name.as_deref(), &key),
         title: titled_with_count(title, members.len()),
         body: entry.body.clone().unwrap_or_default(),
         require_interaction: entry.priority == Priority::High,

@@ -1,4 +1,7 @@
 //! Small, non-throwing helpers over js-sys.
+//!
+//! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
+#![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,10 +21,15 @@ extern "C" {
     static SELF: JsValue;
 }
 
+/// The global object: the worker's scope, or a page's window.
+pub fn global() -> JsValue {
+    SELF.with(JsValue::clone)
+}
+
 /// The worker's global scope; `None` when this module was loaded somewhere else (a page
 /// has no `registration`).
 pub fn worker_scope() -> Option<ServiceWorkerGlobalScope> {
-    let scope = SELF.with(JsValue::clone);
+    let scope = global();
     get(&scope, "registration")
         .is_object()
         .then(|| scope.unchecked_into())

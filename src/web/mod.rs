@@ -1,12 +1,24 @@
-//! The thin wasm adapter: turns browser events into calls on [`crate::core`] and its
-//! decisions into browser calls. Never panics, never calls `window()` (absent in a worker),
-//! and turns every thrown JS value into a `Result`.
+//! The thin wasm adapters: turn browser events and page calls into calls on [`crate::core`]
+//! and its decisions into browser calls. Never panic, never call `window()` (absent in a
+//! worker), and turn every thrown JS value into a `Result`.
+//!
+//! Two modules are built from here: the worker's (`worker` feature: `handleEvent`) and the
+//! page's (`page` feature: `NotificationClient`), so that the worker downloads nothing of
+//! the page API. Both share the feed store.
 
 mod js;
 mod json;
+mod store;
+
+#[cfg(feature = "page")]
+pub mod client;
+#[cfg(feature = "worker")]
 mod lock;
+#[cfg(feature = "worker")]
 pub mod pages;
+#[cfg(feature = "worker")]
 mod shown;
+#[cfg(feature = "worker")]
 pub mod worker;
 
 /// Without std a panic traps at once, with no message formatting linked in. Nothing here

@@ -93,6 +93,13 @@ impl Screen {
             .map_or(&[], |shown| shown.members.as_slice())
     }
 
+    /// Closes usernotify's notifications under `tag`.
+    pub fn close_tagged(&self, tag: &str) {
+        for shown in self.ours.iter().filter(|shown| shown.tag == tag) {
+            shown.notification.close();
+        }
+    }
+
     /// The status notification only stands in for real ones; it goes when one is shown.
     pub fn close_status(&self) {
         for status in &self.statuses {

@@ -25,9 +25,12 @@ use super::pages::{
     window_clients,
 };
 use super::shown::{on_screen, show, Screen, Shown};
-use crate::core::display::DEFAULT_RAW_TITLE;
+use super::store::{announce, Feed, Received, StoreError};
+use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
+use crate::core::feed::{activate, dismiss, Arrival};
 use crate::core::{
-    plan_raw_fallback, plan_status, plan_visual, tag_for, InvalidNotification, Millis, Notification,
+    plan_raw_fallback, plan_status, plan_visual, refresh_after_change, tag_for,
+    InvalidNotification, Millis, Notification, Refresh,
 };
 
 /// Name of the optional worker hook for raw content: `self.usernotifyRawContentHook =
@@ -60,7 +63,8 @@ pub async fn handle_push(event: PushEvent) {
 
 /// Messages from the app's pages: `{type: "usernotify-push", data}` runs the push path on
 /// `data` (JSON text or an object), so a page can show a notification with no push service;
-/// `{type: "usernotify-sweep"}` closes what is due.
+/// `{type: "usernotify-sweep"}` closes what is due; `{type: "usernotify-feed-changed", id,
+/// groupName}` (sent by the page API) redraws or closes what that change affects.
 pub async fn handle_message(event: ExtendableMessageEvent) {
     let message = event.data();
     match get_string(&message, "type").as_deref() {
@@ -74,7 +78,75 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
             receive(text).await;
         }
         Some("usernotify-sweep") => sweep_now().await,
+        Some("usernotify-feed-changed") => {
+            if let (Some(scope), Some(key)) = (worker_scope(), get_string(&message, "id")) {
+                let group = get_string(&message, "groupName");
+                let registration = scope.registration();
+                serialized(redraw(&registration, &key, group.as_deref())).await;
+            }
+        }
         _ => {}
+    }
+}
+
+/// The feed connection of this worker, opened on first use; a failed open is retried by
+/// the next event.
+async fn feed() -> Result<Feed, StoreError> {
+    if let Some(feed) = FEED.0.borrow().clone() {
+        return Ok(feed);
+    }
+    let feed = Feed::open().await?;
+    FEED.0.replace(Some(feed.clone()));
+    Ok(feed)
+}
+
+struct SharedFeed(core::cell::RefCell<Option<Feed>>);
+
+// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
+unsafe impl Sync for SharedFeed {}
+
+static FEED: SharedFeed = SharedFeed(core::cell::RefCell::new(None));
+
+/// Applies a feed change to stored entries and tells every page; failures only warn, since
+/// the user's click or close has already happened on screen.
+async fn change_state(keys: &[String], update: fn(&mut crate::core::feed::FeedEntry)) {
+    let changed = match feed().await {
+        Ok(feed) => feed.update(keys, now(), update).await,
+        Err(error) => Err(error),
+    };
+    match changed {
+        Ok(entries) => {
+            for entry in entries {
+                announce(Some(&entry.key), "updated");
+            }
+        }
+        Err(error) => warn(error.code(), &error.detail()),
+    }
+}
+
+/// After a page read, dismissed or deleted `key`: closes its notification, or redraws its
+/// group's with the new count, from what the feed now holds.
+async fn redraw(registration: &ServiceWorkerRegistration, key: &str, group: Option<&str>) {
+    let now = now();
+    let screen = Screen::sweep(registration, now).await;
+    let entries = match feed().await {
+        Ok(feed) => feed.around(key, group, now).await,
+        Err(error) => Err(error),
+    };
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(error) => return warn(error.code(), &error.detail()),
+    };
+    let tag = tag_of(group, key);
+    let group_shown = screen.ours.iter().any(|shown| shown.tag == tag);
+    match refresh_after_change(key, group, &entries, group_shown, now) {
+        Refresh::Keep => {}
+        Refresh::Close(tag) => screen.close_tagged(&tag),
+        Refresh::Show(display) => {
+            if let Err(error) = show(registration, &display).await {
+                warn("show-failed", &error);
+            }
+        }
     }
 }
 
@@ -91,12 +163,15 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     let pages = window_clients(&scope).await;
     focus_or_open(&scope, &pages, &target, shown.url.is_some()).await;
     post(&pages, &page_message("usernotify-activated", &shown.key));
+    change_state(core::slice::from_ref(&shown.key), activate).await;
     sweep_now().await;
 }
 
-/// The user closed a notification: its pages hear it was dismissed.
+/// The user closed a notification: everything it counted is dismissed in the feed, and
+/// its pages hear it.
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
+        change_state(&shown.members, dismiss).await;
         post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
     }
     sweep_now().await;
@@ -113,6 +188,10 @@ enum Outcome {
     TakenByApp { key: String },
     /// Refused (expired, invalid): the quiet status is shown unless something else is.
     Refused(InvalidNotification),
+    /// Deleted by the user before (a redelivery): stays deleted, the quiet status at most.
+    Deleted { key: String },
+    /// Delivered again after the user read or dismissed it: it stays as the user left it.
+    AlreadySeen { key: String },
     /// The browser refused to show it (permission revoked, storage failure).
     ShowFailed { key: String },
 }
@@ -123,6 +202,8 @@ impl Outcome {
             Outcome::Shown { .. } => "shown",
             Outcome::TakenByApp { .. } => "taken-by-app",
             Outcome::Refused(invalid) => invalid.code(),
+            Outcome::Deleted { .. } => "deleted",
+            Outcome::AlreadySeen { .. } => "already-seen",
             Outcome::ShowFailed { .. } => "show-failed",
         }
     }
@@ -131,6 +212,8 @@ impl Outcome {
         match self {
             Outcome::Shown { key, .. }
             | Outcome::TakenByApp { key }
+            | Outcome::Deleted { key }
+            | Outcome::AlreadySeen { key }
             | Outcome::ShowFailed { key } => key,
             Outcome::Refused(_) => "",
         }
@@ -145,7 +228,15 @@ async fn receive(text: Option<String>) {
     let registration = scope.registration();
     // The app's pages, when the push had to list them already (raw content).
     let mut pages = None;
-    let outcome = serialized(push_path(&scope, &registration, text, &mut pages)).await;
+    let mut stored = false;
+    let outcome = serialized(push_path(
+        &scope,
+        &registration,
+        text,
+        &mut pages,
+        &mut stored,
+    ))
+    .await;
     if let Outcome::Shown {
         close_at: Some(close_at),
         ..
@@ -158,6 +249,7 @@ async fn receive(text: Option<String>) {
     // can drop the entry it is still displaying.
     let message = page_message("usernotify-push-handled", outcome.key());
     set(&message, "outcome", &JsValue::from_str(outcome.name()));
+    set(&message, "stored", &JsValue::from_bool(stored));
     let pages = match pages {
         Some(pages) => pages,
         None => window_clients(&scope).await,
@@ -165,13 +257,16 @@ async fn receive(text: Option<String>) {
     post(&pages, &message);
 }
 
-/// Sweeps, validates, then shows, hands over to the app, or leaves the quiet status. The
-/// screen is read once: nothing else changes it while the lock is held.
+/// Sweeps, validates, stores in the feed, then shows, hands over to the app, or leaves the
+/// quiet status. The screen is read once: nothing else changes it while the lock is held.
+/// When the feed cannot be written the notification is still shown, counted from the
+/// screen instead; `stored` says which.
 async fn push_path(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     text: Option<String>,
     pages: &mut Option<Vec<WindowClient>>,
+    stored: &mut bool,
 ) -> Outcome {
     let now = now();
     let screen = Screen::sweep(registration, now).await;
@@ -179,15 +274,53 @@ async fn push_path(
         Ok(parsed) => parsed,
         Err(invalid) => {
             warn(invalid.code(), &JsValue::from_str("push refused"));
-            if screen.count == 0 {
-                if let Err(error) = show(registration, &plan_status(now)).await {
-                    warn("show-failed", &error);
-                }
-            }
+            show_status_unless_shown(registration, &screen, now).await;
             return Outcome::Refused(invalid);
         }
     };
     let key = notification.key();
+    let received = match feed().await {
+        Ok(feed) => feed.receive(&notification, now).await,
+        Err(error) => Err(error),
+    };
+    let feed_members = match received {
+        Ok(Received {
+            arrival,
+            mut members,
+            purged,
+        }) => {
+            *stored = true;
+            if purged > 0 {
+                announce(None, "purged");
+            }
+            match arrival {
+                Arrival::Deleted => {
+                    show_status_unless_shown(registration, &screen, now).await;
+                    return Outcome::Deleted { key };
+                }
+                Arrival::Redelivered(entry) if !entry.counts_in_group() => {
+                    show_status_unless_shown(registration, &screen, now).await;
+                    return Outcome::AlreadySeen { key };
+                }
+                Arrival::Redelivered(_) => {}
+                // News: counted as a new member, so the group alerts again.
+                Arrival::New(_) | Arrival::Updated(_) => {
+                    members.retain(|member| *member != key);
+                    let change = if matches!(arrival, Arrival::New(_)) {
+                        "added"
+                    } else {
+                        "updated"
+                    };
+                    announce(Some(&key), change);
+                }
+            }
+            Some(members)
+        }
+        Err(error) => {
+            warn(error.code(), &error.detail());
+            None
+        }
+    };
     let taken_by_app = match &notification.raw_content {
         Some(raw) => {
             let listed = pages.insert(window_clients(scope).await);
@@ -196,11 +329,11 @@ async fn push_path(
         None => false,
     };
     let display = if notification.visual.is_some() {
-        plan_visual(
-            &notification,
-            screen.members_of(&tag_for(&notification)),
-            now,
-        )
+        let members = match &feed_members {
+            Some(members) => members.as_slice(),
+            None => screen.members_of(&tag_for(&notification)),
+        };
+        plan_visual(&notification, members, now)
     } else if taken_by_app {
         None
     } else {
@@ -217,6 +350,19 @@ async fn push_path(
     Outcome::Shown {
         key,
         close_at: display.close_at,
+    }
+}
+
+/// The quiet status, unless a notification of the app is already on screen.
+async fn show_status_unless_shown(
+    registration: &ServiceWorkerRegistration,
+    screen: &Screen,
+    now: Millis,
+) {
+    if screen.count == 0 {
+        if let Err(error) = show(registration, &plan_status(now)).await {
+            warn("show-failed", &error);
+        }
     }
 }
 
@@ -269,10 +415,17 @@ async fn hand_raw_to_app(
     page_visible || hook_said_handled || hook_showed
 }
 
+/// Closes what is due on screen and purges what expired from the feed.
 async fn sweep_now() {
     if let Some(scope) = worker_scope() {
         let registration = scope.registration();
-        serialized(Screen::sweep(&registration, now())).await;
+        let now = now();
+        serialized(Screen::sweep(&registration, now)).await;
+        if let Ok(feed) = feed().await {
+            if feed.purge(now).await.is_ok_and(|purged| purged > 0) {
+                announce(None, "purged");
+            }
+        }
     }
 }
 

@@ -265,7 +265,7 @@ describe('the usernotify worker in headless Chromium', () => {
   });
 
   test('a push while the wasm module cannot load still leaves the quiet status, and the next push works', async () => {
-    demo.unavailable.add('/pkg/usernotify_bg.wasm');
+    demo.unavailable.add('/pkg/usernotify_worker_bg.wasm');
     try {
       await demo.stopWorker();
       await demo.pushBlind(visual('Hello World!', 'lost with the module', { appNotificationId: 'no-module' }));
@@ -273,7 +273,7 @@ describe('the usernotify worker in headless Chromium', () => {
       await sleep(1_500);
       assertQuietStatusOnly(await demo.shown(), 'Hello World!');
     } finally {
-      demo.unavailable.delete('/pkg/usernotify_bg.wasm');
+      demo.unavailable.delete('/pkg/usernotify_worker_bg.wasm');
     }
     const report = await demo.push(visual('Back', 'the module loads again', { appNotificationId: 'module-back' }));
     assert.equal(report.outcome, 'shown');

@@ -1,0 +1,279 @@
+//! The page API: `NotificationClient` reads and changes the feed the worker writes.
+//!
+//! Every change is one IndexedDB transaction (see [`super::store`]); afterwards every other
+//! context of the origin hears it on a BroadcastChannel (`onChanged`), and the app's worker
+//! is asked to close or redraw what the change affects on screen. Errors reject with an
+//! `Error` whose `name` is a stable code.
+
+use alloc::string::String;
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::{BroadcastChannel, MessageEvent, ServiceWorkerContainer, ServiceWorkerRegistration};
+
+use super::js::{get, global, now, set};
+use super::store::{announce, Feed, StoreError, CHANGES_CHANNEL};
+use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
+use crate::core::format_iso8601;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Graph's client read state. */
+export type ReadState = "unread" | "read";
+/** What the user did with a notification (Graph's client user action state). */
+export type UserActionState = "none" | "activated" | "dismissed" | "snoozed";
+export type Priority = "None" | "High" | "Low";
+/** One notification of the feed. `id` is the resource id, else `appNotificationId`. */
+export interface FeedEntry {
+  id: string;
+  appNotificationId: string | null;
+  groupName: string | null;
+  title: string | null;
+  body: string | null;
+  rawContent: string | null;
+  /** The same-origin page a click opens (usernotify extension), if any. */
+  url: string | null;
+  priority: Priority;
+  /** When this browser received it (ISO 8601). */
+  creationDateTime: string;
+  expirationDateTime: string;
+  displayTimeToLive: number | null;
+  readState: ReadState;
+  userActionState: UserActionState;
+}
+/** What changed: one entry (`id`), or expired entries purged (`id` null). */
+export interface FeedChange {
+  id: string | null;
+  change: "added" | "updated" | "deleted" | "purged";
+}
+/** The `name` of every `Error` the page API rejects with. */
+export type UsernotifyErrorCode = "not-found" | "invalid-state" | "storage-unavailable" | "quota-exceeded";
+"#;
+
+/// The feed of this origin, as the app's pages see it.
+#[wasm_bindgen]
+pub struct NotificationClient {
+    feed: Feed,
+}
+
+#[wasm_bindgen]
+impl NotificationClient {
+    /// Opens the feed (creating it on first use) and purges what expired.
+    pub async fn open() -> Result<NotificationClient, JsValue> {
+        let feed = Feed::open().await.map_err(rejection)?;
+        if feed.purge(now()).await.map_err(rejection)? > 0 {
+            announce(None, "purged");
+        }
+        Ok(NotificationClient { feed })
+    }
+
+    /// Every unexpired notification, newest first.
+    #[wasm_bindgen(
+        js_name = getAllNotifications,
+        unchecked_return_type = "Promise<FeedEntry[]>"
+    )]
+    pub fn get_all_notifications(&self) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(async move {
+            let now = now();
+            let entries = feed.all(now).await.map_err(rejection)?;
+            let list: Array = listing(entries, now).iter().map(entry_to_api).collect();
+            Ok(list.into())
+        })
+    }
+
+    /// Sets `readState`; resolves to the entry as stored.
+    #[wasm_bindgen(js_name = updateReadState, unchecked_return_type = "Promise<FeedEntry>")]
+    pub fn update_read_state(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "ReadState")] read_state: String,
+    ) -> Promise {
+        match ReadState::parse(&read_state) {
+            Ok(state) => self.change(id, move |entry| set_state(entry, Some(state), None)),
+            Err(invalid) => invalid_state(invalid),
+        }
+    }
+
+    /// Sets `userActionState` (`activated` also marks it read, as a click does); resolves
+    /// to the entry as stored. A dismissed notification leaves the screen.
+    #[wasm_bindgen(
+        js_name = updateUserActionState,
+        unchecked_return_type = "Promise<FeedEntry>"
+    )]
+    pub fn update_user_action_state(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "UserActionState")] user_action_state: String,
+    ) -> Promise {
+        match UserActionState::parse(&user_action_state) {
+            Ok(state) => self.change(id, move |entry| set_state(entry, None, Some(state))),
+            Err(invalid) => invalid_state(invalid),
+        }
+    }
+
+    /// Deletes it from the feed and from the screen; a redelivered push does not bring it
+    /// back before it expires.
+    #[wasm_bindgen(js_name = deleteNotification, unchecked_return_type = "Promise<void>")]
+    pub fn delete_notification(&self, id: String) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(async move {
+            let entry = feed.delete(&id, now()).await.map_err(rejection)?;
+            changed(&entry, "deleted").await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Calls `callback` whenever the worker or another page changes the feed. Returns a
+    /// function that stops listening.
+    #[wasm_bindgen(js_name = onChanged, unchecked_return_type = "() => void")]
+    pub fn on_changed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(change: FeedChange) => void")] callback: Function,
+    ) -> Result<JsValue, JsValue> {
+        let channel = BroadcastChannel::new(CHANGES_CHANNEL)
+            .map_err(|_| error("storage-unavailable", "BroadcastChannel is not available"))?;
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let _ = callback.call1(&JsValue::UNDEFINED, &event.data());
+        });
+        channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        let stop = Closure::once_into_js(move || {
+            channel.set_onmessage(None);
+            channel.close();
+            drop(listener);
+        });
+        Ok(stop)
+    }
+}
+
+impl NotificationClient {
+    /// One state change of one entry: read, decide, write in one transaction, then tell.
+    fn change(&self, id: String, update: impl Fn(&mut FeedEntry) + 'static) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(async move {
+            let written = feed
+                .update(core::slice::from_ref(&id), now(), update)
+                .await
+                .map_err(rejection)?;
+            let entry = written
+                .into_iter()
+                .next()
+                .ok_or_else(|| rejection(StoreError::NotFound))?;
+            changed(&entry, "updated").await;
+            Ok(entry_to_api(&entry))
+        })
+    }
+}
+
+/// After a page's change: other contexts hear it, and the worker redraws the screen.
+async fn changed(entry: &FeedEntry, change: &str) {
+    announce(Some(&entry.key), change);
+    let message = Object::new();
+    set(
+        &message,
+        "type",
+        &JsValue::from_str("usernotify-feed-changed"),
+    );
+    set(&message, "id", &JsValue::from_str(&entry.key));
+    if let Some(group) = &entry.group_name {
+        set(&message, "groupName", &JsValue::from_str(group));
+    }
+    if let Some(worker) = active_worker().await {
+        let _ = worker.post_message(&message);
+    }
+}
+
+/// The app's active service worker for this page, if it has one; never waits for one.
+async fn active_worker() -> Option<web_sys::ServiceWorker> {
+    let container = get(&get(&global(), "navigator"), "serviceWorker");
+    if !container.is_object() {
+        return None;
+    }
+    let container: ServiceWorkerContainer = container.unchecked_into();
+    let registration = JsFuture::from(container.get_registration()).await.ok()?;
+    if !registration.is_object() {
+        return None;
+    }
+    registration
+        .unchecked_into::<ServiceWorkerRegistration>()
+        .active()
+}
+
+/// An entry as the page API hands it out (see `FeedEntry` in the TypeScript types).
+fn entry_to_api(entry: &FeedEntry) -> JsValue {
+    let object = Object::new();
+    let text = |name: &str, value: &Option<String>| {
+        set(
+            &object,
+            name,
+            &value.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+        );
+    };
+    set(&object, "id", &JsValue::from_str(&entry.key));
+    text("appNotificationId", &entry.app_notification_id);
+    text("groupName", &entry.group_name);
+    text("title", &entry.title);
+    text("body", &entry.body);
+    text("rawContent", &entry.raw_content);
+    text("url", &entry.url);
+    set(
+        &object,
+        "priority",
+        &JsValue::from_str(entry.priority.as_str()),
+    );
+    set(
+        &object,
+        "creationDateTime",
+        &JsValue::from_str(&format_iso8601(entry.creation)),
+    );
+    set(
+        &object,
+        "expirationDateTime",
+        &JsValue::from_str(&format_iso8601(entry.expiration)),
+    );
+    set(
+        &object,
+        "displayTimeToLive",
+        &entry.display_time_to_live.map_or(JsValue::NULL, |seconds| {
+            JsValue::from_f64(f64::from(seconds))
+        }),
+    );
+    set(
+        &object,
+        "readState",
+        &JsValue::from_str(entry.read_state.as_str()),
+    );
+    set(
+        &object,
+        "userActionState",
+        &JsValue::from_str(entry.user_action_state.as_str()),
+    );
+    object.into()
+}
+
+fn invalid_state(invalid: InvalidState) -> Promise {
+    Promise::reject(&error(
+        invalid.code(),
+        "not one of Graph's state names (see ReadState and UserActionState)",
+    ))
+}
+
+fn rejection(store_error: StoreError) -> JsValue {
+    let message = match store_error {
+        StoreError::NotFound => "no unexpired notification with this id",
+        StoreError::QuotaExceeded(_) => "the origin's storage quota is used up",
+        StoreError::Unavailable(_) => "the notification feed cannot be opened",
+    };
+    error(store_error.code(), message)
+}
+
+/// An `Error` whose `name` is the stable code, so apps can `switch (error.name)`.
+fn error(code: &str, message: &str) -> JsValue {
+    let mut text = String::from("usernotify: ");
+    text.push_str(message);
+    let error = js_sys::Error::new(&text);
+    error.set_name(code);
+    error.into()
+}

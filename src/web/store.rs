@@ -1,0 +1,469 @@
+//! The feed in IndexedDB, shared by the worker and the page API.
+//!
+//! Every change is one readwrite transaction that reads, decides with [`crate::core::feed`]
+//! and writes without leaving it: the requests' success events resume the Rust future in
+//! the same microtask checkpoint, so the transaction stays active across those awaits and
+//! two changes of one entry can never interleave (IndexedDB runs overlapping readwrite
+//! transactions one after another). Expired entries and tombstones are purged by each.
+//!
+//! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
+#![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use js_sys::{Array, Object, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BroadcastChannel, IdbDatabase, IdbKeyRange, IdbObjectStore, IdbRequest};
+
+use super::js::{get, get_millis, get_string, global, set};
+use crate::core::feed::{arrive, tombstone_for, Arrival, FeedEntry, ReadState, UserActionState};
+use crate::core::{Millis, Notification, Priority};
+
+const DATABASE: &str = "usernotify";
+const VERSION: u32 = 1;
+/// Entries by `id` (the feed key), indexed by expiry (purge) and group name (counts).
+const FEED: &str = "feed";
+/// Deleted keys by `id` until their expiry, indexed by expiry.
+const TOMBSTONES: &str = "tombstones";
+const BY_EXPIRY: &str = "expires";
+const BY_GROUP: &str = "groupName";
+
+/// The channel every context of the origin hears feed changes on (`onChanged`).
+pub const CHANGES_CHANNEL: &str = "usernotify-feed";
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase`, for the one call bound here rather than through web-sys.
+    type Database;
+
+    /// `db.transaction(names, mode)` with the mode as a plain string: no enum conversion
+    /// code in the module.
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction_of(
+        this: &Database,
+        names: &Array,
+        mode: &str,
+    ) -> Result<web_sys::IdbTransaction, JsValue>;
+}
+
+/// Why the feed could not be read or changed; `code()` is the stable name pages see.
+#[derive(Debug)]
+pub enum StoreError {
+    /// No IndexedDB, or the database could not be opened (blocked, private mode, corrupt).
+    Unavailable(JsValue),
+    /// The browser refused the write: the origin's storage quota is used up.
+    QuotaExceeded(JsValue),
+    /// No unexpired entry under that id.
+    NotFound,
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "storage-unavailable",
+            StoreError::QuotaExceeded(_) => "quota-exceeded",
+            StoreError::NotFound => "not-found",
+        }
+    }
+
+    pub fn detail(&self) -> JsValue {
+        match self {
+            StoreError::Unavailable(detail) | StoreError::QuotaExceeded(detail) => detail.clone(),
+            StoreError::NotFound => JsValue::UNDEFINED,
+        }
+    }
+
+    /// A failed request or transaction, by the DOMException's name.
+    fn from_dom(error: JsValue) -> StoreError {
+        match get_string(&error, "name").as_deref() {
+            Some("QuotaExceededError") => StoreError::QuotaExceeded(error),
+            _ => StoreError::Unavailable(error),
+        }
+    }
+}
+
+/// What a push did to the feed, for the worker to show.
+pub struct Received {
+    pub arrival: Arrival,
+    /// The keys its group's notification counts now, oldest first (empty when ungrouped).
+    pub members: Vec<String>,
+    /// Expired entries removed on the way.
+    pub purged: usize,
+}
+
+/// An open connection to the feed database.
+#[derive(Clone)]
+pub struct Feed {
+    database: IdbDatabase,
+}
+
+impl Feed {
+    /// Opens (and on first use creates) the feed database of this origin.
+    pub async fn open() -> Result<Feed, StoreError> {
+        let factory = get(&global(), "indexedDB");
+        if !factory.is_object() {
+            return Err(StoreError::Unavailable(JsValue::from_str("no IndexedDB")));
+        }
+        let factory: web_sys::IdbFactory = factory.unchecked_into();
+        let request = factory
+            .open_with_u32(DATABASE, VERSION)
+            .map_err(StoreError::Unavailable)?;
+        // One promise for the first of upgradeneeded, success, error and blocked: an
+        // upgrade must create the stores inside its own event, before success can fire.
+        let first = Promise::new(&mut |resolve, reject| {
+            request.set_onupgradeneeded(Some(&resolve));
+            request.set_onsuccess(Some(&resolve));
+            request.set_onerror(Some(&reject));
+            request.set_onblocked(Some(&reject));
+        });
+        let event = JsFuture::from(first)
+            .await
+            .map_err(|_| StoreError::Unavailable(request_error(&request)))?;
+        if get_string(&event, "type").as_deref() == Some("upgradeneeded") {
+            let database: IdbDatabase = request
+                .result()
+                .map_err(StoreError::Unavailable)?
+                .unchecked_into();
+            create_schema(&database).map_err(StoreError::Unavailable)?;
+            completed(&request).await?;
+        }
+        let database: IdbDatabase = request
+            .result()
+            .map_err(StoreError::Unavailable)?
+            .unchecked_into();
+        Ok(Feed { database })
+    }
+
+    /// Stores a valid push unless it was deleted, and reads its group's count, in one
+    /// transaction: written before it is shown, and counted from the feed.
+    pub async fn receive(
+        &self,
+        notification: &Notification,
+        now: Millis,
+    ) -> Result<Received, StoreError> {
+        let change = self.change()?;
+        let purged = change.purge(now).await?;
+        let key = notification.key();
+        let stored = change.entry(&key).await?;
+        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key))).await?;
+        let tombstone = tombstone_from_js(&tombstone);
+        let arrival = arrive(notification, stored.as_ref(), tombstone.as_ref(), now);
+        if let Arrival::New(entry) | Arrival::Updated(entry) = &arrival {
+            change.put(entry)?;
+        }
+        let members = match &notification.group_name {
+            Some(group) => {
+                crate::core::feed::group_members(&change.group(group).await?, group, now)
+            }
+            None => Vec::new(),
+        };
+        change.commit().await?;
+        Ok(Received {
+            arrival,
+            members,
+            purged,
+        })
+    }
+
+    /// Applies `update` to each unexpired entry under `keys` in one transaction; returns
+    /// the entries as written. Missing keys are skipped (a click on a purged notification).
+    pub async fn update(
+        &self,
+        keys: &[String],
+        now: Millis,
+        update: impl Fn(&mut FeedEntry),
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let change = self.change()?;
+        change.purge(now).await?;
+        let mut written = Vec::new();
+        for key in keys {
+            if let Some(mut entry) = change.entry(key).await? {
+                update(&mut entry);
+                change.put(&entry)?;
+                written.push(entry);
+            }
+        }
+        change.commit().await?;
+        Ok(written)
+    }
+
+    /// Deletes the entry under `key` and leaves a tombstone until its expiry.
+    pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
+        let change = self.change()?;
+        change.purge(now).await?;
+        let entry = change.entry(key).await?.ok_or(StoreError::NotFound)?;
+        let tombstone = tombstone_for(&entry);
+        let record = Object::new();
+        set(&record, "id", &JsValue::from_str(&tombstone.key));
+        set(
+            &record,
+            BY_EXPIRY,
+            &JsValue::from_f64(tombstone.expiration as f64),
+        );
+        request(change.tombstones.put(&record))?;
+        request(change.feed.delete(&JsValue::from_str(key)))?;
+        change.commit().await?;
+        Ok(entry)
+    }
+
+    /// The unexpired entries under `key`'s group, or the entry itself when ungrouped.
+    pub async fn around(
+        &self,
+        key: &str,
+        group: Option<&str>,
+        now: Millis,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let change = self.change()?;
+        change.purge(now).await?;
+        let entries = match group {
+            Some(group) => change.group(group).await?,
+            None => change.entry(key).await?.into_iter().collect(),
+        };
+        change.commit().await?;
+        Ok(entries)
+    }
+
+    /// Every unexpired entry, in storage order; purges the expired ones first.
+    pub async fn all(&self, now: Millis) -> Result<Vec<FeedEntry>, StoreError> {
+        let change = self.change()?;
+        change.purge(now).await?;
+        let all = read(change.feed.get_all()).await?;
+        change.commit().await?;
+        Ok(entries_from_js(&all))
+    }
+
+    /// Removes expired entries and tombstones.
+    pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
+        let change = self.change()?;
+        let purged = change.purge(now).await?;
+        change.commit().await?;
+        Ok(purged)
+    }
+
+    /// A readwrite transaction over both stores.
+    fn change(&self) -> Result<Change, StoreError> {
+        let names = Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES));
+        let transaction = self
+            .database
+            .unchecked_ref::<Database>()
+            .transaction_of(&names, "readwrite")
+            .map_err(StoreError::from_dom)?;
+        let store = |name| transaction.object_store(name).map_err(StoreError::from_dom);
+        Ok(Change {
+            feed: store(FEED)?,
+            tombstones: store(TOMBSTONES)?,
+            transaction,
+        })
+    }
+}
+
+/// Tells every other context of the origin that the feed changed: `{id, change}`, where
+/// `change` is `added`, `updated`, `deleted` or `purged` (with no id).
+pub fn announce(key: Option<&str>, change: &str) {
+    let message = Object::new();
+    set(
+        &message,
+        "id",
+        &key.map_or(JsValue::NULL, JsValue::from_str),
+    );
+    set(&message, "change", &JsValue::from_str(change));
+    if let Ok(channel) = BroadcastChannel::new(CHANGES_CHANNEL) {
+        let _ = channel.post_message(&message);
+        channel.close();
+    }
+}
+
+/// One transaction in progress.
+struct Change {
+    transaction: web_sys::IdbTransaction,
+    feed: IdbObjectStore,
+    tombstones: IdbObjectStore,
+}
+
+impl Change {
+    async fn entry(&self, key: &str) -> Result<Option<FeedEntry>, StoreError> {
+        let value = read(self.feed.get(&JsValue::from_str(key))).await?;
+        Ok(entry_from_js(&value))
+    }
+
+    async fn group(&self, group: &str) -> Result<Vec<FeedEntry>, StoreError> {
+        let index = self.feed.index(BY_GROUP).map_err(StoreError::from_dom)?;
+        let all = read(index.get_all_with_key(&JsValue::from_str(group))).await?;
+        Ok(entries_from_js(&all))
+    }
+
+    fn put(&self, entry: &FeedEntry) -> Result<(), StoreError> {
+        request(self.feed.put(&entry_to_js(entry)))
+    }
+
+    /// Deletes what expired at `now` from both stores; the deletes are queued, not awaited.
+    async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
+        let expired = IdbKeyRange::upper_bound(&JsValue::from_f64(now as f64))
+            .map_err(StoreError::Unavailable)?;
+        let mut purged = 0;
+        for (store, counts) in [(&self.feed, true), (&self.tombstones, false)] {
+            let index = store.index(BY_EXPIRY).map_err(StoreError::from_dom)?;
+            let keys = read(index.get_all_keys_with_key(&expired)).await?;
+            for key in Array::from(&keys).iter() {
+                request(store.delete(&key))?;
+                purged += usize::from(counts);
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Settles once everything is on disk; a failure (quota) rejects.
+    async fn commit(self) -> Result<(), StoreError> {
+        let transaction = &self.transaction;
+        let done = Promise::new(&mut |resolve, reject| {
+            transaction.set_oncomplete(Some(&resolve));
+            transaction.set_onerror(Some(&reject));
+            transaction.set_onabort(Some(&reject));
+        });
+        match JsFuture::from(done).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::from_dom(
+                transaction.error().map_or(JsValue::NULL, JsValue::from),
+            )),
+        }
+    }
+}
+
+fn create_schema(database: &IdbDatabase) -> Result<(), JsValue> {
+    let by_id = Object::new();
+    set(&by_id, "keyPath", &JsValue::from_str("id"));
+    let by_id = by_id.unchecked_ref::<web_sys::IdbObjectStoreParameters>();
+    let feed = database.create_object_store_with_optional_parameters(FEED, by_id)?;
+    feed.create_index_with_str(BY_EXPIRY, BY_EXPIRY)?;
+    feed.create_index_with_str(BY_GROUP, BY_GROUP)?;
+    let tombstones = database.create_object_store_with_optional_parameters(TOMBSTONES, by_id)?;
+    tombstones.create_index_with_str(BY_EXPIRY, BY_EXPIRY)?;
+    Ok(())
+}
+
+/// A queued request whose result is not needed: only a synchronous throw is an error here
+/// (a later failure aborts the transaction, which `commit` reports).
+fn request(call: Result<IdbRequest, JsValue>) -> Result<(), StoreError> {
+    call.map(|_| ()).map_err(StoreError::from_dom)
+}
+
+/// A request's result, once it succeeded.
+async fn read(call: Result<IdbRequest, JsValue>) -> Result<JsValue, StoreError> {
+    let request = call.map_err(StoreError::from_dom)?;
+    completed(&request).await?;
+    request.result().map_err(StoreError::from_dom)
+}
+
+async fn completed(request: &IdbRequest) -> Result<(), StoreError> {
+    let done = Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    });
+    match JsFuture::from(done).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(StoreError::from_dom(request_error(request))),
+    }
+}
+
+fn request_error(request: &IdbRequest) -> JsValue {
+    request
+        .error()
+        .ok()
+        .flatten()
+        .map_or(JsValue::NULL, JsValue::from)
+}
+
+/// The stored record: the page API's field names, plus `url`, and the instants as
+/// milliseconds (`created`, `expires`) so that they can be indexed and compared.
+fn entry_to_js(entry: &FeedEntry) -> Object {
+    let record = Object::new();
+    let text = |name: &str, value: &Option<String>| {
+        set(
+            &record,
+            name,
+            &value.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+        );
+    };
+    set(&record, "id", &JsValue::from_str(&entry.key));
+    text("appNotificationId", &entry.app_notification_id);
+    text(BY_GROUP, &entry.group_name);
+    text("title", &entry.title);
+    text("body", &entry.body);
+    text("rawContent", &entry.raw_content);
+    text("url", &entry.url);
+    set(
+        &record,
+        "priority",
+        &JsValue::from_str(entry.priority.as_str()),
+    );
+    set(
+        &record,
+        "created",
+        &JsValue::from_f64(entry.creation as f64),
+    );
+    set(
+        &record,
+        BY_EXPIRY,
+        &JsValue::from_f64(entry.expiration as f64),
+    );
+    set(
+        &record,
+        "displayTimeToLive",
+        &entry.display_time_to_live.map_or(JsValue::NULL, |seconds| {
+            JsValue::from_f64(f64::from(seconds))
+        }),
+    );
+    set(
+        &record,
+        "readState",
+        &JsValue::from_str(entry.read_state.as_str()),
+    );
+    set(
+        &record,
+        "userActionState",
+        &JsValue::from_str(entry.user_action_state.as_str()),
+    );
+    record
+}
+
+/// A stored record back; `None` for anything that is not one (absent, or written by
+/// something else).
+fn entry_from_js(record: &JsValue) -> Option<FeedEntry> {
+    Some(FeedEntry {
+        key: get_string(record, "id")?,
+        id: None,
+        app_notification_id: get_string(record, "appNotificationId"),
+        group_name: get_string(record, BY_GROUP),
+        title: get_string(record, "title"),
+        body: get_string(record, "body"),
+        raw_content: get_string(record, "rawContent"),
+        url: get_string(record, "url"),
+        priority: Priority::from_name(&get_string(record, "priority").unwrap_or_default()),
+        creation: get_millis(record, "created")?,
+        expiration: get_millis(record, BY_EXPIRY)?,
+        display_time_to_live: get_millis(record, "displayTimeToLive")
+            .and_then(|seconds| u32::try_from(seconds).ok()),
+        read_state: ReadState::parse(&get_string(record, "readState")?).ok()?,
+        user_action_state: UserActionState::parse(&get_string(record, "userActionState")?).ok()?,
+    })
+}
+
+fn entries_from_js(records: &JsValue) -> Vec<FeedEntry> {
+    if !Array::is_array(records) {
+        return Vec::new();
+    }
+    Array::from(records)
+        .iter()
+        .filter_map(|record| entry_from_js(&record))
+        .collect()
+}
+
+fn tombstone_from_js(record: &JsValue) -> Option<crate::core::feed::Tombstone> {
+    Some(crate::core::feed::Tombstone {
+        key: get_string(record, "id")?,
+        expiration: get_millis(record, BY_EXPIRY)?,
+    })
+}

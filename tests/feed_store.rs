@@ -1,0 +1,214 @@
+//! The feed store inside a real service worker of headless Chromium, with real IndexedDB:
+//! what the worker writes on a push and what the page API (`NotificationClient`, called
+//! from Rust here) reads and changes.
+#![cfg(target_arch = "wasm32")]
+
+use futures_join::join_all;
+use js_sys::{Array, Promise, Reflect};
+use usernotify::web::client::NotificationClient;
+use usernotify::web::worker::handle_push;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{Notification, PushEvent, PushEventInit, ServiceWorkerGlobalScope};
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+mod futures_join {
+    //! Runs futures at once, as concurrent push events do, and waits for all of them.
+    use js_sys::Promise;
+    use std::future::Future;
+    use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+    pub async fn join_all(futures: Vec<impl Future<Output = ()> + 'static>) {
+        let promises: js_sys::Array = futures
+            .into_iter()
+            .map(|future| {
+                future_to_promise(async move {
+                    future.await;
+                    Ok(wasm_bindgen::JsValue::UNDEFINED)
+                })
+            })
+            .collect();
+        JsFuture::from(Promise::all(&promises)).await.unwrap();
+    }
+}
+
+async fn shown() -> Vec<Notification> {
+    let scope: ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
+    let list = JsFuture::from(scope.registration().get_notifications().unwrap())
+        .await
+        .unwrap();
+    Array::from(&list)
+        .iter()
+        .map(|item| item.unchecked_into())
+        .collect()
+}
+
+async fn close_all() {
+    for notification in shown().await {
+        notification.close();
+    }
+}
+
+fn push_event(data: &str) -> PushEvent {
+    let init = PushEventInit::new();
+    init.set_data(&JsValue::from_str(data));
+    PushEvent::new_with_event_init_dict("push", &init).unwrap()
+}
+
+fn later(millis: f64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + millis));
+    date.to_iso_string().as_string().unwrap()
+}
+
+fn pushed(id: &str, group: Option<&str>, title: &str) -> String {
+    let group = group.map_or(String::new(), |group| format!(r#""groupName":"{group}","#));
+    format!(
+        r#"{{"appNotificationId":"{id}",{group}"expirationDateTime":"{}",
+            "payload":{{"visualContent":{{"title":"{title}","body":"b"}}}}}}"#,
+        later(3_600_000.0)
+    )
+}
+
+async fn entries(client: &NotificationClient) -> Vec<JsValue> {
+    let list = JsFuture::from(client.get_all_notifications())
+        .await
+        .unwrap();
+    Array::from(&list).iter().collect()
+}
+
+async fn entry(client: &NotificationClient, id: &str) -> Option<JsValue> {
+    entries(client)
+        .await
+        .into_iter()
+        .find(|entry| field(entry, "id").as_deref() == Some(id))
+}
+
+fn field(value: &JsValue, name: &str) -> Option<String> {
+    Reflect::get(value, &name.into()).ok()?.as_string()
+}
+
+async fn rejection_name(promise: Promise) -> Option<String> {
+    let error = JsFuture::from(promise).await.err()?;
+    field(&error, "name")
+}
+
+#[wasm_bindgen_test]
+async fn a_pushed_notification_is_in_the_feed_unread_once_the_push_is_handled() {
+    close_all().await;
+    handle_push(push_event(&pushed("s1", None, "Stored"))).await;
+    let client = NotificationClient::open().await.unwrap();
+    let stored = entry(&client, "s1").await.expect("in the feed");
+    assert_eq!(field(&stored, "title").as_deref(), Some("Stored"));
+    assert_eq!(field(&stored, "readState").as_deref(), Some("unread"));
+    assert_eq!(field(&stored, "userActionState").as_deref(), Some("none"));
+    assert!(field(&stored, "creationDateTime").is_some_and(|at| at.ends_with('Z')));
+}
+
+#[wasm_bindgen_test]
+async fn the_same_id_pushed_again_updates_the_entry_and_never_duplicates_it() {
+    handle_push(push_event(&pushed("s2", None, "Draft"))).await;
+    handle_push(push_event(&pushed("s2", None, "Final"))).await;
+    let client = NotificationClient::open().await.unwrap();
+    let all = entries(&client).await;
+    let copies: Vec<_> = all
+        .iter()
+        .filter(|entry| field(entry, "id").as_deref() == Some("s2"))
+        .collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(field(copies[0], "title").as_deref(), Some("Final"));
+}
+
+#[wasm_bindgen_test]
+async fn a_deleted_id_pushed_again_stays_deleted_and_is_not_shown() {
+    close_all().await;
+    handle_push(push_event(&pushed("s3", None, "Gone"))).await;
+    let client = NotificationClient::open().await.unwrap();
+    JsFuture::from(client.delete_notification("s3".into()))
+        .await
+        .unwrap();
+    close_all().await;
+    handle_push(push_event(&pushed("s3", None, "Gone"))).await;
+    assert!(entry(&client, "s3").await.is_none());
+    let titles: Vec<String> = shown().await.iter().map(Notification::title).collect();
+    assert!(!titles.contains(&"Gone".to_string()), "{titles:?}");
+}
+
+#[wasm_bindgen_test]
+async fn state_changes_are_stored_and_bad_names_or_ids_reject_with_stable_codes() {
+    handle_push(push_event(&pushed("s4", None, "Read me"))).await;
+    let client = NotificationClient::open().await.unwrap();
+    let read = JsFuture::from(client.update_read_state("s4".into(), "read".into()))
+        .await
+        .unwrap();
+    assert_eq!(field(&read, "readState").as_deref(), Some("read"));
+    JsFuture::from(client.update_user_action_state("s4".into(), "snoozed".into()))
+        .await
+        .unwrap();
+    let stored = entry(&client, "s4").await.unwrap();
+    assert_eq!(
+        field(&stored, "userActionState").as_deref(),
+        Some("snoozed")
+    );
+    assert_eq!(
+        rejection_name(client.update_read_state("s4".into(), "Read".into())).await,
+        Some("invalid-state".into())
+    );
+    assert_eq!(
+        rejection_name(client.update_user_action_state("s4".into(), "deleted".into())).await,
+        Some("invalid-state".into())
+    );
+    assert_eq!(
+        rejection_name(client.update_read_state("no-such-id".into(), "read".into())).await,
+        Some("not-found".into())
+    );
+    assert_eq!(
+        rejection_name(client.delete_notification("no-such-id".into())).await,
+        Some("not-found".into())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn twenty_concurrent_pushes_of_one_group_are_all_stored_and_counted() {
+    close_all().await;
+    let pushes = (0..20)
+        .map(|n| {
+            handle_push(push_event(&pushed(
+                &format!("c{n}"),
+                Some("burst"),
+                "Burst",
+            )))
+        })
+        .collect();
+    join_all(pushes).await;
+    let client = NotificationClient::open().await.unwrap();
+    let in_group = entries(&client)
+        .await
+        .iter()
+        .filter(|entry| field(entry, "groupName").as_deref() == Some("burst"))
+        .count();
+    assert_eq!(in_group, 20);
+    let titles: Vec<String> = shown().await.iter().map(Notification::title).collect();
+    assert_eq!(titles, ["Burst (20)"]);
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_entry_is_never_listed() {
+    handle_push(push_event(&format!(
+        r#"{{"appNotificationId":"s5","expirationDateTime":"{}",
+            "payload":{{"visualContent":{{"title":"Brief"}}}}}}"#,
+        later(1_500.0)
+    )))
+    .await;
+    let client = NotificationClient::open().await.unwrap();
+    assert!(entry(&client, "s5").await.is_some());
+    let wait = Promise::new(&mut |resolve, _| {
+        let scope: ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
+        scope
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 1_600)
+            .unwrap();
+    });
+    JsFuture::from(wait).await.unwrap();
+    assert!(entry(&client, "s5").await.is_none());
+}
