@@ -6,11 +6,14 @@
 use futures_join::join_all;
 use js_sys::{Array, Promise, Reflect};
 use usernotify::web::client::NotificationClient;
-use usernotify::web::worker::handle_push;
+use usernotify::web::worker::{handle_notification_click, handle_notification_close, handle_push};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{Notification, PushEvent, PushEventInit, ServiceWorkerGlobalScope};
+use web_sys::{
+    Notification, NotificationEvent, NotificationEventInit, PushEvent, PushEventInit,
+    ServiceWorkerGlobalScope,
+};
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
@@ -211,4 +214,54 @@ async fn an_expired_entry_is_never_listed() {
     });
     JsFuture::from(wait).await.unwrap();
     assert!(entry(&client, "s5").await.is_none());
+}
+
+async fn on_screen(title: &str) -> Notification {
+    shown()
+        .await
+        .into_iter()
+        .find(|notification| notification.title() == title)
+        .unwrap_or_else(|| panic!("{title} is on screen"))
+}
+
+fn user_event(kind: &str, notification: &Notification) -> NotificationEvent {
+    NotificationEvent::new(kind, &NotificationEventInit::new(notification)).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_click_marks_the_entry_activated_and_read() {
+    close_all().await;
+    handle_push(push_event(&pushed("k1", None, "Click me"))).await;
+    let clicked = on_screen("Click me").await;
+    handle_notification_click(user_event("notificationclick", &clicked)).await;
+    let client = NotificationClient::open().await.unwrap();
+    let stored = entry(&client, "k1").await.unwrap();
+    assert_eq!(field(&stored, "readState").as_deref(), Some("read"));
+    assert_eq!(
+        field(&stored, "userActionState").as_deref(),
+        Some("activated")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_user_closing_a_group_notification_dismisses_every_entry_it_counted() {
+    close_all().await;
+    handle_push(push_event(&pushed("d1", Some("closing"), "First"))).await;
+    handle_push(push_event(&pushed("d2", Some("closing"), "Second"))).await;
+    let group = on_screen("Second (2)").await;
+    handle_notification_close(user_event("notificationclose", &group)).await;
+    let client = NotificationClient::open().await.unwrap();
+    for id in ["d1", "d2"] {
+        let stored = entry(&client, id).await.unwrap();
+        assert_eq!(
+            field(&stored, "userActionState").as_deref(),
+            Some("dismissed"),
+            "{id}"
+        );
+        assert_eq!(
+            field(&stored, "readState").as_deref(),
+            Some("unread"),
+            "{id}"
+        );
+    }
 }

@@ -11,7 +11,10 @@ use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::{BroadcastChannel, MessageEvent, ServiceWorkerContainer, ServiceWorkerRegistration};
+use web_sys::{
+    BroadcastChannel, MessageChannel, MessageEvent, ServiceWorkerContainer,
+    ServiceWorkerRegistration,
+};
 
 use super::js::{get, global, now, set};
 use super::store::{announce, Feed, StoreError, CHANGES_CHANNEL};
@@ -167,9 +170,14 @@ impl NotificationClient {
     }
 }
 
-/// After a page's change: other contexts hear it, and the worker redraws the screen.
+/// After a page's change: other contexts hear it, and the worker redraws the screen. Settles
+/// once the worker says the screen shows the change, or after [`REDRAW_WAIT`] when no worker
+/// answers (none registered, or one of an older version).
 async fn changed(entry: &FeedEntry, change: &str) {
     announce(Some(&entry.key), change);
+    let Some(worker) = active_worker().await else {
+        return;
+    };
     let message = Object::new();
     set(
         &message,
@@ -180,9 +188,31 @@ async fn changed(entry: &FeedEntry, change: &str) {
     if let Some(group) = &entry.group_name {
         set(&message, "groupName", &JsValue::from_str(group));
     }
-    if let Some(worker) = active_worker().await {
+    let Ok(channel) = MessageChannel::new() else {
         let _ = worker.post_message(&message);
+        return;
+    };
+    let reply = Promise::new(&mut |resolve, _reject| {
+        channel.port1().set_onmessage(Some(&resolve));
+        set_timeout(&resolve, REDRAW_WAIT);
+    });
+    if worker
+        .post_message_with_transferable(&message, &Array::of1(&channel.port2()))
+        .is_ok()
+    {
+        let _ = JsFuture::from(reply).await;
     }
+    channel.port1().close();
+}
+
+/// How long a change waits for the worker to redraw before resolving anyway, in ms.
+const REDRAW_WAIT: i32 = 3_000;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `setTimeout`, of a window or a worker alike.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &Function, millis: i32);
 }
 
 /// The app's active service worker for this page, if it has one; never waits for one.

@@ -14,8 +14,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    Event, ExtendableMessageEvent, NotificationEvent, PushEvent, ServiceWorkerGlobalScope,
-    ServiceWorkerRegistration, WindowClient,
+    Event, ExtendableMessageEvent, MessagePort, NotificationEvent, PushEvent,
+    ServiceWorkerGlobalScope, ServiceWorkerRegistration, WindowClient,
 };
 
 use super::js::{get, get_string, now, set, warn, worker_scope};
@@ -83,6 +83,10 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
                 let group = get_string(&message, "groupName");
                 let registration = scope.registration();
                 serialized(redraw(&registration, &key, group.as_deref())).await;
+            }
+            // The page API resolves its call once the screen shows the change.
+            if let Some(port) = event.ports().get(0).dyn_ref::<MessagePort>() {
+                let _ = port.post_message(&JsValue::TRUE);
             }
         }
         _ => {}
