@@ -1,5 +1,6 @@
-// The demo page: registers the worker on load, asks permission on a button, and sends test
-// notifications through the worker's push path. Pushed text is only ever set as text.
+// The demo page: registers the worker on load, asks permission on a button, sends test
+// notifications through the worker's push path, and lists the feed live through the page
+// API. Pushed text is only ever set as text (textContent, text nodes), never as markup.
 const $ = (id) => document.getElementById(id);
 
 // The package's own worker, served from /pkg/ with `Service-Worker-Allowed: /` so that it
@@ -82,3 +83,145 @@ navigator.serviceWorker.addEventListener('message', (event) => {
   item.textContent = describe(event.data);
   $('events').prepend(item);
 });
+
+// ---- The feed, through the page API ----
+
+const feedList = $('feed');
+let client;
+
+const showError = (what, error) => {
+  // The API's errors carry a stable code in `name` (not-found, invalid-state, …).
+  $('feed-error').textContent = `${what}: ${error?.name ?? 'Error'}`;
+};
+
+/** An element whose text, if any, is set as text. */
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+};
+
+const time = (iso) => {
+  const node = el('time', null, new Date(iso).toLocaleString());
+  node.dateTime = iso;
+  return node;
+};
+
+/** Runs one of the user's actions, shows its error if any, then re-reads the feed. */
+const act = async (what, action) => {
+  $('feed-error').textContent = '';
+  try {
+    await action();
+  } catch (error) {
+    showError(what, error);
+  }
+  refresh();
+};
+
+const button = (label, action, disabled = false) => {
+  const node = el('button', null, label);
+  node.type = 'button';
+  node.disabled = disabled;
+  node.addEventListener('click', () => act(label, action));
+  return node;
+};
+
+const renderEntry = (entry) => {
+  const item = el('li', `entry ${entry.readState}`);
+  item.dataset.id = entry.id;
+  const times = el('p', 'times');
+  // `append` turns strings into text nodes.
+  times.append('received ', time(entry.creationDateTime), ' · expires ', time(entry.expirationDateTime));
+  if (entry.displayTimeToLive != null) times.append(` · on screen for ${entry.displayTimeToLive} s`);
+  const read = entry.readState === 'read';
+  const actions = el('p', 'actions');
+  actions.append(
+    button(read ? 'Unread' : 'Read', () => client.updateReadState(entry.id, read ? 'unread' : 'read')),
+    button('Dismiss', () => client.updateUserActionState(entry.id, 'dismissed'), entry.userActionState === 'dismissed'),
+    button('Delete', () => client.deleteNotification(entry.id)),
+  );
+  item.append(
+    el('strong', 'title', entry.title ?? '(no title)'),
+    el('p', 'text', entry.body ?? entry.rawContent ?? ''),
+    el('p', 'states', `${entry.readState} · ${entry.userActionState} · priority ${entry.priority}`),
+    times,
+    actions,
+  );
+  return item;
+};
+
+/** Entries come newest first; a group is listed where its newest entry is. */
+const grouped = (entries) => {
+  const groups = new Map();
+  const items = [];
+  for (const entry of entries) {
+    if (entry.groupName == null) {
+      items.push({ name: null, entries: [entry] });
+    } else if (groups.has(entry.groupName)) {
+      groups.get(entry.groupName).entries.push(entry);
+    } else {
+      const group = { name: entry.groupName, entries: [entry] };
+      groups.set(entry.groupName, group);
+      items.push(group);
+    }
+  }
+  return items;
+};
+
+const renderGroup = ({ name, entries }) => {
+  if (name == null) return renderEntry(entries[0]);
+  const unread = entries.filter((entry) => entry.readState === 'unread').length;
+  const item = el('li', 'group');
+  item.dataset.group = name;
+  const heading = el('h3', null, name);
+  heading.append(' ', el('span', 'count', `${unread} unread`));
+  const members = el('ul');
+  members.append(...entries.map(renderEntry));
+  item.append(heading, members);
+  return item;
+};
+
+// Expired entries leave the feed with no event: re-read when the next one expires
+// (setTimeout takes at most 2^31-1 ms; an expiry can be 30 days away).
+let expiryTimer;
+const render = (entries) => {
+  feedList.replaceChildren(...grouped(entries).map(renderGroup));
+  $('feed-empty').hidden = entries.length > 0;
+  clearTimeout(expiryTimer);
+  const next = Math.min(...entries.map((entry) => Date.parse(entry.expirationDateTime)));
+  if (Number.isFinite(next)) expiryTimer = setTimeout(refresh, Math.min(next - Date.now() + 100, 2 ** 31 - 1));
+};
+
+// Several triggers can fire for one change (the worker's report and the change broadcast):
+// reads may finish out of order, so only the latest one is drawn.
+let latest = 0;
+const refresh = async () => {
+  if (!client) return;
+  const mine = ++latest;
+  try {
+    const entries = await client.getAllNotifications();
+    if (mine === latest) render(entries);
+  } catch (error) {
+    if (mine === latest) showError('Reading the feed', error);
+  }
+};
+
+navigator.serviceWorker.addEventListener('message', (event) => {
+  if (event.data?.type === 'usernotify-push-handled') refresh();
+});
+
+// Loaded with a dynamic import so that the rest of the demo (worker, form, events) still
+// works when the page module or its storage cannot load.
+(async () => {
+  try {
+    const { default: init, NotificationClient } = await import('./pkg/usernotify.js');
+    await init();
+    client = await NotificationClient.open();
+  } catch (error) {
+    showError('Opening the feed', error);
+    return;
+  }
+  client.onChanged(refresh);
+  refresh();
+})();
