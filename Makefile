@@ -23,7 +23,7 @@ tools:
 build: tools
 	wasm-pack build --target web --profile wasm --out-dir pkg --out-name usernotify -- --no-default-features --features page
 	wasm-opt $(WASM_OPT_FLAGS) pkg/usernotify_bg.wasm -o pkg/usernotify_bg.wasm
-	node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js
+	node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js pkg/usernotify.d.ts
 	esbuild pkg/usernotify.js --minify-whitespace --minify-syntax --format=esm --log-level=warning --outfile=pkg/usernotify.js --allow-overwrite
 	cargo build --lib --target $(WASM_TARGET) --profile wasm --no-default-features --features worker
 	wasm-bindgen target/$(WASM_TARGET)/wasm/usernotify.wasm --target web --no-typescript --out-dir pkg --out-name usernotify_worker

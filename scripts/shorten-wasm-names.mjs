@@ -6,11 +6,12 @@
 // wasm-opt renames them to one or two letters and prints the mapping; this applies it to
 // the glue and then checks that the two still agree, failing the build if they do not.
 //
-// Usage: node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js
+// Usage: node scripts/shorten-wasm-names.mjs WASM GLUE [TYPINGS]
+// TYPINGS, the glue's .d.ts, gets the new export names too (its `InitOutput` lists them).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const [wasmPath, gluePath] = process.argv.slice(2);
+const [wasmPath, gluePath, typingsPath] = process.argv.slice(2);
 if (!wasmPath || !gluePath) throw new Error('usage: shorten-wasm-names.mjs WASM GLUE');
 
 const modulesOf = (bytes) => [...new Set(WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map((i) => i.module))];
@@ -45,6 +46,13 @@ for (const [name, short] of mapping.exports) {
 }
 glue = glue.replaceAll(JSON.stringify(oldModule), JSON.stringify(newModule));
 writeFileSync(gluePath, glue);
+if (typingsPath) {
+  let typings = readFileSync(typingsPath, 'utf8');
+  for (const [name, short] of mapping.exports) {
+    typings = typings.replace(new RegExp(`\\breadonly ${escape(name)}:`, 'g'), `readonly ${short}:`);
+  }
+  writeFileSync(typingsPath, typings);
+}
 
 // The glue must provide every import the module now asks for, and use only real exports.
 const module = new WebAssembly.Module(after);

@@ -46,7 +46,7 @@ export interface FeedEntry {
   readState: ReadState;
   userActionState: UserActionState;
 }
-/** What changed: one entry (`id`), or expired entries purged (`id` null). */
+/** What changed: one entry (`id`), or expired entries purged (`id` null). Heard by every page of the origin, the one that made the change included. */
 export interface FeedChange {
   id: string | null;
   change: "added" | "updated" | "deleted" | "purged";
@@ -92,7 +92,7 @@ impl NotificationClient {
     pub fn update_read_state(
         &self,
         id: String,
-        #[wasm_bindgen(unchecked_param_type = "ReadState")] read_state: String,
+        #[wasm_bindgen(js_name = readState, unchecked_param_type = "ReadState")] read_state: String,
     ) -> Promise {
         match ReadState::parse(&read_state) {
             Ok(state) => self.change(id, move |entry| set_state(entry, Some(state), None)),
@@ -109,7 +109,8 @@ impl NotificationClient {
     pub fn update_user_action_state(
         &self,
         id: String,
-        #[wasm_bindgen(unchecked_param_type = "UserActionState")] user_action_state: String,
+        #[wasm_bindgen(js_name = userActionState, unchecked_param_type = "UserActionState")]
+        user_action_state: String,
     ) -> Promise {
         match UserActionState::parse(&user_action_state) {
             Ok(state) => self.change(id, move |entry| set_state(entry, None, Some(state))),
@@ -129,8 +130,9 @@ impl NotificationClient {
         })
     }
 
-    /// Calls `callback` whenever the worker or another page changes the feed. Returns a
-    /// function that stops listening.
+    /// Calls `callback` whenever the feed changes: by a push, a click or close in the
+    /// worker, or a change made from any page (this one included). Returns a function that
+    /// stops listening.
     #[wasm_bindgen(js_name = onChanged, unchecked_return_type = "() => void")]
     pub fn on_changed(
         &self,
@@ -170,11 +172,17 @@ impl NotificationClient {
     }
 }
 
-/// After a page's change: other contexts hear it, and the worker redraws the screen. Settles
-/// once the worker says the screen shows the change, or after [`REDRAW_WAIT`] when no worker
-/// answers (none registered, or one of an older version).
+/// After a page's change: the worker redraws the screen, then every context hears it (this
+/// page's listeners too), so that listeners read a screen that already shows the change.
 async fn changed(entry: &FeedEntry, change: &str) {
+    redrawn(entry).await;
     announce(Some(&entry.key), change);
+}
+
+/// Asks the app's worker to close or redraw what showed `entry`; settles once it says the
+/// screen shows the change, or after [`REDRAW_WAIT`] when no worker answers (none
+/// registered, or one whose module cannot load).
+async fn redrawn(entry: &FeedEntry) {
     let Some(worker) = active_worker().await else {
         return;
     };

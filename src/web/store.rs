@@ -9,10 +9,12 @@
 //! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
 #![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -94,47 +96,29 @@ pub struct Received {
     pub purged: usize,
 }
 
-/// An open connection to the feed database.
-#[derive(Clone)]
+/// The feed database of this origin, connected on first use. The connection closes when
+/// another context upgrades or deletes the database (`versionchange`), so that it is never
+/// blocked by this one; the next change reconnects.
+#[derive(Clone, Default)]
 pub struct Feed {
-    database: IdbDatabase,
+    connection: Rc<RefCell<Option<IdbDatabase>>>,
 }
 
 impl Feed {
-    /// Opens (and on first use creates) the feed database of this origin.
+    /// Connects to (and on first use creates) the feed database.
     pub async fn open() -> Result<Feed, StoreError> {
-        let factory = get(&global(), "indexedDB");
-        if !factory.is_object() {
-            return Err(StoreError::Unavailable(JsValue::from_str("no IndexedDB")));
+        let feed = Feed::default();
+        feed.connected().await?;
+        Ok(feed)
+    }
+
+    async fn connected(&self) -> Result<IdbDatabase, StoreError> {
+        if let Some(database) = self.connection.borrow().clone() {
+            return Ok(database);
         }
-        let factory: web_sys::IdbFactory = factory.unchecked_into();
-        let request = factory
-            .open_with_u32(DATABASE, VERSION)
-            .map_err(StoreError::Unavailable)?;
-        // One promise for the first of upgradeneeded, success, error and blocked: an
-        // upgrade must create the stores inside its own event, before success can fire.
-        let first = Promise::new(&mut |resolve, reject| {
-            request.set_onupgradeneeded(Some(&resolve));
-            request.set_onsuccess(Some(&resolve));
-            request.set_onerror(Some(&reject));
-            request.set_onblocked(Some(&reject));
-        });
-        let event = JsFuture::from(first)
-            .await
-            .map_err(|_| StoreError::Unavailable(request_error(&request)))?;
-        if get_string(&event, "type").as_deref() == Some("upgradeneeded") {
-            let database: IdbDatabase = request
-                .result()
-                .map_err(StoreError::Unavailable)?
-                .unchecked_into();
-            create_schema(&database).map_err(StoreError::Unavailable)?;
-            completed(&request).await?;
-        }
-        let database: IdbDatabase = request
-            .result()
-            .map_err(StoreError::Unavailable)?
-            .unchecked_into();
-        Ok(Feed { database })
+        let database = open_database().await?;
+        self.connection.replace(Some(database.clone()));
+        Ok(database)
     }
 
     /// Stores a valid push unless it was deleted, and reads its group's count, in one
@@ -144,7 +128,7 @@ impl Feed {
         notification: &Notification,
         now: Millis,
     ) -> Result<Received, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         let purged = change.purge(now).await?;
         let key = notification.key();
         let stored = change.entry(&key).await?;
@@ -176,7 +160,7 @@ impl Feed {
         now: Millis,
         update: impl Fn(&mut FeedEntry),
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         change.purge(now).await?;
         let mut written = Vec::new();
         for key in keys {
@@ -192,7 +176,7 @@ impl Feed {
 
     /// Deletes the entry under `key` and leaves a tombstone until its expiry.
     pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         change.purge(now).await?;
         let entry = change.entry(key).await?.ok_or(StoreError::NotFound)?;
         let tombstone = tombstone_for(&entry);
@@ -216,7 +200,7 @@ impl Feed {
         group: Option<&str>,
         now: Millis,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         change.purge(now).await?;
         let entries = match group {
             Some(group) => change.group(group).await?,
@@ -228,7 +212,7 @@ impl Feed {
 
     /// Every unexpired entry, in storage order; purges the expired ones first.
     pub async fn all(&self, now: Millis) -> Result<Vec<FeedEntry>, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         change.purge(now).await?;
         let all = read(change.feed.get_all()).await?;
         change.commit().await?;
@@ -237,27 +221,63 @@ impl Feed {
 
     /// Removes expired entries and tombstones.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
-        let change = self.change()?;
+        let change = self.change().await?;
         let purged = change.purge(now).await?;
         change.commit().await?;
         Ok(purged)
     }
 
-    /// A readwrite transaction over both stores.
-    fn change(&self) -> Result<Change, StoreError> {
-        let names = Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES));
-        let transaction = self
-            .database
-            .unchecked_ref::<Database>()
-            .transaction_of(&names, "readwrite")
-            .map_err(StoreError::from_dom)?;
-        let store = |name| transaction.object_store(name).map_err(StoreError::from_dom);
-        Ok(Change {
-            feed: store(FEED)?,
-            tombstones: store(TOMBSTONES)?,
-            transaction,
-        })
+    /// A readwrite transaction over both stores; reconnects once when the connection was
+    /// closed by a `versionchange`.
+    async fn change(&self) -> Result<Change, StoreError> {
+        match Change::begin(&self.connected().await?) {
+            Ok(change) => Ok(change),
+            Err(_) => {
+                self.connection.replace(None);
+                Change::begin(&self.connected().await?)
+            }
+        }
     }
+}
+
+/// Opens the database, creating its stores on first use.
+async fn open_database() -> Result<IdbDatabase, StoreError> {
+    let factory = get(&global(), "indexedDB");
+    if !factory.is_object() {
+        return Err(StoreError::Unavailable(JsValue::from_str("no IndexedDB")));
+    }
+    let factory: web_sys::IdbFactory = factory.unchecked_into();
+    let request = factory
+        .open_with_u32(DATABASE, VERSION)
+        .map_err(StoreError::Unavailable)?;
+    // One promise for the first of upgradeneeded, success, error and blocked: an upgrade
+    // must create the stores inside its own event, before success can fire.
+    let first = Promise::new(&mut |resolve, reject| {
+        request.set_onupgradeneeded(Some(&resolve));
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+        request.set_onblocked(Some(&reject));
+    });
+    let event = JsFuture::from(first)
+        .await
+        .map_err(|_| StoreError::Unavailable(request_error(&request)))?;
+    if get_string(&event, "type").as_deref() == Some("upgradeneeded") {
+        let database: IdbDatabase = request
+            .result()
+            .map_err(StoreError::Unavailable)?
+            .unchecked_into();
+        create_schema(&database).map_err(StoreError::Unavailable)?;
+        completed(&request).await?;
+    }
+    let database: IdbDatabase = request
+        .result()
+        .map_err(StoreError::Unavailable)?
+        .unchecked_into();
+    // `close` bound to the connection: no Rust closure kept alive for it.
+    if let Some(close) = get(&database, "close").dyn_ref::<Function>() {
+        database.set_onversionchange(Some(&close.bind0(&database)));
+    }
+    Ok(database)
 }
 
 /// Tells every other context of the origin that the feed changed: `{id, change}`, where
@@ -284,6 +304,20 @@ struct Change {
 }
 
 impl Change {
+    fn begin(database: &IdbDatabase) -> Result<Change, StoreError> {
+        let names = Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES));
+        let transaction = database
+            .unchecked_ref::<Database>()
+            .transaction_of(&names, "readwrite")
+            .map_err(StoreError::from_dom)?;
+        let store = |name| transaction.object_store(name).map_err(StoreError::from_dom);
+        Ok(Change {
+            feed: store(FEED)?,
+            tombstones: store(TOMBSTONES)?,
+            transaction,
+        })
+    }
+
     async fn entry(&self, key: &str) -> Result<Option<FeedEntry>, StoreError> {
         let value = read(self.feed.get(&JsValue::from_str(key))).await?;
         Ok(entry_from_js(&value))

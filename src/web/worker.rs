@@ -25,7 +25,7 @@ use super::pages::{
     window_clients,
 };
 use super::shown::{on_screen, show, Screen, Shown};
-use super::store::{announce, Feed, Received, StoreError};
+use super::store::{announce, Feed, Received};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, Arrival};
 use crate::core::{
@@ -93,15 +93,12 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
     }
 }
 
-/// The feed connection of this worker, opened on first use; a failed open is retried by
-/// the next event.
-async fn feed() -> Result<Feed, StoreError> {
-    if let Some(feed) = FEED.0.borrow().clone() {
-        return Ok(feed);
-    }
-    let feed = Feed::open().await?;
-    FEED.0.replace(Some(feed.clone()));
-    Ok(feed)
+/// The worker's feed: one connection, opened on first use and reopened after a failure.
+fn feed() -> Feed {
+    FEED.0
+        .borrow_mut()
+        .get_or_insert_with(Feed::default)
+        .clone()
 }
 
 struct SharedFeed(core::cell::RefCell<Option<Feed>>);
@@ -114,11 +111,7 @@ static FEED: SharedFeed = SharedFeed(core::cell::RefCell::new(None));
 /// Applies a feed change to stored entries and tells every page; failures only warn, since
 /// the user's click or close has already happened on screen.
 async fn change_state(keys: &[String], update: fn(&mut crate::core::feed::FeedEntry)) {
-    let changed = match feed().await {
-        Ok(feed) => feed.update(keys, now(), update).await,
-        Err(error) => Err(error),
-    };
-    match changed {
+    match feed().update(keys, now(), update).await {
         Ok(entries) => {
             for entry in entries {
                 announce(Some(&entry.key), "updated");
@@ -133,11 +126,7 @@ async fn change_state(keys: &[String], update: fn(&mut crate::core::feed::FeedEn
 async fn redraw(registration: &ServiceWorkerRegistration, key: &str, group: Option<&str>) {
     let now = now();
     let screen = Screen::sweep(registration, now).await;
-    let entries = match feed().await {
-        Ok(feed) => feed.around(key, group, now).await,
-        Err(error) => Err(error),
-    };
-    let entries = match entries {
+    let entries = match feed().around(key, group, now).await {
         Ok(entries) => entries,
         Err(error) => return warn(error.code(), &error.detail()),
     };
@@ -283,11 +272,7 @@ async fn push_path(
         }
     };
     let key = notification.key();
-    let received = match feed().await {
-        Ok(feed) => feed.receive(&notification, now).await,
-        Err(error) => Err(error),
-    };
-    let feed_members = match received {
+    let feed_members = match feed().receive(&notification, now).await {
         Ok(Received {
             arrival,
             mut members,
@@ -425,10 +410,8 @@ async fn sweep_now() {
         let registration = scope.registration();
         let now = now();
         serialized(Screen::sweep(&registration, now)).await;
-        if let Ok(feed) = feed().await {
-            if feed.purge(now).await.is_ok_and(|purged| purged > 0) {
-                announce(None, "purged");
-            }
+        if feed().purge(now).await.is_ok_and(|purged| purged > 0) {
+            announce(None, "purged");
         }
     }
 }
