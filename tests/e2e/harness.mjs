@@ -150,7 +150,11 @@ export async function openDemo({ extraMounts = [] } = {}) {
         ([url, at, kind]) => navigator.serviceWorker.register(url, { type: kind, scope: at }).then(async (registration) => {
           const worker = registration.installing || registration.waiting || registration.active;
           if (worker.state !== 'activated') {
-            await new Promise((resolve) => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve()));
+            // A worker that fails to install turns redundant: fail at once instead of waiting.
+            await new Promise((resolve, reject) => worker.addEventListener('statechange', () => {
+              if (worker.state === 'activated') resolve();
+              if (worker.state === 'redundant') reject(new Error(`${url} failed to install`));
+            }));
           }
         }),
         [script, scope, type],
