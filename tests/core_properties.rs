@@ -2,7 +2,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use usernotify::core::feed::{activate, arrive, tombstone_for, Arrival, FeedEntry, ReadState};
+use usernotify::core::feed::{
+    activate, arrive, dismiss, group_members, set_state, tombstone_for, Arrival, FeedEntry,
+    ReadState, UserActionState,
+};
 use usernotify::core::{
     format_iso8601, parse_iso8601, plan_visual, should_close, Json, Millis, Notification,
     MAX_LIFETIME,
@@ -154,5 +157,63 @@ proptest! {
     #[test]
     fn validation_never_panics_on_any_json_tree(tree in json_tree(), now in any::<i64>()) {
         let _ = Notification::from_json(&tree, now);
+    }
+
+    #[test]
+    fn any_sequence_of_user_changes_keeps_the_state_rules(
+        changes in prop::collection::vec((0u8..7, any::<bool>()), 0..24)
+    ) {
+        let mut entry = FeedEntry::arrived(&valid("n", Some("g"), NOW + 60_000, None), NOW);
+        for (change, read) in changes {
+            let before = entry.clone();
+            match change {
+                0 => activate(&mut entry),
+                1 => dismiss(&mut entry),
+                2 => set_state(&mut entry, Some(if read { ReadState::Read } else { ReadState::Unread }), None),
+                3 => set_state(&mut entry, None, Some(UserActionState::Snoozed)),
+                4 => set_state(&mut entry, None, Some(UserActionState::None)),
+                5 => set_state(&mut entry, None, Some(UserActionState::Activated)),
+                _ => set_state(&mut entry, None, None),
+            }
+            if matches!(change, 0 | 5) {
+                prop_assert_eq!((entry.read_state, entry.user_action_state), (ReadState::Read, UserActionState::Activated));
+            }
+            if change == 6 {
+                prop_assert_eq!(&entry, &before, "an empty change changes nothing");
+            }
+            // Only the two states ever change: the content and the times stay as they arrived.
+            prop_assert_eq!((&entry.key, &entry.title, entry.creation, entry.expiration), (&before.key, &before.title, before.creation, before.expiration));
+            prop_assert_eq!(
+                group_members(std::slice::from_ref(&entry), "g", NOW).len(),
+                usize::from(entry.read_state == ReadState::Unread && entry.user_action_state != UserActionState::Dismissed)
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_from_the_feed_counts_exactly_its_unread_undismissed_unexpired_entries_in_arrival_order(
+        entries in prop::collection::vec((0i64..5, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()), 0..16),
+        at in 0i64..120_000
+    ) {
+        let feed: Vec<FeedEntry> = entries
+            .iter()
+            .enumerate()
+            .map(|(n, (arrived, grouped, read, dismissed, short_lived))| {
+                let expiration = if *short_lived { NOW + 60_000 } else { NOW + 600_000 };
+                let group = grouped.then_some("g");
+                let mut entry = FeedEntry::arrived(&valid(&format!("k{n}"), group, expiration, None), NOW + arrived);
+                if *read { set_state(&mut entry, Some(ReadState::Read), None); }
+                if *dismissed { dismiss(&mut entry); }
+                entry
+            })
+            .collect();
+        let now = NOW + at;
+        let mut expected: Vec<&FeedEntry> = feed
+            .iter()
+            .filter(|entry| entry.group_name.as_deref() == Some("g") && now < entry.expiration && entry.counts_in_group())
+            .collect();
+        expected.sort_by(|a, b| (a.creation, &a.key).cmp(&(b.creation, &b.key)));
+        let expected: Vec<String> = expected.into_iter().map(|entry| entry.key.clone()).collect();
+        prop_assert_eq!(group_members(&feed, "g", now), expected);
     }
 }
