@@ -193,17 +193,29 @@ const render = (entries) => {
   if (Number.isFinite(next)) expiryTimer = setTimeout(refresh, Math.min(next - Date.now() + 100, 2 ** 31 - 1));
 };
 
-// Several triggers can fire for one change (the worker's report and the change broadcast):
-// reads may finish out of order, so only the latest one is drawn.
-let latest = 0;
+// Several triggers fire for one change (the worker's report and the change broadcast), and a
+// burst of pushes fires hundreds: one read of the feed at a time, and one more after it when
+// anything changed meanwhile, so the list ends current without queueing a read per change.
+let reading = false;
+let again = false;
 const refresh = async () => {
   if (!client) return;
-  const mine = ++latest;
+  if (reading) {
+    again = true;
+    return;
+  }
+  reading = true;
   try {
-    const entries = await client.getAllNotifications();
-    if (mine === latest) render(entries);
-  } catch (error) {
-    if (mine === latest) showError('Reading the feed', error);
+    do {
+      again = false;
+      try {
+        render(await client.getAllNotifications());
+      } catch (error) {
+        showError('Reading the feed', error);
+      }
+    } while (again);
+  } finally {
+    reading = false;
   }
 };
 

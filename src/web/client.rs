@@ -81,7 +81,7 @@ impl NotificationClient {
         let feed = self.feed.clone();
         future_to_promise(async move {
             let now = now();
-            let entries = feed.all(now).await.map_err(rejection)?;
+            let entries = feed.all().await.map_err(rejection)?;
             let list: Array = listing(entries, now).iter().map(entry_to_api).collect();
             Ok(list.into())
         })

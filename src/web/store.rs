@@ -32,6 +32,9 @@ const FEED: &str = "feed";
 const TOMBSTONES: &str = "tombstones";
 const BY_EXPIRY: &str = "expires";
 const BY_GROUP: &str = "groupName";
+/// The keys a group's notification counts, in arrival order, without reading the records:
+/// `[groupName, counted, created]`, where `counted` is the core's `counts_in_group` as 1/0.
+const BY_COUNT: &str = "counted";
 
 /// The channel every context of the origin hears feed changes on (`onChanged`).
 pub const CHANGES_CHANNEL: &str = "usernotify-feed";
@@ -139,9 +142,7 @@ impl Feed {
             change.put(entry)?;
         }
         let members = match &notification.group_name {
-            Some(group) => {
-                crate::core::feed::group_members(&change.group(group).await?, group, now)
-            }
+            Some(group) => change.counted(group).await?,
             None => Vec::new(),
         };
         change.commit().await?;
@@ -210,12 +211,17 @@ impl Feed {
         Ok(entries)
     }
 
-    /// Every unexpired entry, in storage order; purges the expired ones first.
-    pub async fn all(&self, now: Millis) -> Result<Vec<FeedEntry>, StoreError> {
-        let change = self.change().await?;
-        change.purge(now).await?;
-        let all = read(change.feed.get_all()).await?;
-        change.commit().await?;
+    /// Every stored entry, expired ones included (the caller filters them): a readonly
+    /// transaction, so that pages reading the feed never hold up the worker's writes.
+    pub async fn all(&self) -> Result<Vec<FeedEntry>, StoreError> {
+        let reading = match Change::begin(&self.connected().await?, "readonly") {
+            Ok(reading) => reading,
+            Err(_) => {
+                self.connection.replace(None);
+                Change::begin(&self.connected().await?, "readonly")?
+            }
+        };
+        let all = read(reading.feed.get_all()).await?;
         Ok(entries_from_js(&all))
     }
 
@@ -230,11 +236,11 @@ impl Feed {
     /// A readwrite transaction over both stores; reconnects once when the connection was
     /// closed by a `versionchange`.
     async fn change(&self) -> Result<Change, StoreError> {
-        match Change::begin(&self.connected().await?) {
+        match Change::begin(&self.connected().await?, "readwrite") {
             Ok(change) => Ok(change),
             Err(_) => {
                 self.connection.replace(None);
-                Change::begin(&self.connected().await?)
+                Change::begin(&self.connected().await?, "readwrite")
             }
         }
     }
@@ -304,11 +310,11 @@ struct Change {
 }
 
 impl Change {
-    fn begin(database: &IdbDatabase) -> Result<Change, StoreError> {
+    fn begin(database: &IdbDatabase, mode: &str) -> Result<Change, StoreError> {
         let names = Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES));
         let transaction = database
             .unchecked_ref::<Database>()
-            .transaction_of(&names, "readwrite")
+            .transaction_of(&names, mode)
             .map_err(StoreError::from_dom)?;
         let store = |name| transaction.object_store(name).map_err(StoreError::from_dom);
         Ok(Change {
@@ -327,6 +333,26 @@ impl Change {
         let index = self.feed.index(BY_GROUP).map_err(StoreError::from_dom)?;
         let all = read(index.get_all_with_key(&JsValue::from_str(group))).await?;
         Ok(entries_from_js(&all))
+    }
+
+    /// The keys `group`'s notification counts, oldest first (expired ones are purged by
+    /// then): a key-only range scan of the `counted` index.
+    async fn counted(&self, group: &str) -> Result<Vec<String>, StoreError> {
+        let index = self.feed.index(BY_COUNT).map_err(StoreError::from_dom)?;
+        let bound = |created: f64| {
+            Array::of3(
+                &JsValue::from_str(group),
+                &JsValue::from_f64(1.0),
+                &JsValue::from_f64(created),
+            )
+        };
+        let range = IdbKeyRange::bound(&bound(f64::NEG_INFINITY), &bound(f64::INFINITY))
+            .map_err(StoreError::Unavailable)?;
+        let keys = read(index.get_all_keys_with_key(&range)).await?;
+        Ok(Array::from(&keys)
+            .iter()
+            .filter_map(|key| key.as_string())
+            .collect())
     }
 
     fn put(&self, entry: &FeedEntry) -> Result<(), StoreError> {
@@ -373,6 +399,12 @@ fn create_schema(database: &IdbDatabase) -> Result<(), JsValue> {
     let feed = database.create_object_store_with_optional_parameters(FEED, by_id)?;
     feed.create_index_with_str(BY_EXPIRY, BY_EXPIRY)?;
     feed.create_index_with_str(BY_GROUP, BY_GROUP)?;
+    let counted = Array::of3(
+        &JsValue::from_str(BY_GROUP),
+        &JsValue::from_str(BY_COUNT),
+        &JsValue::from_str("created"),
+    );
+    feed.create_index_with_str_sequence(BY_COUNT, &counted)?;
     let tombstones = database.create_object_store_with_optional_parameters(TOMBSTONES, by_id)?;
     tombstones.create_index_with_str(BY_EXPIRY, BY_EXPIRY)?;
     Ok(())
@@ -437,6 +469,11 @@ fn entry_to_js(entry: &FeedEntry) -> Object {
         &record,
         "created",
         &JsValue::from_f64(entry.creation as f64),
+    );
+    set(
+        &record,
+        BY_COUNT,
+        &JsValue::from_f64(if entry.counts_in_group() { 1.0 } else { 0.0 }),
     );
     set(
         &record,
