@@ -7,15 +7,15 @@ use futures_join::join_all;
 use js_sys::{Array, Promise, Reflect};
 use usernotify::web::client::NotificationClient;
 use usernotify::web::worker::{handle_notification_click, handle_notification_close, handle_push};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{
-    Notification, NotificationEvent, NotificationEventInit, PushEvent, PushEventInit,
-    ServiceWorkerGlobalScope,
-};
+use web_sys::{Notification, NotificationEvent, NotificationEventInit};
 
 wasm_bindgen_test_configure!(run_in_service_worker);
+
+mod in_worker;
+use in_worker::{close_all, later, push_event, scope, shown};
 
 mod futures_join {
     //! Runs futures at once, as concurrent push events do, and waits for all of them.
@@ -35,34 +35,6 @@ mod futures_join {
             .collect();
         JsFuture::from(Promise::all(&promises)).await.unwrap();
     }
-}
-
-async fn shown() -> Vec<Notification> {
-    let scope: ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
-    let list = JsFuture::from(scope.registration().get_notifications().unwrap())
-        .await
-        .unwrap();
-    Array::from(&list)
-        .iter()
-        .map(|item| item.unchecked_into())
-        .collect()
-}
-
-async fn close_all() {
-    for notification in shown().await {
-        notification.close();
-    }
-}
-
-fn push_event(data: &str) -> PushEvent {
-    let init = PushEventInit::new();
-    init.set_data(&JsValue::from_str(data));
-    PushEvent::new_with_event_init_dict("push", &init).unwrap()
-}
-
-fn later(millis: f64) -> String {
-    let date = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + millis));
-    date.to_iso_string().as_string().unwrap()
 }
 
 fn pushed(id: &str, group: Option<&str>, title: &str) -> String {
@@ -100,7 +72,7 @@ async fn rejection_name(promise: Promise) -> Option<String> {
 #[wasm_bindgen_test]
 async fn a_pushed_notification_is_in_the_feed_unread_once_the_push_is_handled() {
     close_all().await;
-    handle_push(push_event(&pushed("s1", None, "Stored"))).await;
+    handle_push(push_event(Some(&pushed("s1", None, "Stored")))).await;
     let client = NotificationClient::open().await.unwrap();
     let stored = entry(&client, "s1").await.expect("in the feed");
     assert_eq!(field(&stored, "title").as_deref(), Some("Stored"));
@@ -111,8 +83,8 @@ async fn a_pushed_notification_is_in_the_feed_unread_once_the_push_is_handled() 
 
 #[wasm_bindgen_test]
 async fn the_same_id_pushed_again_updates_the_entry_and_never_duplicates_it() {
-    handle_push(push_event(&pushed("s2", None, "Draft"))).await;
-    handle_push(push_event(&pushed("s2", None, "Final"))).await;
+    handle_push(push_event(Some(&pushed("s2", None, "Draft")))).await;
+    handle_push(push_event(Some(&pushed("s2", None, "Final")))).await;
     let client = NotificationClient::open().await.unwrap();
     let all = entries(&client).await;
     let copies: Vec<_> = all
@@ -126,13 +98,13 @@ async fn the_same_id_pushed_again_updates_the_entry_and_never_duplicates_it() {
 #[wasm_bindgen_test]
 async fn a_deleted_id_pushed_again_stays_deleted_and_is_not_shown() {
     close_all().await;
-    handle_push(push_event(&pushed("s3", None, "Gone"))).await;
+    handle_push(push_event(Some(&pushed("s3", None, "Gone")))).await;
     let client = NotificationClient::open().await.unwrap();
     JsFuture::from(client.delete_notification("s3".into()))
         .await
         .unwrap();
     close_all().await;
-    handle_push(push_event(&pushed("s3", None, "Gone"))).await;
+    handle_push(push_event(Some(&pushed("s3", None, "Gone")))).await;
     assert!(entry(&client, "s3").await.is_none());
     let titles: Vec<String> = shown().await.iter().map(Notification::title).collect();
     assert!(!titles.contains(&"Gone".to_string()), "{titles:?}");
@@ -140,7 +112,7 @@ async fn a_deleted_id_pushed_again_stays_deleted_and_is_not_shown() {
 
 #[wasm_bindgen_test]
 async fn state_changes_are_stored_and_bad_names_or_ids_reject_with_stable_codes() {
-    handle_push(push_event(&pushed("s4", None, "Read me"))).await;
+    handle_push(push_event(Some(&pushed("s4", None, "Read me")))).await;
     let client = NotificationClient::open().await.unwrap();
     let read = JsFuture::from(client.update_read_state("s4".into(), "read".into()))
         .await
@@ -177,11 +149,11 @@ async fn twenty_concurrent_pushes_of_one_group_are_all_stored_and_counted() {
     close_all().await;
     let pushes = (0..20)
         .map(|n| {
-            handle_push(push_event(&pushed(
+            handle_push(push_event(Some(&pushed(
                 &format!("c{n}"),
                 Some("burst"),
                 "Burst",
-            )))
+            ))))
         })
         .collect();
     join_all(pushes).await;
@@ -198,17 +170,16 @@ async fn twenty_concurrent_pushes_of_one_group_are_all_stored_and_counted() {
 
 #[wasm_bindgen_test]
 async fn an_expired_entry_is_never_listed() {
-    handle_push(push_event(&format!(
+    handle_push(push_event(Some(&format!(
         r#"{{"appNotificationId":"s5","expirationDateTime":"{}",
             "payload":{{"visualContent":{{"title":"Brief"}}}}}}"#,
         later(1_500.0)
-    )))
+    ))))
     .await;
     let client = NotificationClient::open().await.unwrap();
     assert!(entry(&client, "s5").await.is_some());
     let wait = Promise::new(&mut |resolve, _| {
-        let scope: ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
-        scope
+        scope()
             .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 1_600)
             .unwrap();
     });
@@ -231,7 +202,7 @@ fn user_event(kind: &str, notification: &Notification) -> NotificationEvent {
 #[wasm_bindgen_test]
 async fn a_click_marks_the_entry_activated_and_read() {
     close_all().await;
-    handle_push(push_event(&pushed("k1", None, "Click me"))).await;
+    handle_push(push_event(Some(&pushed("k1", None, "Click me")))).await;
     let clicked = on_screen("Click me").await;
     handle_notification_click(user_event("notificationclick", &clicked)).await;
     let client = NotificationClient::open().await.unwrap();
@@ -246,8 +217,8 @@ async fn a_click_marks_the_entry_activated_and_read() {
 #[wasm_bindgen_test]
 async fn the_user_closing_a_group_notification_dismisses_every_entry_it_counted() {
     close_all().await;
-    handle_push(push_event(&pushed("d1", Some("closing"), "First"))).await;
-    handle_push(push_event(&pushed("d2", Some("closing"), "Second"))).await;
+    handle_push(push_event(Some(&pushed("d1", Some("closing"), "First")))).await;
+    handle_push(push_event(Some(&pushed("d2", Some("closing"), "Second")))).await;
     let group = on_screen("Second (2)").await;
     handle_notification_close(user_event("notificationclose", &group)).await;
     let client = NotificationClient::open().await.unwrap();

@@ -2,47 +2,17 @@
 //! `run_in_service_worker`; webdriver.json grants the notification permission).
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Reflect};
+use js_sys::Reflect;
 use usernotify::web::pages::same_origin_target;
 use usernotify::web::worker::handle_push;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{Notification, PushEvent, PushEventInit, ServiceWorkerGlobalScope};
+use web_sys::Notification;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
-fn scope() -> ServiceWorkerGlobalScope {
-    js_sys::global().unchecked_into()
-}
-
-async fn shown() -> Vec<Notification> {
-    let promise = scope().registration().get_notifications().unwrap();
-    let list = JsFuture::from(promise).await.unwrap();
-    Array::from(&list)
-        .iter()
-        .map(|item| item.unchecked_into())
-        .collect()
-}
-
-async fn close_all() {
-    for notification in shown().await {
-        notification.close();
-    }
-}
-
-fn push_event(data: Option<&str>) -> PushEvent {
-    let init = PushEventInit::new();
-    if let Some(data) = data {
-        init.set_data(&JsValue::from_str(data));
-    }
-    PushEvent::new_with_event_init_dict("push", &init).unwrap()
-}
-
-fn in_an_hour() -> String {
-    let date = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + 3_600_000.0));
-    date.to_iso_string().as_string().unwrap()
-}
+mod in_worker;
+use in_worker::{close_all, later, push_event, scope, shown};
 
 fn data_member(notification: &Notification, name: &str) -> JsValue {
     let data = Reflect::get(&notification.data(), &"usernotify".into()).unwrap();
@@ -56,7 +26,7 @@ async fn a_pushed_notification_becomes_show_notification_with_the_expected_optio
         r#"{{"appNotificationId":"w1","groupName":"TestGroup","priority":"High",
             "displayTimeToLive":"60","expirationDateTime":"{}",
             "payload":{{"visualContent":{{"title":"Hello World!","body":"Notifications are Great!","url":"/inbox"}}}}}}"#,
-        in_an_hour()
+        later(3_600_000.0)
     );
     handle_push(push_event(Some(&body))).await;
     let list = shown().await;

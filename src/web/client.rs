@@ -7,7 +7,7 @@
 
 use alloc::string::String;
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -17,7 +17,7 @@ use web_sys::{
 };
 
 use super::js::{get, global, now, set};
-use super::store::{announce, Feed, StoreError, CHANGES_CHANNEL};
+use super::store::{announce, record_of, Feed, StoreError, CHANGES_CHANNEL, INTERNAL_FIELDS};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
 
@@ -239,28 +239,13 @@ async fn active_worker() -> Option<web_sys::ServiceWorker> {
         .active()
 }
 
-/// An entry as the page API hands it out (see `FeedEntry` in the TypeScript types).
+/// An entry as the page API hands it out (see `FeedEntry` in the TypeScript types): the
+/// stored record with its instants as ISO 8601 text and without the index-only fields.
 fn entry_to_api(entry: &FeedEntry) -> JsValue {
-    let object = Object::new();
-    let text = |name: &str, value: &Option<String>| {
-        set(
-            &object,
-            name,
-            &value.as_deref().map_or(JsValue::NULL, JsValue::from_str),
-        );
-    };
-    set(&object, "id", &JsValue::from_str(&entry.key));
-    text("appNotificationId", &entry.app_notification_id);
-    text("groupName", &entry.group_name);
-    text("title", &entry.title);
-    text("body", &entry.body);
-    text("rawContent", &entry.raw_content);
-    text("url", &entry.url);
-    set(
-        &object,
-        "priority",
-        &JsValue::from_str(entry.priority.as_str()),
-    );
+    let object = record_of(entry);
+    for internal in INTERNAL_FIELDS {
+        let _ = Reflect::delete_property(&object, &JsValue::from_str(internal));
+    }
     set(
         &object,
         "creationDateTime",
@@ -270,23 +255,6 @@ fn entry_to_api(entry: &FeedEntry) -> JsValue {
         &object,
         "expirationDateTime",
         &JsValue::from_str(&format_iso8601(entry.expiration)),
-    );
-    set(
-        &object,
-        "displayTimeToLive",
-        &entry.display_time_to_live.map_or(JsValue::NULL, |seconds| {
-            JsValue::from_f64(f64::from(seconds))
-        }),
-    );
-    set(
-        &object,
-        "readState",
-        &JsValue::from_str(entry.read_state.as_str()),
-    );
-    set(
-        &object,
-        "userActionState",
-        &JsValue::from_str(entry.user_action_state.as_str()),
     );
     object.into()
 }

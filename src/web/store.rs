@@ -356,7 +356,7 @@ impl Change {
     }
 
     fn put(&self, entry: &FeedEntry) -> Result<(), StoreError> {
-        request(self.feed.put(&entry_to_js(entry)))
+        request(self.feed.put(&record_of(entry)))
     }
 
     /// Deletes what expired at `now` from both stores; the deletes are queued, not awaited.
@@ -442,9 +442,12 @@ fn request_error(request: &IdbRequest) -> JsValue {
         .map_or(JsValue::NULL, JsValue::from)
 }
 
-/// The stored record: the page API's field names, plus `url`, and the instants as
-/// milliseconds (`created`, `expires`) so that they can be indexed and compared.
-fn entry_to_js(entry: &FeedEntry) -> Object {
+/// The stored record's fields that only serve the indexes; the page API leaves them out.
+pub const INTERNAL_FIELDS: [&str; 3] = ["created", BY_EXPIRY, BY_COUNT];
+
+/// The stored record: the page API's field names, with the instants as milliseconds
+/// (`created`, `expires`) and the `counted` flag, so that they can be indexed and compared.
+pub fn record_of(entry: &FeedEntry) -> Object {
     let record = Object::new();
     let text = |name: &str, value: &Option<String>| {
         set(

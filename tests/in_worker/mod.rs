@@ -1,0 +1,43 @@
+//! What the tests running inside a real service worker share (wasm-bindgen-test with
+//! `run_in_service_worker`): the screen, push events, instants.
+#![allow(dead_code)]
+
+use js_sys::Array;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Notification, PushEvent, PushEventInit, ServiceWorkerGlobalScope};
+
+pub fn scope() -> ServiceWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// Every notification of the worker's registration on screen now.
+pub async fn shown() -> Vec<Notification> {
+    let promise = scope().registration().get_notifications().unwrap();
+    let list = JsFuture::from(promise).await.unwrap();
+    Array::from(&list)
+        .iter()
+        .map(|item| item.unchecked_into())
+        .collect()
+}
+
+pub async fn close_all() {
+    for notification in shown().await {
+        notification.close();
+    }
+}
+
+/// A `push` event carrying `data` as text, or no data.
+pub fn push_event(data: Option<&str>) -> PushEvent {
+    let init = PushEventInit::new();
+    if let Some(data) = data {
+        init.set_data(&JsValue::from_str(data));
+    }
+    PushEvent::new_with_event_init_dict("push", &init).unwrap()
+}
+
+/// The instant `millis` from now, as ISO 8601 text.
+pub fn later(millis: f64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + millis));
+    date.to_iso_string().as_string().unwrap()
+}
