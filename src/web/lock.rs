@@ -4,7 +4,7 @@
 //! at once would both read a count of one. Events of a worker share one thread, so a chain
 //! of promises is enough to run them one after another.
 
-use core::cell::RefCell;
+use core::cell::Cell;
 use core::future::Future;
 
 use js_sys::{Function, Promise};
@@ -12,12 +12,13 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// The last queued call's gate; `None` before the first call.
-struct Tail(RefCell<Option<Promise>>);
+/// A `Cell`, not a `RefCell`: swapping never panics, so no borrow-error formatting is linked.
+struct Tail(Cell<Option<Promise>>);
 
 // SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
 unsafe impl Sync for Tail {}
 
-static TAIL: Tail = Tail(RefCell::new(None));
+static TAIL: Tail = Tail(Cell::new(None));
 
 /// Runs `work` after every earlier call has finished.
 pub async fn serialized<T>(work: impl Future<Output = T>) -> T {

@@ -12,7 +12,7 @@
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::Cell;
 
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -104,7 +104,7 @@ pub struct Received {
 /// blocked by this one; the next change reconnects.
 #[derive(Clone, Default)]
 pub struct Feed {
-    connection: Rc<RefCell<Option<IdbDatabase>>>,
+    connection: Rc<Cell<Option<IdbDatabase>>>,
 }
 
 impl Feed {
@@ -116,11 +116,14 @@ impl Feed {
     }
 
     async fn connected(&self) -> Result<IdbDatabase, StoreError> {
-        if let Some(database) = self.connection.borrow().clone() {
+        // Taken out and put back: a `Cell` never panics, where a `RefCell` borrow could.
+        let open = self.connection.take();
+        self.connection.set(open.clone());
+        if let Some(database) = open {
             return Ok(database);
         }
         let database = open_database().await?;
-        self.connection.replace(Some(database.clone()));
+        self.connection.set(Some(database.clone()));
         Ok(database)
     }
 
@@ -217,7 +220,7 @@ impl Feed {
         let reading = match Change::begin(&self.connected().await?, "readonly") {
             Ok(reading) => reading,
             Err(_) => {
-                self.connection.replace(None);
+                self.connection.set(None);
                 Change::begin(&self.connected().await?, "readonly")?
             }
         };
@@ -239,7 +242,7 @@ impl Feed {
         match Change::begin(&self.connected().await?, "readwrite") {
             Ok(change) => Ok(change),
             Err(_) => {
-                self.connection.replace(None);
+                self.connection.set(None);
                 Change::begin(&self.connected().await?, "readwrite")
             }
         }

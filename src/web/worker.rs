@@ -95,18 +95,17 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
 
 /// The worker's feed: one connection, opened on first use and reopened after a failure.
 fn feed() -> Feed {
-    FEED.0
-        .borrow_mut()
-        .get_or_insert_with(Feed::default)
-        .clone()
+    let feed = FEED.0.take().unwrap_or_default();
+    FEED.0.set(Some(feed.clone()));
+    feed
 }
 
-struct SharedFeed(core::cell::RefCell<Option<Feed>>);
+struct SharedFeed(core::cell::Cell<Option<Feed>>);
 
 // SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
 unsafe impl Sync for SharedFeed {}
 
-static FEED: SharedFeed = SharedFeed(core::cell::RefCell::new(None));
+static FEED: SharedFeed = SharedFeed(core::cell::Cell::new(None));
 
 /// Applies a feed change to stored entries and tells every page; failures only warn, since
 /// the user's click or close has already happened on screen.
