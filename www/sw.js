@@ -7,7 +7,8 @@
 import init, { handleEvent } from './usernotify_worker.js';
 
 // The wasm file sits beside this script. A classic worker that pulls the script in with
-// importScripts from another directory sets `self.usernotifyBase` to the script's URL first.
+// importScripts from another directory sets `self.usernotifyBase` to the package directory's
+// URL first (any URL in that directory works).
 const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.meta.url);
 
 // Loaded once; a failed load (a missing file, a network error on a cold start) is retried

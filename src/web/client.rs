@@ -28,7 +28,7 @@ export type ReadState = "unread" | "read";
 /** What the user did with a notification (Graph's client user action state). */
 export type UserActionState = "none" | "activated" | "dismissed" | "snoozed";
 export type Priority = "None" | "High" | "Low";
-/** One notification of the feed. `id` is the resource id, else `appNotificationId`. */
+/** One notification of the feed. `id` is the resource id, else `appNotificationId`, else a content hash (`h:…`). */
 export interface FeedEntry {
   id: string;
   appNotificationId: string | null;
