@@ -26,7 +26,7 @@ build: tools
 	node scripts/shorten-wasm-names.mjs pkg/usernotify_bg.wasm pkg/usernotify.js pkg/usernotify.d.ts
 	esbuild pkg/usernotify.js --minify-whitespace --minify-syntax --format=esm --log-level=warning --outfile=pkg/usernotify.js --allow-overwrite
 	cargo build --lib --target $(WASM_TARGET) --profile wasm --no-default-features --features worker
-	wasm-bindgen target/$(WASM_TARGET)/wasm/usernotify.wasm --target web --no-typescript --out-dir pkg --out-name usernotify_worker
+	wasm-bindgen target/$(WASM_TARGET)/wasm/usernotify.wasm --target web --no-typescript --experimental-reset-state-function --out-dir pkg --out-name usernotify_worker
 	wasm-opt $(WASM_OPT_FLAGS) pkg/usernotify_worker_bg.wasm -o pkg/usernotify_worker_bg.wasm
 	node scripts/shorten-wasm-names.mjs pkg/usernotify_worker_bg.wasm pkg/usernotify_worker.js
 	esbuild pkg/usernotify_worker.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify_worker.js --allow-overwrite

@@ -4,7 +4,7 @@
 // wires events to the wasm module: listeners are added synchronously at first evaluation,
 // the module is initialised once, and each handler awaits that inside event.waitUntil. All
 // decisions live in Rust.
-import init, { handleEvent } from './usernotify_worker.js';
+import init, { handleEvent, __wbg_reset_state as freshInstance } from './usernotify_worker.js';
 
 // The wasm file sits beside this script. A classic worker that pulls the script in with
 // importScripts from another directory sets `self.usernotifyBase` to the package directory's
@@ -30,10 +30,41 @@ const quietStatus = async () => {
   }
 };
 
+// A handler the module could not finish (a trap, or a browser call throwing through it)
+// may have left it mid-change, its push lock held. An error thrown inside an awaited step
+// surfaces as an uncaught error, not as a rejection, so the shell watches for both: every
+// handler still running is given up, and the next event gets a fresh instance.
+const running = new Set();
+const giveUp = () => {
+  for (const stop of running) stop();
+  running.clear();
+  if (ready) freshInstance();
+};
+self.addEventListener('error', (event) => {
+  const error = event.error;
+  if (error instanceof WebAssembly.RuntimeError || /wasm-function\[/.test(String(error?.stack))) giveUp();
+});
+
+const handle = async (type, event) => {
+  try {
+    await load();
+  } catch {
+    return type === 'push' ? quietStatus() : undefined;
+  }
+  let stop;
+  const givenUp = new Promise((resolve) => running.add((stop = () => resolve(true))));
+  try {
+    if (await Promise.race([handleEvent(event).then(() => false), givenUp])) throw new Error('given up');
+  } catch {
+    if (running.delete(stop)) giveUp();
+    if (type === 'push') await quietStatus();
+  } finally {
+    running.delete(stop);
+  }
+};
+
 for (const type of ['push', 'notificationclick', 'notificationclose', 'pushsubscriptionchange', 'message']) {
-  self.addEventListener(type, (event) => event.waitUntil(
-    load().then(() => handleEvent(event)).catch(() => (type === 'push' ? quietStatus() : undefined)),
-  ));
+  self.addEventListener(type, (event) => event.waitUntil(handle(type, event)));
 }
 self.addEventListener('install', (event) => event.waitUntil(Promise.all([load(), self.skipWaiting()])));
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
