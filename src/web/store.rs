@@ -269,7 +269,7 @@ async fn open_database() -> Result<IdbDatabase, StoreError> {
     });
     let event = JsFuture::from(first)
         .await
-        .map_err(|_| StoreError::Unavailable(request_error(&request)))?;
+        .map_err(|_| StoreError::from_dom(request_error(&request)))?;
     if get_string(&event, "type").as_deref() == Some("upgradeneeded") {
         let database: IdbDatabase = request
             .result()
