@@ -1,6 +1,7 @@
 //! Secrets stay secret: tokens and push endpoints never reach the log, the database that
-//! holds the VAPID private key is readable by its owner only, and the API answers other
-//! origins' pages only when they are configured.
+//! holds the VAPID private key is readable by its owner only, the API answers other
+//! origins' pages only when they are configured, and a push endpoint cannot redirect a push
+//! elsewhere.
 
 mod common;
 
@@ -138,4 +139,26 @@ async fn only_configured_origins_may_call_the_api_from_their_pages() {
         .headers()
         .get("access-control-allow-origin")
         .is_none());
+}
+
+#[tokio::test]
+async fn a_push_endpoint_that_redirects_is_not_followed() {
+    let (service, receiver, _browser, uns) = subscribed_with(|_| {}).await;
+    // A redirect to another path of the same receiver: followed, it would be recorded there.
+    let elsewhere: &'static str = Box::leak(receiver.endpoint("elsewhere").into_boxed_str());
+    receiver.answer_next(&[(307, Some(elsewhere))]);
+    let posted = service
+        .notify(ALICE, &uns, &notification("not followed"))
+        .await;
+    assert_eq!(posted.status, 201);
+    let received = receiver.wait_for(1).await;
+    service.wait_for_empty_queue().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let paths: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|push| push.path.clone())
+        .collect();
+    assert_eq!(paths, ["/push/a"], "the redirect was not followed");
+    assert_eq!(received[0].answered, 307);
 }

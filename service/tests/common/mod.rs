@@ -411,10 +411,14 @@ impl PushReceiver {
                     }
                     let mut response = axum::http::Response::new(axum::body::Body::empty());
                     *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    // The scripted header: `Location` for a redirect, else `Retry-After`.
+                    let name = if (300..400).contains(&status) {
+                        "location"
+                    } else {
+                        "retry-after"
+                    };
                     if let Some(value) = retry_after {
-                        response
-                            .headers_mut()
-                            .insert("retry-after", value.parse().unwrap());
+                        response.headers_mut().insert(name, value.parse().unwrap());
                     }
                     response
                 }
@@ -436,7 +440,8 @@ impl PushReceiver {
         format!("{}/push/{name}", self.origin())
     }
 
-    /// The next answers, before the default 201.
+    /// The next answers, before the default 201: a status and its `Retry-After` (or, for a
+    /// 3xx, its `Location`).
     pub fn answer_next(&self, answers: &[(u16, Option<&'static str>)]) {
         self.state
             .script
