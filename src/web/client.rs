@@ -58,7 +58,7 @@ export type UsernotifyErrorCode = "not-found" | "invalid-state" | "storage-unava
 /// The feed of this origin, as the app's pages see it.
 #[wasm_bindgen]
 pub struct NotificationClient {
-    feed: Feed,
+    pub(super) feed: Feed,
 }
 
 #[wasm_bindgen]
@@ -266,7 +266,7 @@ fn invalid_state(invalid: InvalidState) -> Promise {
     ))
 }
 
-fn rejection(store_error: StoreError) -> JsValue {
+pub(super) fn rejection(store_error: StoreError) -> JsValue {
     let message = match store_error {
         StoreError::NotFound => "no unexpired notification with this id",
         StoreError::QuotaExceeded(_) => "the origin's storage quota is used up",
@@ -276,7 +276,7 @@ fn rejection(store_error: StoreError) -> JsValue {
 }
 
 /// An `Error` whose `name` is the stable code, so apps can `switch (error.name)`.
-fn error(code: &str, message: &str) -> JsValue {
+pub(super) fn error(code: &str, message: &str) -> JsValue {
     let mut text = String::from("usernotify: ");
     text.push_str(message);
     let error = js_sys::Error::new(&text);

@@ -25,11 +25,14 @@ use crate::core::feed::{arrive, tombstone_for, Arrival, FeedEntry, ReadState, Us
 use crate::core::{Millis, Notification, Priority};
 
 const DATABASE: &str = "usernotify";
-const VERSION: u32 = 1;
+/// 2 added `settings`; an upgrade creates whatever store is missing.
+const VERSION: u32 = 2;
 /// Entries by `id` (the feed key), indexed by expiry (purge) and group name (counts).
 const FEED: &str = "feed";
 /// Deleted keys by `id` until their expiry, indexed by expiry.
 const TOMBSTONES: &str = "tombstones";
+/// Small records under fixed keys: the app service subscription.
+const SETTINGS: &str = "settings";
 const BY_EXPIRY: &str = "expires";
 const BY_GROUP: &str = "groupName";
 /// The keys a group's notification counts, in arrival order, without reading the records:
@@ -228,6 +231,36 @@ impl Feed {
         Ok(entries_from_js(&all))
     }
 
+    /// The setting under `name`, or `undefined`.
+    pub async fn setting(&self, name: &str) -> Result<JsValue, StoreError> {
+        let store = self.settings("readonly").await?;
+        read(store.get(&JsValue::from_str(name))).await
+    }
+
+    /// Writes (or, with `undefined`, removes) the setting under `name`.
+    pub async fn set_setting(&self, name: &str, value: &JsValue) -> Result<(), StoreError> {
+        let store = self.settings("readwrite").await?;
+        let key = JsValue::from_str(name);
+        let written = if value.is_undefined() {
+            store.delete(&key)
+        } else {
+            store.put_with_key(value, &key)
+        };
+        read(written).await.map(|_| ())
+    }
+
+    async fn settings(&self, mode: &str) -> Result<IdbObjectStore, StoreError> {
+        let names = Array::of1(&JsValue::from_str(SETTINGS));
+        let database = self.connected().await?;
+        let transaction = database
+            .unchecked_ref::<Database>()
+            .transaction_of(&names, mode)
+            .map_err(StoreError::from_dom)?;
+        transaction
+            .object_store(SETTINGS)
+            .map_err(StoreError::from_dom)
+    }
+
     /// Removes expired entries and tombstones.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
         let change = self.change().await?;
@@ -396,6 +429,12 @@ impl Change {
 }
 
 fn create_schema(database: &IdbDatabase) -> Result<(), JsValue> {
+    if !database.object_store_names().contains(SETTINGS) {
+        database.create_object_store(SETTINGS)?;
+    }
+    if database.object_store_names().contains(FEED) {
+        return Ok(());
+    }
     let by_id = Object::new();
     set(&by_id, "keyPath", &JsValue::from_str("id"));
     let by_id = by_id.unchecked_ref::<web_sys::IdbObjectStoreParameters>();

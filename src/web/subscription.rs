@@ -1,0 +1,273 @@
+//! Subscribing this browser with the app service: its VAPID key, the browser's
+//! `PushManager`, and the registration that names the subscription with a UNSID (the `id`
+//! the app service then sends in `X-UNS`). The registration is kept in the feed database,
+//! so that later calls (and the worker) know it.
+
+use alloc::string::String;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use super::client::{error, rejection, NotificationClient};
+use super::js::{get, get_string, global, set};
+use super::store::Feed;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Where and as whom this browser registers with the app service. */
+export interface SubscribeOptions {
+  /** The app service's base URL, e.g. `https://notify.example.com`. */
+  serviceUrl: string;
+  /** A bearer token of the app service for the signed-in user. */
+  accessToken: string;
+  /** The app's host name; notifications name it in `targetHostName`. */
+  targetHostName: string;
+  /** How this browser is listed to the user, e.g. "Firefox on the laptop". */
+  displayName?: string;
+}
+/** This browser's registration: `id` is its UNSID, for the app service's `X-UNS` header. */
+export interface Subscription {
+  id: string;
+  endpoint: string;
+}
+"#;
+
+/// The setting the registration is kept under.
+const SUBSCRIPTION: &str = "subscription";
+
+#[wasm_bindgen]
+impl NotificationClient {
+    /// Subscribes this browser to push (with the service's VAPID key) and registers it with
+    /// the app service; resolves to `{id, endpoint}`. Needs the notification permission and
+    /// the app's service worker.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Subscription>")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
+    ) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(subscribe(feed, options))
+    }
+
+    /// Unregisters this browser from the app service and unsubscribes it from push; does
+    /// nothing when it is not subscribed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unsubscribe(&self) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(unsubscribe(feed))
+    }
+}
+
+async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
+    let required = |name: &str| {
+        get_string(&options, name)
+            .filter(|value| !value.trim().is_empty())
+            .ok_or_else(|| {
+                error(
+                    "invalid-options",
+                    "serviceUrl, accessToken and targetHostName are required",
+                )
+            })
+    };
+    let service = Service {
+        url: String::from(required("serviceUrl")?.trim_end_matches('/')),
+        token: required("accessToken")?,
+    };
+    let target_host_name = required("targetHostName")?;
+    let display_name = get_string(&options, "displayName").unwrap_or_default();
+
+    let key = service.call("GET", "/vapidPublicKey", None).await?;
+    let public_key = get_string(&key, "publicKey")
+        .ok_or_else(|| error("service-error", "the app service sent no VAPID key"))?;
+    let push_manager = get(&ready_registration().await?, "pushManager");
+    let push_options = Object::new();
+    set(&push_options, "userVisibleOnly", &JsValue::TRUE);
+    set(
+        &push_options,
+        "applicationServerKey",
+        &JsValue::from_str(&public_key),
+    );
+    let subscription = awaited(call_method(
+        &push_manager,
+        "subscribe",
+        &[push_options.into()],
+    ))
+    .await
+    .map_err(|_| {
+        error(
+            "push-unavailable",
+            "the browser refused a push subscription (permission, or no push service)",
+        )
+    })?;
+    let push_subscription = call_method(&subscription, "toJSON", &[])?;
+    let body = Object::new();
+    set(&body, "pushSubscription", &push_subscription);
+    set(
+        &body,
+        "targetHostName",
+        &JsValue::from_str(&target_host_name),
+    );
+    set(&body, "displayName", &JsValue::from_str(&display_name));
+    let registered = service
+        .call("POST", "/me/notificationSubscriptions", Some(&body))
+        .await?;
+    let id = get_string(&registered, "id")
+        .ok_or_else(|| error("service-error", "the app service sent no subscription id"))?;
+    let endpoint = get(&push_subscription, "endpoint");
+
+    let kept = Object::new();
+    set(&kept, "id", &JsValue::from_str(&id));
+    set(&kept, "endpoint", &endpoint);
+    set(&kept, "serviceUrl", &JsValue::from_str(&service.url));
+    set(&kept, "accessToken", &JsValue::from_str(&service.token));
+    set(
+        &kept,
+        "targetHostName",
+        &JsValue::from_str(&target_host_name),
+    );
+    set(&kept, "displayName", &JsValue::from_str(&display_name));
+    set(&kept, "publicKey", &JsValue::from_str(&public_key));
+    feed.set_setting(SUBSCRIPTION, &kept)
+        .await
+        .map_err(rejection)?;
+
+    let answer = Object::new();
+    set(&answer, "id", &JsValue::from_str(&id));
+    set(&answer, "endpoint", &endpoint);
+    Ok(answer.into())
+}
+
+async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
+    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
+    if let (Some(url), Some(token), Some(id)) = (
+        get_string(&kept, "serviceUrl"),
+        get_string(&kept, "accessToken"),
+        get_string(&kept, "id"),
+    ) {
+        let service = Service { url, token };
+        let mut path = String::from("/me/notificationSubscriptions/");
+        path.push_str(&encode_uri_component(&id));
+        match service.call("DELETE", &path, None).await {
+            // Already gone at the service: nothing left to undo there.
+            Err(refused) if get_string(&refused, "name").as_deref() == Some("not-found") => {}
+            result => {
+                result?;
+            }
+        }
+    }
+    let push_manager = get(&ready_registration().await?, "pushManager");
+    let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
+    if current.is_object() {
+        awaited(call_method(&current, "unsubscribe", &[])).await?;
+    }
+    feed.set_setting(SUBSCRIPTION, &JsValue::UNDEFINED)
+        .await
+        .map_err(rejection)?;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// The app service, called with the user's bearer token.
+struct Service {
+    url: String,
+    token: String,
+}
+
+impl Service {
+    /// One JSON call; a refusal rejects with the Graph error's code as the `name`.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Object>,
+    ) -> Result<JsValue, JsValue> {
+        let mut url = self.url.clone();
+        url.push_str(path);
+        let headers = Object::new();
+        let mut bearer = String::from("Bearer ");
+        bearer.push_str(&self.token);
+        set(&headers, "Authorization", &JsValue::from_str(&bearer));
+        let init = Object::new();
+        set(&init, "method", &JsValue::from_str(method));
+        if let Some(body) = body {
+            set(
+                &headers,
+                "Content-Type",
+                &JsValue::from_str("application/json"),
+            );
+            set(&init, "body", &JSON::stringify(body)?.into());
+        }
+        set(&init, "headers", &headers);
+        let fetch = get(&global(), "fetch");
+        let response = awaited(call_function(
+            &fetch,
+            &[JsValue::from_str(&url), init.into()],
+        ))
+        .await
+        .map_err(|_| {
+            error(
+                "service-unreachable",
+                "the app service could not be reached",
+            )
+        })?;
+        let ok = get(&response, "ok").as_bool().unwrap_or(false);
+        let answer = if get(&response, "status").as_f64() == Some(204.0) {
+            JsValue::UNDEFINED
+        } else {
+            awaited(call_method(&response, "json", &[]))
+                .await
+                .unwrap_or(JsValue::UNDEFINED)
+        };
+        if ok {
+            return Ok(answer);
+        }
+        // Graph's error body: {"error": {"code", "message"}}.
+        let graph = get(&answer, "error");
+        let code = get_string(&graph, "code").unwrap_or_else(|| String::from("service-error"));
+        let message = get_string(&graph, "message").unwrap_or_default();
+        Err(error(&code, &message))
+    }
+}
+
+/// The app's service worker registration once it has an active worker.
+async fn ready_registration() -> Result<JsValue, JsValue> {
+    let container = get(&get(&global(), "navigator"), "serviceWorker");
+    let ready = get(&container, "ready");
+    if !ready.is_object() {
+        return Err(error(
+            "push-unavailable",
+            "this browser has no service workers",
+        ));
+    }
+    awaited(Ok(ready)).await
+}
+
+/// `target[name](...args)`, a throw as an error.
+fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let method = get(target, name);
+    let method = method
+        .dyn_ref::<Function>()
+        .ok_or_else(|| error("push-unavailable", "a browser API is missing"))?;
+    Reflect::apply(method, target, &args.iter().collect::<Array>())
+}
+
+fn call_function(function: &JsValue, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function = function
+        .dyn_ref::<Function>()
+        .ok_or_else(|| error("service-unreachable", "this context has no fetch"))?;
+    Reflect::apply(
+        function,
+        &JsValue::UNDEFINED,
+        &args.iter().collect::<Array>(),
+    )
+}
+
+/// Awaits a value that may be a promise.
+async fn awaited(value: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(Promise::resolve(&value?)).await
+}
+
+fn encode_uri_component(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
+}

@@ -1,0 +1,182 @@
+// The page subscribes through the package, the app service posts, and the push reaches the
+// page's real worker (CONTRACT.md §2–3). Real parts: the service binary (its SQLite file, its
+// Web Push encryption and VAPID signature), the page API, the browser, the worker.
+// Stand-ins, for what cannot exist here: the browser's PushManager (replaced at the page
+// boundary by one that returns a subscription whose keys this test holds) and the vendor's
+// push service (a loopback HTTP receiver; the test decrypts what it gets, RFC 8291, with
+// node's crypto, and delivers it with the DevTools protocol).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createECDH, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDemo, sleep, until, visual } from './harness.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const TOKEN = 'demo-token';
+const HOST = 'demo.usernotify.test';
+
+/** A push service on loopback that records each request and answers 201. */
+const startReceiver = () => new Promise((resolve) => {
+  const received = [];
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ path: request.url, headers: request.headers, body: Buffer.concat(chunks) });
+      response.writeHead(201).end();
+    });
+  });
+  server.listen(0, '127.0.0.1', () => resolve({ server, received, origin: `http://127.0.0.1:${server.address().port}` }));
+});
+
+/** Starts the service binary on a free port and resolves with its base URL. */
+const startService = (env) => new Promise((resolve, reject) => {
+  const child = spawn(join(root, 'target/debug/usernotify-service'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const read = (chunk) => {
+    log += chunk;
+    const address = /address=(\S+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
+    if (address) resolve({ child, url: `http://${address[1]}`, log: () => log });
+  };
+  child.stdout.on('data', read);
+  child.stderr.on('data', read);
+  child.on('exit', (code) => reject(new Error(`the service exited (${code}): ${log}`)));
+});
+
+/** RFC 8291 decryption of one aes128gcm push, with the subscription's keys. */
+const decrypt = (body, ecdh, auth) => {
+  const salt = body.subarray(0, 16);
+  const idLength = body[20];
+  const serverKey = body.subarray(21, 21 + idLength);
+  const ciphertext = body.subarray(21 + idLength);
+  const secret = ecdh.computeSecret(serverKey);
+  const info = Buffer.concat([Buffer.from('WebPush: info\0'), ecdh.getPublicKey(), serverKey]);
+  const ikm = Buffer.from(hkdfSync('sha256', secret, auth, info, 32));
+  const key = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+  const decipher = createDecipheriv('aes-128-gcm', key, nonce);
+  decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
+  const padded = Buffer.concat([decipher.update(ciphertext.subarray(0, ciphertext.length - 16)), decipher.final()]);
+  const end = padded.lastIndexOf(2); // the last record's delimiter, then zero padding
+  return padded.subarray(0, end).toString('utf8');
+};
+
+describe('subscribing through the package, with the app service', () => {
+  let demo;
+  let receiver;
+  let service;
+  let dataDir;
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = randomBytes(16);
+
+  before(async () => {
+    execFileSync('cargo', ['build', '-q', '-p', 'usernotify-service'], { cwd: root, stdio: 'inherit' });
+    receiver = await startReceiver();
+    demo = await openDemo();
+    dataDir = mkdtempSync(join(tmpdir(), 'usernotify-subscribe-'));
+    service = await startService({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      USERNOTIFY_DB: join(dataDir, 'usernotify.db'),
+      USERNOTIFY_TOKENS: `${TOKEN}:demo`,
+      USERNOTIFY_ALLOW_LOOPBACK_PUSH: '1',
+      USERNOTIFY_CORS_ORIGINS: demo.origin,
+      USERNOTIFY_STATIC: '',
+      RUST_LOG: 'info',
+    });
+    // The browser boundary: PushManager returns a subscription whose keys this test holds.
+    await demo.page.evaluate(({ endpoint, p256dh, authSecret }) => {
+      const subscription = {
+        endpoint,
+        toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth: authSecret } }),
+        unsubscribe: async () => {
+          window.__pushSubscription = null;
+          return true;
+        },
+      };
+      PushManager.prototype.subscribe = async function subscribe(options) {
+        window.__subscribeOptions = { userVisibleOnly: options.userVisibleOnly, applicationServerKey: options.applicationServerKey };
+        window.__pushSubscription = subscription;
+        return subscription;
+      };
+      PushManager.prototype.getSubscription = async function getSubscription() {
+        return window.__pushSubscription ?? null;
+      };
+    }, { endpoint: `${receiver.origin}/push/demo-browser`, p256dh: ecdh.getPublicKey().toString('base64url'), authSecret: auth.toString('base64url') });
+  });
+  after(async () => {
+    service?.child.kill();
+    receiver?.server.close();
+    await demo?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const client = (call, arg) =>
+    demo.page.evaluate(async ([source, value]) => {
+      const api = await import('/pkg/usernotify.js');
+      await api.default();
+      const opened = await api.NotificationClient.open();
+      // eslint-disable-next-line no-new-func
+      return new Function('client', 'value', `return (${source})(client, value);`)(opened, value);
+    }, [call.toString(), arg]);
+
+  const post = (uns, notification) =>
+    fetch(`${service.url}/me/notifications`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'X-UNS': uns, 'Content-Type': 'application/json' },
+      body: JSON.stringify(notification),
+    });
+
+  test('a post to the service for the subscribed browser is shown by its worker and kept in its feed', async () => {
+    const options = { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST, displayName: 'Headless Chromium' };
+    const subscribed = await client((c, value) => c.subscribe(value), options);
+    assert.match(subscribed.id, /^[A-Za-z0-9_-]{22,}$/, 'an unguessable, URL-safe UNSID');
+    assert.equal(subscribed.endpoint, `${receiver.origin}/push/demo-browser`);
+    const { publicKey } = await (await fetch(`${service.url}/vapidPublicKey`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    assert.deepEqual(await demo.page.evaluate(() => window.__subscribeOptions), { userVisibleOnly: true, applicationServerKey: publicKey });
+
+    const answer = await post(subscribed.id, visual('Through the service', 'end to end', { appNotificationId: 'via-service', targetHostName: HOST }));
+    assert.equal(answer.status, 201, await answer.text());
+    const [push] = await until(() => receiver.received, (list) => list.length === 1, { what: 'the push at the receiver' });
+    assert.equal(push.headers['content-encoding'], 'aes128gcm');
+    assert.match(push.headers.authorization, /^vapid t=[\w-]+\.[\w-]+\.[\w-]+, k=/);
+    const plaintext = decrypt(push.body, ecdh, auth);
+    assert.equal(JSON.parse(plaintext).appNotificationId, 'via-service');
+
+    const report = await demo.push(plaintext);
+    assert.deepEqual([report.outcome, report.stored], ['shown', true]);
+    assert.ok((await demo.shown()).some((n) => n.title === 'Through the service'));
+    const listed = await client((c) => c.getAllNotifications());
+    assert.ok(listed.some((entry) => entry.id === report.key && entry.title === 'Through the service'));
+  });
+
+  test('after unsubscribe() a post no longer reaches the browser', async () => {
+    const before = receiver.received.length;
+    const subscribed = await client((c, value) => c.subscribe(value), { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
+    await client((c) => c.unsubscribe());
+    assert.equal(await demo.page.evaluate(() => window.__pushSubscription), null, 'the push subscription is gone too');
+    await post(subscribed.id, visual('Not delivered', 'unsubscribed', { targetHostName: HOST }));
+    await sleep(1_000);
+    assert.equal(receiver.received.length, before, 'nothing more reached the push service');
+  });
+
+  test('bad options and refusals reject with stable codes', async () => {
+    const rejection = (options) => client(async (c, value) => {
+      try {
+        await c.subscribe(value);
+        return 'resolved';
+      } catch (error) {
+        return error.name;
+      }
+    }, options);
+    assert.equal(await rejection({ serviceUrl: service.url, accessToken: TOKEN }), 'invalid-options');
+    assert.equal(await rejection({ serviceUrl: service.url, accessToken: 'wrong', targetHostName: HOST }), 'unauthorized');
+    assert.equal(await rejection({ serviceUrl: 'http://127.0.0.1:9', accessToken: TOKEN, targetHostName: HOST }), 'service-unreachable');
+  });
+});
