@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing usernotify needs, only where it is missing or the
 # wrong version: the wasm target, wasm-pack, the wasm-bindgen CLI matching Cargo.lock,
-# Chromium + ChromeDriver, and the npm tools (wasm-opt from `binaryen`, playwright-core).
+# Chromium + ChromeDriver (and curl), and the npm tools (wasm-opt from `binaryen`, playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,9 +25,10 @@ if [ "$have" != "$wanted" ]; then
   cargo install wasm-bindgen-cli --version "$wanted" --force
 fi
 
-if missing chromium || missing chromedriver; then
+if missing chromium || missing chromedriver || missing curl; then
   as_root apt-get update
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium chromium-driver
+  # curl: the service's demo test pastes the command the demo prints into a shell.
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium chromium-driver curl
 fi
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \

@@ -73,6 +73,9 @@ pub struct Config {
     pub static_dirs: Vec<StaticDir>,
     /// Origins whose pages may call the API from another origin (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// `make demo`: print a ready-to-paste `curl` (with the caller's token) to stdout each
+    /// time a browser subscribes. Never on outside the demo: it prints a bearer token.
+    pub demo_curl: bool,
     pub delivery: DeliverySettings,
 }
 
@@ -91,6 +94,7 @@ impl fmt::Debug for Config {
             .field("blocked_callers", &self.blocked_callers)
             .field("rate_per_minute", &self.rate_per_minute)
             .field("allow_loopback_push", &self.allow_loopback_push)
+            .field("demo_curl", &self.demo_curl)
             .field("vapid_subject", &self.vapid_subject)
             .field("public_url", &self.public_url)
             .field("static_dirs", &self.static_dirs)
@@ -157,6 +161,7 @@ impl Config {
             blocked_callers: HashSet::new(),
             rate_per_minute: 600,
             allow_loopback_push: false,
+            demo_curl: false,
             vapid_subject: None,
             public_url: None,
             static_dirs: Vec::new(),
@@ -207,6 +212,9 @@ impl Config {
         }
         if let Some(flag) = var("USERNOTIFY_ALLOW_LOOPBACK_PUSH") {
             config.allow_loopback_push = parse_flag("USERNOTIFY_ALLOW_LOOPBACK_PUSH", &flag)?;
+        }
+        if let Some(flag) = var("USERNOTIFY_DEMO_CURL") {
+            config.demo_curl = parse_flag("USERNOTIFY_DEMO_CURL", &flag)?;
         }
         config.vapid_subject = present("USERNOTIFY_VAPID_SUBJECT").map(|s| s.trim().to_owned());
         config.public_url =

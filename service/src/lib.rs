@@ -87,6 +87,7 @@ struct Shared {
     vapid: Arc<Vapid>,
     wake: Arc<Notify>,
     allow_loopback_push: bool,
+    demo_curl: bool,
     public_url: Option<String>,
     delivery: DeliverySettings,
 }
@@ -119,6 +120,7 @@ impl AppState {
             vapid: Arc::new(vapid),
             wake: Arc::new(Notify::new()),
             allow_loopback_push: config.allow_loopback_push,
+            demo_curl: config.demo_curl,
             public_url: config
                 .public_url
                 .as_ref()
@@ -141,6 +143,10 @@ impl AppState {
 
     pub fn allow_loopback_push(&self) -> bool {
         self.0.allow_loopback_push
+    }
+
+    pub fn demo_curl(&self) -> bool {
+        self.0.demo_curl
     }
 
     pub fn public_url(&self) -> Option<&str> {

@@ -306,12 +306,42 @@ async fn create_subscription(
         .db()
         .run(move |store| store.add_subscription(&user, &subscription, &candidate, now))
         .await?;
-    let location = format!(
-        "{}/me/notificationSubscriptions/{}",
-        base_url(&state, &headers),
-        info.id
-    );
+    let base = base_url(&state, &headers);
+    if state.demo_curl() {
+        if let Some(token) = crate::auth::bearer_token(&headers) {
+            println!("{}", demo_curl(&base, token, &info, now));
+        }
+    }
+    let location = format!("{base}/me/notificationSubscriptions/{}", info.id);
     Ok(created(location, subscription_body(&info)))
+}
+
+/// `make demo`'s ready-to-paste command: the Graph seed's example, an hour from expiring,
+/// for the browser that just subscribed (its host name, web push allowed).
+fn demo_curl(base: &str, token: &str, info: &SubscriptionInfo, now: i64) -> String {
+    let seed = json!({
+        "targetHostName": info.target_host_name,
+        "appNotificationId": "testDirectToastNotification",
+        "expirationDateTime": format_iso8601(now + 3_600_000),
+        "payload": {
+            "visualContent": { "title": "Hello World!", "body": "Notifications are Great!" }
+        },
+        "targetPolicy": { "platformTypes": ["windows", "ios", "android", "webPush"] },
+        "priority": "High",
+        "groupName": "TestGroup",
+        "displayTimeToLive": "60"
+    });
+    // Single-quoted for the shell: a quote inside (a host name is the caller's text) is
+    // closed, escaped and reopened.
+    let quoted = |text: &str| text.replace('\'', "'\\''");
+    format!(
+        "A browser subscribed ({}). Send it the Graph seed example:\n  curl -i -X POST '{}/me/notifications' -H 'Authorization: Bearer {}' -H 'X-UNS: {}' -H 'Content-Type: application/json' -d '{}'",
+        info.display_name.as_deref().unwrap_or("unnamed"),
+        quoted(base),
+        quoted(token),
+        info.id,
+        quoted(&seed.to_string())
+    )
 }
 
 async fn delete_subscription(

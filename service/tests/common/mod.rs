@@ -561,6 +561,11 @@ impl Binary {
 
     /// Starts it with its log (`RUST_LOG=debug`, stdout and stderr) written to `log`.
     pub async fn start_logging(db: &Path, log: Option<&Path>) -> Binary {
+        Binary::start_with(db, log, &[]).await
+    }
+
+    /// Starts it with more settings in its environment.
+    pub async fn start_with(db: &Path, log: Option<&Path>, settings: &[(&str, &str)]) -> Binary {
         let port = free_port();
         let output = |log: Option<&Path>| match log {
             Some(path) => Stdio::from(
@@ -580,6 +585,7 @@ impl Binary {
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
+            .envs(settings.iter().copied())
             .stdout(output(log))
             .stderr(output(log))
             .spawn()
