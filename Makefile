@@ -34,8 +34,11 @@ build: tools
 	esbuild pkg/usernotify-sw.js --bundle --minify --format=iife --define:import.meta.url=self.location.href --log-level=warning --outfile=pkg/usernotify-sw.classic.js
 	node scripts/package-worker.mjs
 
+# The app service serves the demo (www/ at /, pkg/ at /pkg/), with a demo user whose token
+# is demo-token, and prints a ready-to-paste curl whenever a browser subscribes.
 demo: build
-	node scripts/serve.mjs
+	USERNOTIFY_TOKENS="$${USERNOTIFY_TOKENS:-demo-token:demo}" USERNOTIFY_STATIC="/=www,/pkg=pkg" \
+	  USERNOTIFY_DEMO_CURL=1 cargo run --release -q -p usernotify-service
 
 test: tools lint test-host build size test-worker test-e2e
 

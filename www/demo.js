@@ -237,3 +237,25 @@ navigator.serviceWorker.addEventListener('message', (event) => {
   client.onChanged(refresh);
   refresh();
 })();
+
+// Subscribing with the app service that serves this page (`make demo`): its VAPID key, the
+// browser's push subscription, and the UNSID it answers with. Errors are shown by code.
+const subscription = async (action) => {
+  if (!client) return;
+  try {
+    const subscribed = await action();
+    $('subscription-state').textContent = subscribed ? `UNSID ${subscribed.id}` : 'none';
+  } catch (error) {
+    $('subscription-state').textContent = `${error.name}: ${error.message}`;
+  }
+};
+$('subscribe').addEventListener('click', () => subscription(() => client.subscribe({
+  serviceUrl: location.origin,
+  accessToken: new URLSearchParams(location.search).get('token') ?? 'demo-token',
+  targetHostName: location.hostname,
+  displayName: 'usernotify demo page',
+})));
+$('unsubscribe').addEventListener('click', () => subscription(async () => {
+  await client.unsubscribe();
+  return null;
+}));
