@@ -63,11 +63,16 @@ pub struct NotificationClient {
 
 #[wasm_bindgen]
 impl NotificationClient {
-    /// Opens the feed (creating it on first use) and purges what expired.
+    /// Opens the feed (creating it on first use) and purges what expired. When this browser
+    /// is subscribed with an app service and its push subscription changed, registers it
+    /// again (a failure there, e.g. offline, only warns; the next `open()` retries).
     pub async fn open() -> Result<NotificationClient, JsValue> {
         let feed = Feed::open().await.map_err(rejection)?;
         if feed.purge(now()).await.map_err(rejection)? > 0 {
             announce(None, "purged");
+        }
+        if let Err(failure) = super::subscription::keep_registered(&feed).await {
+            super::js::warn("registration-not-renewed", &failure);
         }
         Ok(NotificationClient { feed })
     }

@@ -51,6 +51,27 @@ impl NotificationClient {
         future_to_promise(subscribe(feed, options))
     }
 
+    /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
+    /// subscribed. The `id` changes when `open()` registers a rotated push subscription:
+    /// send it to your app service for its `X-UNS` header.
+    #[wasm_bindgen(
+        js_name = getSubscription,
+        unchecked_return_type = "Promise<Subscription | null>"
+    )]
+    pub fn get_subscription(&self) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(async move {
+            let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
+            let Some(id) = get_string(&kept, "id") else {
+                return Ok(JsValue::NULL);
+            };
+            let answer = Object::new();
+            set(&answer, "id", &JsValue::from_str(&id));
+            set(&answer, "endpoint", &get(&kept, "endpoint"));
+            Ok(answer.into())
+        })
+    }
+
     /// Unregisters this browser from the app service and unsubscribes it from push; does
     /// nothing when it is not subscribed.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
@@ -82,15 +103,65 @@ async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
     let public_key = get_string(&key, "publicKey")
         .ok_or_else(|| error("service-error", "the app service sent no VAPID key"))?;
     let push_manager = get(&ready_registration().await?, "pushManager");
+    let push_subscription = push_subscribe(&push_manager, &public_key).await?;
+    let kept = Object::new();
+    set(&kept, "serviceUrl", &JsValue::from_str(&service.url));
+    set(&kept, "accessToken", &JsValue::from_str(&service.token));
+    set(
+        &kept,
+        "targetHostName",
+        &JsValue::from_str(&target_host_name),
+    );
+    set(&kept, "displayName", &JsValue::from_str(&display_name));
+    set(&kept, "publicKey", &JsValue::from_str(&public_key));
+    register(&feed, &service, &kept, &push_subscription).await
+}
+
+/// On `open()`: when the browser's push subscription is no longer the registered one (the
+/// push service rotated it, or it was lost), registers the current one, subscribing again
+/// with the kept key when there is none. The old registration stays: its UNSID still names
+/// the user, so the app service's posts under it reach the new subscription too, and the
+/// service drops the old endpoint once its push service answers 404 or 410.
+pub(super) async fn keep_registered(feed: &Feed) -> Result<(), JsValue> {
+    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
+    let (Some(url), Some(token), Some(public_key)) = (
+        get_string(&kept, "serviceUrl"),
+        get_string(&kept, "accessToken"),
+        get_string(&kept, "publicKey"),
+    ) else {
+        return Ok(());
+    };
+    // Never waits for a worker: a page without one has nothing to check.
+    let container = get(&get(&global(), "navigator"), "serviceWorker");
+    let registration = awaited(call_method(&container, "getRegistration", &[])).await?;
+    if !registration.is_object() {
+        return Ok(());
+    }
+    let push_manager = get(&registration, "pushManager");
+    let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
+    let push_subscription = if current.is_object() {
+        call_method(&current, "toJSON", &[])?
+    } else {
+        push_subscribe(&push_manager, &public_key).await?
+    };
+    if get_string(&push_subscription, "endpoint") == get_string(&kept, "endpoint") {
+        return Ok(());
+    }
+    register(feed, &Service { url, token }, &kept, &push_subscription).await?;
+    Ok(())
+}
+
+/// `PushManager.subscribe` with the service's key; the subscription as JSON.
+async fn push_subscribe(push_manager: &JsValue, public_key: &str) -> Result<JsValue, JsValue> {
     let push_options = Object::new();
     set(&push_options, "userVisibleOnly", &JsValue::TRUE);
     set(
         &push_options,
         "applicationServerKey",
-        &JsValue::from_str(&public_key),
+        &JsValue::from_str(public_key),
     );
     let subscription = awaited(call_method(
-        &push_manager,
+        push_manager,
         "subscribe",
         &[push_options.into()],
     ))
@@ -101,38 +172,34 @@ async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
             "the browser refused a push subscription (permission, or no push service)",
         )
     })?;
-    let push_subscription = call_method(&subscription, "toJSON", &[])?;
+    call_method(&subscription, "toJSON", &[])
+}
+
+/// Registers `push_subscription` with the service and keeps the registration: `kept` (the
+/// service, token, host name and key) with the new `id` and `endpoint`. Answers
+/// `{id, endpoint}`.
+async fn register(
+    feed: &Feed,
+    service: &Service,
+    kept: &JsValue,
+    push_subscription: &JsValue,
+) -> Result<JsValue, JsValue> {
     let body = Object::new();
-    set(&body, "pushSubscription", &push_subscription);
-    set(
-        &body,
-        "targetHostName",
-        &JsValue::from_str(&target_host_name),
-    );
-    set(&body, "displayName", &JsValue::from_str(&display_name));
+    set(&body, "pushSubscription", push_subscription);
+    set(&body, "targetHostName", &get(kept, "targetHostName"));
+    set(&body, "displayName", &get(kept, "displayName"));
     let registered = service
         .call("POST", "/me/notificationSubscriptions", Some(&body))
         .await?;
     let id = get_string(&registered, "id")
         .ok_or_else(|| error("service-error", "the app service sent no subscription id"))?;
-    let endpoint = get(&push_subscription, "endpoint");
-
-    let kept = Object::new();
-    set(&kept, "id", &JsValue::from_str(&id));
-    set(&kept, "endpoint", &endpoint);
-    set(&kept, "serviceUrl", &JsValue::from_str(&service.url));
-    set(&kept, "accessToken", &JsValue::from_str(&service.token));
-    set(
-        &kept,
-        "targetHostName",
-        &JsValue::from_str(&target_host_name),
-    );
-    set(&kept, "displayName", &JsValue::from_str(&display_name));
-    set(&kept, "publicKey", &JsValue::from_str(&public_key));
-    feed.set_setting(SUBSCRIPTION, &kept)
+    let endpoint = get(push_subscription, "endpoint");
+    let kept: &Object = kept.unchecked_ref();
+    set(kept, "id", &JsValue::from_str(&id));
+    set(kept, "endpoint", &endpoint);
+    feed.set_setting(SUBSCRIPTION, kept)
         .await
         .map_err(rejection)?;
-
     let answer = Object::new();
     set(&answer, "id", &JsValue::from_str(&id));
     set(&answer, "endpoint", &endpoint);
@@ -146,16 +213,7 @@ async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
         get_string(&kept, "accessToken"),
         get_string(&kept, "id"),
     ) {
-        let service = Service { url, token };
-        let mut path = String::from("/me/notificationSubscriptions/");
-        path.push_str(&encode_uri_component(&id));
-        match service.call("DELETE", &path, None).await {
-            // Already gone at the service: nothing left to undo there.
-            Err(refused) if get_string(&refused, "name").as_deref() == Some("not-found") => {}
-            result => {
-                result?;
-            }
-        }
+        Service { url, token }.remove(&id).await?;
     }
     let push_manager = get(&ready_registration().await?, "pushManager");
     let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
@@ -175,6 +233,18 @@ struct Service {
 }
 
 impl Service {
+    /// Drops the registration `id`; one already gone at the service is fine.
+    async fn remove(&self, id: &str) -> Result<(), JsValue> {
+        let mut path = String::from("/me/notificationSubscriptions/");
+        path.push_str(&encode_uri_component(id));
+        match self.call("DELETE", &path, None).await {
+            Err(refused) if get_string(&refused, "name").as_deref() != Some("not-found") => {
+                Err(refused)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// One JSON call; a refusal rejects with the Graph error's code as the `name`.
     async fn call(
         &self,

@@ -92,18 +92,18 @@ describe('subscribing through the package, with the app service', () => {
     });
     // The browser boundary: PushManager returns a subscription whose keys this test holds.
     await demo.page.evaluate(({ endpoint, p256dh, authSecret }) => {
-      const subscription = {
-        endpoint,
-        toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth: authSecret } }),
+      window.__fakeSubscription = (at) => ({
+        endpoint: at,
+        toJSON: () => ({ endpoint: at, expirationTime: null, keys: { p256dh, auth: authSecret } }),
         unsubscribe: async () => {
           window.__pushSubscription = null;
           return true;
         },
-      };
+      });
       PushManager.prototype.subscribe = async function subscribe(options) {
         window.__subscribeOptions = { userVisibleOnly: options.userVisibleOnly, applicationServerKey: options.applicationServerKey };
-        window.__pushSubscription = subscription;
-        return subscription;
+        window.__pushSubscription = window.__fakeSubscription(endpoint);
+        return window.__pushSubscription;
       };
       PushManager.prototype.getSubscription = async function getSubscription() {
         return window.__pushSubscription ?? null;
@@ -156,12 +156,38 @@ describe('subscribing through the package, with the app service', () => {
     assert.ok(listed.some((entry) => entry.id === report.key && entry.title === 'Through the service'));
   });
 
+  test('when the push service rotated the subscription, open() registers the new one and posts reach it', async () => {
+    const subscribed = await client((c, value) => c.subscribe(value), { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
+    const rotated = `${receiver.origin}/push/rotated`;
+    await demo.page.evaluate((at) => { window.__pushSubscription = window.__fakeSubscription(at); }, rotated);
+    // Any call opens the client, which checks the registration; the new UNSID is the app's
+    // to send to its service.
+    const renewed = await client((c) => c.getSubscription());
+    assert.equal(renewed.endpoint, rotated);
+    assert.notEqual(renewed.id, subscribed.id);
+    const before = receiver.received.length;
+    // The app service may still send the old UNSID: it names the user, whose subscriptions
+    // now include the rotated one (the old endpoint goes once its push service says 410).
+    for (const uns of [subscribed.id, renewed.id]) {
+      const answer = await post(uns, visual('After rotation', uns, { targetHostName: HOST }));
+      assert.equal(answer.status, 201, uns);
+    }
+    const pushes = await until(
+      () => receiver.received.slice(before).filter((push) => push.path === '/push/rotated'),
+      (list) => list.length === 2,
+      { what: 'both posts at the rotated endpoint' },
+    );
+    assert.equal(JSON.parse(decrypt(pushes[0].body, ecdh, auth)).payload.visualContent.title, 'After rotation');
+  });
+
   test('after unsubscribe() a post no longer reaches the browser', async () => {
     const before = receiver.received.length;
     const subscribed = await client((c, value) => c.subscribe(value), { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
     await client((c) => c.unsubscribe());
     assert.equal(await demo.page.evaluate(() => window.__pushSubscription), null, 'the push subscription is gone too');
-    await post(subscribed.id, visual('Not delivered', 'unsubscribed', { targetHostName: HOST }));
+    // Its UNSID is gone at the service: the post is refused, and nothing is pushed.
+    const refused = await post(subscribed.id, visual('Not delivered', 'unsubscribed', { targetHostName: HOST }));
+    assert.equal(refused.status, 403);
     await sleep(1_000);
     assert.equal(receiver.received.length, before, 'nothing more reached the push service');
   });
