@@ -131,6 +131,7 @@ impl NotificationClient {
         future_to_promise(async move {
             let entry = feed.delete(&id, now()).await.map_err(rejection)?;
             changed(&entry, "deleted").await;
+            super::subscription::send_change(&feed, &entry, true).await;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -172,6 +173,7 @@ impl NotificationClient {
                 .next()
                 .ok_or_else(|| rejection(StoreError::NotFound))?;
             changed(&entry, "updated").await;
+            super::subscription::send_change(&feed, &entry, false).await;
             Ok(entry_to_api(&entry))
         })
     }
@@ -179,7 +181,7 @@ impl NotificationClient {
 
 /// After a page's change: the worker redraws the screen, then every context hears it (this
 /// page's listeners too), so that listeners read a screen that already shows the change.
-async fn changed(entry: &FeedEntry, change: &str) {
+pub(super) async fn changed(entry: &FeedEntry, change: &str) {
     redrawn(entry).await;
     announce(Some(&entry.key), change);
 }

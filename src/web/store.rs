@@ -249,6 +249,20 @@ impl Feed {
         read(written).await.map(|_| ())
     }
 
+    /// Appends `value` to the list kept under `name`, in one transaction.
+    pub async fn append_setting(&self, name: &str, value: &JsValue) -> Result<(), StoreError> {
+        let store = self.settings("readwrite").await?;
+        let key = JsValue::from_str(name);
+        let list = read(store.get(&key)).await?;
+        let list = if Array::is_array(&list) {
+            Array::from(&list)
+        } else {
+            Array::new()
+        };
+        list.push(value);
+        read(store.put_with_key(&list, &key)).await.map(|_| ())
+    }
+
     async fn settings(&self, mode: &str) -> Result<IdbObjectStore, StoreError> {
         let names = Array::of1(&JsValue::from_str(SETTINGS));
         let database = self.connected().await?;
@@ -485,7 +499,7 @@ fn request_error(request: &IdbRequest) -> JsValue {
 }
 
 /// The stored record's fields that only serve the indexes; the page API leaves them out.
-pub const INTERNAL_FIELDS: [&str; 3] = ["created", BY_EXPIRY, BY_COUNT];
+pub const INTERNAL_FIELDS: [&str; 4] = ["created", BY_EXPIRY, BY_COUNT, "resourceId"];
 
 /// The stored record: the page API's field names, with the instants as milliseconds
 /// (`created`, `expires`) and the `counted` flag, so that they can be indexed and compared.
@@ -499,6 +513,8 @@ pub fn record_of(entry: &FeedEntry) -> Object {
         );
     };
     set(&record, "id", &JsValue::from_str(&entry.key));
+    // The app service's resource id, when it sent one: `sync()` matches entries by it.
+    text("resourceId", &entry.id);
     text("appNotificationId", &entry.app_notification_id);
     text(BY_GROUP, &entry.group_name);
     text("title", &entry.title);
@@ -550,7 +566,7 @@ pub fn record_of(entry: &FeedEntry) -> Object {
 fn entry_from_js(record: &JsValue) -> Option<FeedEntry> {
     Some(FeedEntry {
         key: get_string(record, "id")?,
-        id: None,
+        id: get_string(record, "resourceId"),
         app_notification_id: get_string(record, "appNotificationId"),
         group_name: get_string(record, BY_GROUP),
         title: get_string(record, "title"),

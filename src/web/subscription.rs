@@ -10,9 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::client::{error, rejection, NotificationClient};
-use super::js::{get, get_string, global, set};
+use super::client::{changed, error, rejection, NotificationClient};
+use super::js::{get, get_string, global, now, set, warn};
 use super::store::Feed;
+use crate::core::feed::{FeedEntry, ReadState, UserActionState};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -27,6 +28,12 @@ export interface SubscribeOptions {
   /** How this browser is listed to the user, e.g. "Firefox on the laptop". */
   displayName?: string;
 }
+/** What `sync()` did: changes sent to the service, entries updated and deleted here. */
+export interface SyncResult {
+  sent: number;
+  updated: number;
+  deleted: number;
+}
 /** This browser's registration: `id` is its UNSID, for the app service's `X-UNS` header. */
 export interface Subscription {
   id: string;
@@ -36,6 +43,9 @@ export interface Subscription {
 
 /// The setting the registration is kept under.
 const SUBSCRIPTION: &str = "subscription";
+/// Local changes the app service has not taken yet (it could not be reached): sent first by
+/// the next `sync()`.
+const OUTBOX: &str = "outbox";
 
 #[wasm_bindgen]
 impl NotificationClient {
@@ -49,6 +59,15 @@ impl NotificationClient {
     ) -> Promise {
         let feed = self.feed.clone();
         future_to_promise(subscribe(feed, options))
+    }
+
+    /// Sends local changes the service has not taken yet, then merges the service's feed
+    /// into this one: what was read, dismissed or deleted on the user's other devices is so
+    /// here too, and its notification closes. Resolves to `{sent, updated, deleted}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
+    pub fn sync(&self) -> Promise {
+        let feed = self.feed.clone();
+        future_to_promise(sync(feed))
     }
 
     /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
@@ -206,6 +225,140 @@ async fn register(
     Ok(answer.into())
 }
 
+/// After a local change of `entry` (one the app service sent): tells the service, when
+/// subscribed. When it cannot be reached (or fails), the change waits in the outbox for
+/// the next `sync()`; a refusal (the service no longer has it) is dropped.
+pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
+    let Some(resource_id) = entry.id.as_deref() else {
+        return;
+    };
+    let Ok(kept) = feed.setting(SUBSCRIPTION).await else {
+        return;
+    };
+    let Some(service) = Service::kept(&kept) else {
+        return;
+    };
+    let change = Object::new();
+    set(&change, "id", &JsValue::from_str(resource_id));
+    if deleted {
+        set(&change, "deleted", &JsValue::TRUE);
+    } else {
+        set(
+            &change,
+            "readState",
+            &JsValue::from_str(entry.read_state.as_str()),
+        );
+        set(
+            &change,
+            "userActionState",
+            &JsValue::from_str(entry.user_action_state.as_str()),
+        );
+    }
+    if let Err(failure) = service.send(&change).await {
+        if retryable(&failure) {
+            if let Err(error) = feed.append_setting(OUTBOX, &change).await {
+                warn(error.code(), &error.detail());
+            }
+        }
+    }
+}
+
+async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
+    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
+    let service = Service::kept(&kept)
+        .ok_or_else(|| error("not-subscribed", "sync() needs subscribe() first"))?;
+
+    // 1. What this browser changed while the service could not be reached, in order.
+    let outbox = feed.setting(OUTBOX).await.map_err(rejection)?;
+    let waiting: alloc::vec::Vec<JsValue> = if Array::is_array(&outbox) {
+        Array::from(&outbox).iter().collect()
+    } else {
+        alloc::vec::Vec::new()
+    };
+    let mut sent = 0;
+    for (done, change) in waiting.iter().enumerate() {
+        match service.send(change).await {
+            Ok(()) => sent += 1,
+            Err(failure) if retryable(&failure) => {
+                let rest: Array = waiting.iter().skip(done).cloned().collect();
+                feed.set_setting(OUTBOX, &rest).await.map_err(rejection)?;
+                return Err(failure);
+            }
+            // Refused (gone at the service): nothing left to send.
+            Err(_) => {}
+        }
+    }
+    feed.set_setting(OUTBOX, &JsValue::UNDEFINED)
+        .await
+        .map_err(rejection)?;
+
+    // 2. The service's state wins for what it sent here.
+    let listed = service.call("GET", "/me/notifications", None).await?;
+    let items = get(&listed, "value");
+    let items: alloc::vec::Vec<JsValue> = if Array::is_array(&items) {
+        Array::from(&items).iter().collect()
+    } else {
+        alloc::vec::Vec::new()
+    };
+    let now = now();
+    let (mut updated, mut deleted) = (0, 0);
+    for entry in feed.all().await.map_err(rejection)? {
+        let Some(resource_id) = entry.id.as_deref() else {
+            continue;
+        };
+        if entry.is_expired(now) {
+            continue;
+        }
+        let there = items
+            .iter()
+            .find(|item| get_string(item, "id").as_deref() == Some(resource_id));
+        let Some(there) = there else {
+            // Deleted on another device (or by the app).
+            if let Ok(gone) = feed.delete(&entry.key, now).await {
+                changed(&gone, "deleted").await;
+                deleted += 1;
+            }
+            continue;
+        };
+        let read_state = get_string(there, "readState").and_then(|s| ReadState::parse(&s).ok());
+        let action =
+            get_string(there, "userActionState").and_then(|s| UserActionState::parse(&s).ok());
+        if read_state.is_none_or(|state| state == entry.read_state)
+            && action.is_none_or(|state| state == entry.user_action_state)
+        {
+            continue;
+        }
+        let written = feed
+            .update(core::slice::from_ref(&entry.key), now, |stored| {
+                if let Some(state) = read_state {
+                    stored.read_state = state;
+                }
+                if let Some(state) = action {
+                    stored.user_action_state = state;
+                }
+            })
+            .await
+            .map_err(rejection)?;
+        for entry in written {
+            changed(&entry, "updated").await;
+            updated += 1;
+        }
+    }
+    let result = Object::new();
+    set(&result, "sent", &JsValue::from_f64(f64::from(sent)));
+    set(&result, "updated", &JsValue::from_f64(f64::from(updated)));
+    set(&result, "deleted", &JsValue::from_f64(f64::from(deleted)));
+    Ok(result.into())
+}
+
+/// Worth sending again later: the service could not be reached, or failed on its side.
+fn retryable(failure: &JsValue) -> bool {
+    let status = get(failure, "status").as_f64().unwrap_or(0.0);
+    get_string(failure, "name").as_deref() == Some("service-unreachable")
+        || status >= 500.0
+        || status == 429.0
+}
+
 async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
     let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
     if let (Some(url), Some(token), Some(id)) = (
@@ -233,6 +386,30 @@ struct Service {
 }
 
 impl Service {
+    /// The service of a kept registration, if this browser is subscribed.
+    fn kept(kept: &JsValue) -> Option<Service> {
+        get_string(kept, "id")?;
+        Some(Service {
+            url: get_string(kept, "serviceUrl")?,
+            token: get_string(kept, "accessToken")?,
+        })
+    }
+
+    /// One local change: `{id, readState, userActionState}` as a PATCH, `{id, deleted}` as
+    /// a DELETE of the service's notification.
+    async fn send(&self, change: &JsValue) -> Result<(), JsValue> {
+        let id = get_string(change, "id").unwrap_or_default();
+        let mut path = String::from("/me/notifications/");
+        path.push_str(&encode_uri_component(&id));
+        if get(change, "deleted").is_truthy() {
+            return self.call("DELETE", &path, None).await.map(|_| ());
+        }
+        let body = Object::new();
+        set(&body, "readState", &get(change, "readState"));
+        set(&body, "userActionState", &get(change, "userActionState"));
+        self.call("PATCH", &path, Some(&body)).await.map(|_| ())
+    }
+
     /// Drops the registration `id`; one already gone at the service is fine.
     async fn remove(&self, id: &str) -> Result<(), JsValue> {
         let mut path = String::from("/me/notificationSubscriptions/");
@@ -296,7 +473,9 @@ impl Service {
         let graph = get(&answer, "error");
         let code = get_string(&graph, "code").unwrap_or_else(|| String::from("service-error"));
         let message = get_string(&graph, "message").unwrap_or_default();
-        Err(error(&code, &message))
+        let refused = error(&code, &message);
+        set(refused.unchecked_ref(), "status", &get(&response, "status"));
+        Err(refused)
     }
 }
 

@@ -70,6 +70,7 @@ describe('subscribing through the package, with the app service', () => {
   let demo;
   let receiver;
   let service;
+  let serviceEnv;
   let dataDir;
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
@@ -80,7 +81,7 @@ describe('subscribing through the package, with the app service', () => {
     receiver = await startReceiver();
     demo = await openDemo();
     dataDir = mkdtempSync(join(tmpdir(), 'usernotify-subscribe-'));
-    service = await startService({
+    serviceEnv = {
       HOST: '127.0.0.1',
       PORT: '0',
       USERNOTIFY_DB: join(dataDir, 'usernotify.db'),
@@ -89,7 +90,8 @@ describe('subscribing through the package, with the app service', () => {
       USERNOTIFY_CORS_ORIGINS: demo.origin,
       USERNOTIFY_STATIC: '',
       RUST_LOG: 'info',
-    });
+    };
+    service = await startService(serviceEnv);
     // The browser boundary: PushManager returns a subscription whose keys this test holds.
     await demo.page.evaluate(({ endpoint, p256dh, authSecret }) => {
       window.__fakeSubscription = (at) => ({
@@ -178,6 +180,51 @@ describe('subscribing through the package, with the app service', () => {
       { what: 'both posts at the rotated endpoint' },
     );
     assert.equal(JSON.parse(decrypt(pushes[0].body, ecdh, auth)).payload.visualContent.title, 'After rotation');
+  });
+
+  test('sync() adopts what other devices read or deleted, and sends what this browser changed, later when offline', async () => {
+    const { id: uns } = await client((c) => c.getSubscription());
+    const before = receiver.received.length;
+    const posted = [];
+    for (const title of ['Read elsewhere', 'Deleted elsewhere', 'Read here']) {
+      const answer = await post(uns, visual(title, 'sync', { targetHostName: HOST }));
+      assert.equal(answer.status, 201);
+      posted.push((await answer.json()).id);
+    }
+    // Each post reaches this browser (through the receiver) and its worker stores it.
+    const plaintexts = await until(
+      () => [...new Map(receiver.received.slice(before).map((push) => {
+        const text = decrypt(push.body, ecdh, auth);
+        return [JSON.parse(text).id, text];
+      })).values()],
+      (list) => list.length === 3,
+      { what: 'the three posts at the receiver' },
+    );
+    for (const text of plaintexts) assert.equal((await demo.push(text)).stored, true);
+    const [readElsewhere, deletedElsewhere, readHere] = posted;
+    const at = (id) => `${service.url}/me/notifications/${id}`;
+    const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    assert.equal((await fetch(at(readElsewhere), { method: 'PATCH', headers, body: JSON.stringify({ readState: 'read' }) })).status, 200);
+    assert.equal((await fetch(at(deletedElsewhere), { method: 'DELETE', headers })).status, 204);
+    await client((c, id) => c.updateReadState(id, 'read'), readHere);
+    const serviceState = async (id) => (await (await fetch(`${service.url}/me/notifications`, { headers })).json()).value.find((item) => item.id === id);
+    assert.equal((await serviceState(readHere)).readState, 'read', 'sent to the service at once');
+
+    const result = await client((c) => c.sync());
+    assert.deepEqual(result, { sent: 0, updated: 1, deleted: 1 });
+    const local = await client((c) => c.getAllNotifications());
+    assert.equal(local.find((entry) => entry.id === readElsewhere).readState, 'read');
+    assert.equal(local.find((entry) => entry.id === deletedElsewhere), undefined);
+    assert.ok(!(await demo.shown()).some((n) => n.title === 'Deleted elsewhere'), 'its notification closed');
+
+    // Offline: the change waits in the outbox, and the next sync() sends it.
+    const port = new URL(service.url).port;
+    service.child.kill();
+    await new Promise((resolve) => service.child.once('exit', resolve));
+    await client((c, id) => c.updateUserActionState(id, 'dismissed'), readHere);
+    service = await startService({ ...serviceEnv, PORT: port });
+    assert.deepEqual(await client((c) => c.sync()), { sent: 1, updated: 0, deleted: 0 });
+    assert.equal((await serviceState(readHere)).userActionState, 'dismissed');
   });
 
   test('after unsubscribe() a post no longer reaches the browser', async () => {
