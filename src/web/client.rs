@@ -16,8 +16,10 @@ use web_sys::{
     ServiceWorkerRegistration,
 };
 
-use super::js::{get, global, now, set};
-use super::store::{announce, record_of, Feed, StoreError, CHANGES_CHANNEL, INTERNAL_FIELDS};
+use super::js::{error, get, global, now, set};
+use super::store::{
+    announce, record_of, rejection, Feed, StoreError, CHANGES_CHANNEL, INTERNAL_FIELDS,
+};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
 
@@ -271,22 +273,4 @@ fn invalid_state(invalid: InvalidState) -> Promise {
         invalid.code(),
         "not one of Graph's state names (see ReadState and UserActionState)",
     ))
-}
-
-pub(super) fn rejection(store_error: StoreError) -> JsValue {
-    let message = match store_error {
-        StoreError::NotFound => "no unexpired notification with this id",
-        StoreError::QuotaExceeded(_) => "the origin's storage quota is used up",
-        StoreError::Unavailable(_) => "the notification feed cannot be opened",
-    };
-    error(store_error.code(), message)
-}
-
-/// An `Error` whose `name` is the stable code, so apps can `switch (error.name)`.
-pub(super) fn error(code: &str, message: &str) -> JsValue {
-    let mut text = String::from("usernotify: ");
-    text.push_str(message);
-    let error = js_sys::Error::new(&text);
-    error.set_name(code);
-    error.into()
 }

@@ -85,3 +85,12 @@ pub fn warn(code: &str, detail: &JsValue) {
         detail,
     );
 }
+
+/// An `Error` whose `name` is the stable code, so apps can `switch (error.name)`.
+pub fn error(code: &str, message: &str) -> JsValue {
+    let mut text = String::from("usernotify: ");
+    text.push_str(message);
+    let error = js_sys::Error::new(&text);
+    error.set_name(code);
+    error.into()
+}

@@ -18,7 +18,6 @@ mod lock;
 pub mod pages;
 #[cfg(feature = "worker")]
 mod shown;
-#[cfg(feature = "page")]
 mod subscription;
 #[cfg(feature = "worker")]
 pub mod worker;

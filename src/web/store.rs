@@ -599,3 +599,13 @@ fn tombstone_from_js(record: &JsValue) -> Option<crate::core::feed::Tombstone> {
         expiration: get_millis(record, BY_EXPIRY)?,
     })
 }
+
+/// A store failure as the page API rejects with it: an `Error` named by its code.
+pub fn rejection(store_error: StoreError) -> JsValue {
+    let message = match store_error {
+        StoreError::NotFound => "no unexpired notification with this id",
+        StoreError::QuotaExceeded(_) => "the origin's storage quota is used up",
+        StoreError::Unavailable(_) => "the notification feed cannot be opened",
+    };
+    super::js::error(store_error.code(), message)
+}

@@ -8,13 +8,19 @@ use alloc::string::String;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
-use super::client::{changed, error, rejection, NotificationClient};
-use super::js::{get, get_string, global, now, set, warn};
-use super::store::Feed;
-use crate::core::feed::{FeedEntry, ReadState, UserActionState};
+use super::js::{error, get, get_string, global, set};
+use super::store::{rejection, Feed};
+#[cfg(feature = "page")]
+use {
+    super::client::{changed, NotificationClient},
+    super::js::{now, warn},
+    crate::core::feed::{FeedEntry, ReadState, UserActionState},
+    wasm_bindgen_futures::future_to_promise,
+};
 
+#[cfg(feature = "page")]
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 /** Where and as whom this browser registers with the app service. */
@@ -45,8 +51,10 @@ export interface Subscription {
 const SUBSCRIPTION: &str = "subscription";
 /// Local changes the app service has not taken yet (it could not be reached): sent first by
 /// the next `sync()`.
+#[cfg(feature = "page")]
 const OUTBOX: &str = "outbox";
 
+#[cfg(feature = "page")]
 #[wasm_bindgen]
 impl NotificationClient {
     /// Subscribes this browser to push (with the service's VAPID key) and registers it with
@@ -100,6 +108,7 @@ impl NotificationClient {
     }
 }
 
+#[cfg(feature = "page")]
 async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
     let required = |name: &str| {
         get_string(&options, name)
@@ -136,7 +145,7 @@ async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
     register(&feed, &service, &kept, &push_subscription).await
 }
 
-/// On `open()`: when the browser's push subscription is no longer the registered one (the
+/// On `open()`, and on the worker's `pushsubscriptionchange`: when the browser's push subscription is no longer the registered one (the
 /// push service rotated it, or it was lost), registers the current one, subscribing again
 /// with the kept key when there is none. The old registration stays: its UNSID still names
 /// the user, so the app service's posts under it reach the new subscription too, and the
@@ -150,9 +159,13 @@ pub(super) async fn keep_registered(feed: &Feed) -> Result<(), JsValue> {
     ) else {
         return Ok(());
     };
-    // Never waits for a worker: a page without one has nothing to check.
-    let container = get(&get(&global(), "navigator"), "serviceWorker");
-    let registration = awaited(call_method(&container, "getRegistration", &[])).await?;
+    // The worker's own registration, else the page's; never waits for a worker: a page
+    // without one has nothing to check.
+    let mut registration = get(&global(), "registration");
+    if !registration.is_object() {
+        let container = get(&get(&global(), "navigator"), "serviceWorker");
+        registration = awaited(call_method(&container, "getRegistration", &[])).await?;
+    }
     if !registration.is_object() {
         return Ok(());
     }
@@ -228,6 +241,7 @@ async fn register(
 /// After a local change of `entry` (one the app service sent): tells the service, when
 /// subscribed. When it cannot be reached (or fails), the change waits in the outbox for
 /// the next `sync()`; a refusal (the service no longer has it) is dropped.
+#[cfg(feature = "page")]
 pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
     let Some(resource_id) = entry.id.as_deref() else {
         return;
@@ -263,6 +277,7 @@ pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
     }
 }
 
+#[cfg(feature = "page")]
 async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
     let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
     let service = Service::kept(&kept)
@@ -351,6 +366,7 @@ async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
     Ok(result.into())
 }
 
+#[cfg(feature = "page")]
 /// Worth sending again later: the service could not be reached, or failed on its side.
 fn retryable(failure: &JsValue) -> bool {
     let status = get(failure, "status").as_f64().unwrap_or(0.0);
@@ -359,24 +375,27 @@ fn retryable(failure: &JsValue) -> bool {
         || status == 429.0
 }
 
+#[cfg(feature = "page")]
 async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
-    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
-    if let (Some(url), Some(token), Some(id)) = (
-        get_string(&kept, "serviceUrl"),
-        get_string(&kept, "accessToken"),
-        get_string(&kept, "id"),
-    ) {
-        Service { url, token }.remove(&id).await?;
-    }
     let push_manager = get(&ready_registration().await?, "pushManager");
     let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
     if current.is_object() {
         awaited(call_method(&current, "unsubscribe", &[])).await?;
     }
+    forget(&feed).await?;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// Drops this browser's registration at the app service and here (its push subscription
+/// is gone, or the user unsubscribed).
+pub(super) async fn forget(feed: &Feed) -> Result<(), JsValue> {
+    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
+    if let (Some(service), Some(id)) = (Service::kept(&kept), get_string(&kept, "id")) {
+        service.remove(&id).await?;
+    }
     feed.set_setting(SUBSCRIPTION, &JsValue::UNDEFINED)
         .await
-        .map_err(rejection)?;
-    Ok(JsValue::UNDEFINED)
+        .map_err(rejection)
 }
 
 /// The app service, called with the user's bearer token.
@@ -395,6 +414,7 @@ impl Service {
         })
     }
 
+    #[cfg(feature = "page")]
     /// One local change: `{id, readState, userActionState}` as a PATCH, `{id, deleted}` as
     /// a DELETE of the service's notification.
     async fn send(&self, change: &JsValue) -> Result<(), JsValue> {
@@ -479,6 +499,7 @@ impl Service {
     }
 }
 
+#[cfg(feature = "page")]
 /// The app's service worker registration once it has an active worker.
 async fn ready_registration() -> Result<JsValue, JsValue> {
     let container = get(&get(&global(), "navigator"), "serviceWorker");

@@ -51,8 +51,10 @@ pub async fn handle_event(event: Event) {
         "notificationclick" => handle_notification_click(event.unchecked_into()).await,
         "notificationclose" => handle_notification_close(event.unchecked_into()).await,
         "message" => handle_message(event.unchecked_into()).await,
-        // Re-subscription needs the app service's key and lands with page subscription;
-        // until then this event only sweeps, like every other.
+        "pushsubscriptionchange" => {
+            sweep_now().await;
+            renew_registration().await;
+        }
         _ => sweep_now().await,
     }
 }
@@ -412,6 +414,23 @@ async fn sweep_now() {
         if feed().purge(now).await.is_ok_and(|purged| purged > 0) {
             announce(None, "purged");
         }
+    }
+}
+
+/// The browser's push subscription changed (expired, rotated, revoked): subscribes again
+/// with the kept key and registers it with the app service; when no subscription can be
+/// had any more (the permission was revoked), drops the registration there. Nothing to do
+/// when this browser never subscribed.
+async fn renew_registration() {
+    let feed = feed();
+    match super::subscription::keep_registered(&feed).await {
+        Ok(()) => {}
+        Err(failure) if get_string(&failure, "name").as_deref() == Some("push-unavailable") => {
+            if let Err(failure) = super::subscription::forget(&feed).await {
+                warn("registration-not-dropped", &failure);
+            }
+        }
+        Err(failure) => warn("registration-not-renewed", &failure),
     }
 }
 

@@ -227,6 +227,33 @@ describe('subscribing through the package, with the app service', () => {
     assert.equal((await serviceState(readHere)).userActionState, 'dismissed');
   });
 
+  test("the worker's pushsubscriptionchange subscribes again and registers, or drops the registration when it cannot", async () => {
+    const kept = () => demo.page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('usernotify');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const request = open.result.transaction('settings').objectStore('settings').get('subscription');
+        request.onsuccess = () => { open.result.close(); resolve(request.result ?? null); };
+      };
+    }));
+    const scope = '/fixtures/resubscribe/';
+    await demo.registerWorker('/fixtures/resubscribe-sw.js', scope);
+    const tell = (message) => demo.page.evaluate(async ([at, data]) => (await navigator.serviceWorker.getRegistration(at)).active.postMessage(data), [scope, message]);
+    const renewedAt = `${receiver.origin}/push/renewed-by-worker`;
+    await tell({ type: 'fixture-next-subscription', endpoint: renewedAt, p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') });
+    await tell({ type: 'fixture-subscription-change' });
+    const renewed = await until(kept, (record) => record?.endpoint === renewedAt, { what: 'the registration renewed by the worker' });
+    const before = receiver.received.length;
+    assert.equal((await post(renewed.id, visual('Renewed', 'by the worker', { targetHostName: HOST }))).status, 201);
+    await until(() => receiver.received.slice(before).map((push) => push.path), (paths) => paths.includes('/push/renewed-by-worker'), { what: 'a push at the renewed endpoint' });
+
+    // No subscription to be had any more (the permission was revoked): the registration goes.
+    await tell({ type: 'fixture-next-subscription' });
+    await tell({ type: 'fixture-subscription-change' });
+    await until(kept, (record) => record === null, { what: 'the registration dropped by the worker' });
+    assert.equal((await post(renewed.id, visual('Gone', 'unregistered', { targetHostName: HOST }))).status, 403);
+  });
+
   test('after unsubscribe() a post no longer reaches the browser', async () => {
     const before = receiver.received.length;
     const subscribed = await client((c, value) => c.subscribe(value), { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
