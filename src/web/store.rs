@@ -160,7 +160,9 @@ impl Feed {
     }
 
     /// Applies `update` to each unexpired entry under `keys` in one transaction; returns
-    /// the entries as written. Missing keys are skipped (a click on a purged notification).
+    /// the entries as written. Missing and expired keys are skipped (a click on a purged
+    /// notification). It does not purge: the worker's events sweep right after, and pages
+    /// purge on `open()`.
     pub async fn update(
         &self,
         keys: &[String],
@@ -168,10 +170,10 @@ impl Feed {
         update: impl Fn(&mut FeedEntry),
     ) -> Result<Vec<FeedEntry>, StoreError> {
         let change = self.change().await?;
-        change.purge(now).await?;
         let mut written = Vec::new();
         for key in keys {
-            if let Some(mut entry) = change.entry(key).await? {
+            let stored = change.entry(key).await?;
+            if let Some(mut entry) = stored.filter(|entry| !entry.is_expired(now)) {
                 update(&mut entry);
                 change.put(&entry)?;
                 written.push(entry);
@@ -220,13 +222,7 @@ impl Feed {
     /// Every stored entry, expired ones included (the caller filters them): a readonly
     /// transaction, so that pages reading the feed never hold up the worker's writes.
     pub async fn all(&self) -> Result<Vec<FeedEntry>, StoreError> {
-        let reading = match Change::begin(&self.connected().await?, "readonly") {
-            Ok(reading) => reading,
-            Err(_) => {
-                self.connection.set(None);
-                Change::begin(&self.connected().await?, "readonly")?
-            }
-        };
+        let reading = Change::begin(self.transaction(&feed_stores(), "readonly").await?)?;
         let all = read(reading.feed.get_all()).await?;
         Ok(entries_from_js(&all))
     }
@@ -264,13 +260,8 @@ impl Feed {
     }
 
     async fn settings(&self, mode: &str) -> Result<IdbObjectStore, StoreError> {
-        let names = Array::of1(&JsValue::from_str(SETTINGS));
-        let database = self.connected().await?;
-        let transaction = database
-            .unchecked_ref::<Database>()
-            .transaction_of(&names, mode)
-            .map_err(StoreError::from_dom)?;
-        transaction
+        self.transaction(&Array::of1(&JsValue::from_str(SETTINGS)), mode)
+            .await?
             .object_store(SETTINGS)
             .map_err(StoreError::from_dom)
     }
@@ -283,17 +274,37 @@ impl Feed {
         Ok(purged)
     }
 
-    /// A readwrite transaction over both stores; reconnects once when the connection was
-    /// closed by a `versionchange`.
+    /// A readwrite transaction over the feed and its tombstones.
     async fn change(&self) -> Result<Change, StoreError> {
-        match Change::begin(&self.connected().await?, "readwrite") {
-            Ok(change) => Ok(change),
+        Change::begin(self.transaction(&feed_stores(), "readwrite").await?)
+    }
+
+    /// A transaction over `stores`; reconnects once when the connection was closed by a
+    /// `versionchange`.
+    async fn transaction(
+        &self,
+        names: &Array,
+        mode: &str,
+    ) -> Result<web_sys::IdbTransaction, StoreError> {
+        let begin = |database: IdbDatabase| {
+            database
+                .unchecked_ref::<Database>()
+                .transaction_of(names, mode)
+                .map_err(StoreError::from_dom)
+        };
+        match begin(self.connected().await?) {
+            Ok(transaction) => Ok(transaction),
             Err(_) => {
                 self.connection.set(None);
-                Change::begin(&self.connected().await?, "readwrite")
+                begin(self.connected().await?)
             }
         }
     }
+}
+
+/// The stores of a feed transaction: entries and their tombstones.
+fn feed_stores() -> Array {
+    Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES))
 }
 
 /// Opens the database, creating its stores on first use.
@@ -360,12 +371,7 @@ struct Change {
 }
 
 impl Change {
-    fn begin(database: &IdbDatabase, mode: &str) -> Result<Change, StoreError> {
-        let names = Array::of2(&JsValue::from_str(FEED), &JsValue::from_str(TOMBSTONES));
-        let transaction = database
-            .unchecked_ref::<Database>()
-            .transaction_of(&names, mode)
-            .map_err(StoreError::from_dom)?;
+    fn begin(transaction: web_sys::IdbTransaction) -> Result<Change, StoreError> {
         let store = |name| transaction.object_store(name).map_err(StoreError::from_dom);
         Ok(Change {
             feed: store(FEED)?,
