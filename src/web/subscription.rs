@@ -466,9 +466,9 @@ impl Service {
             set(&init, "body", &JSON::stringify(body)?.into());
         }
         set(&init, "headers", &headers);
-        let fetch = get(&global(), "fetch");
-        let response = awaited(call_function(
-            &fetch,
+        let response = awaited(call_method(
+            &global(),
+            "fetch",
             &[JsValue::from_str(&url), init.into()],
         ))
         .await
@@ -520,17 +520,6 @@ fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue
         .dyn_ref::<Function>()
         .ok_or_else(|| error("push-unavailable", "a browser API is missing"))?;
     Reflect::apply(method, target, &args.iter().collect::<Array>())
-}
-
-fn call_function(function: &JsValue, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let function = function
-        .dyn_ref::<Function>()
-        .ok_or_else(|| error("service-unreachable", "this context has no fetch"))?;
-    Reflect::apply(
-        function,
-        &JsValue::UNDEFINED,
-        &args.iter().collect::<Array>(),
-    )
 }
 
 /// Awaits a value that may be a promise.
