@@ -11,14 +11,21 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-/// The last queued call's gate; `None` before the first call.
-/// A `Cell`, not a `RefCell`: swapping never panics, so no borrow-error formatting is linked.
-struct Tail(Cell<Option<Promise>>);
+/// A worker-wide value: a `Cell` (swapping never panics, so no borrow-error formatting is
+/// linked) that may live in a `static`.
+pub struct WorkerCell<T>(pub Cell<Option<T>>);
 
 // SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-unsafe impl Sync for Tail {}
+unsafe impl<T> Sync for WorkerCell<T> {}
 
-static TAIL: Tail = Tail(Cell::new(None));
+impl<T> WorkerCell<T> {
+    pub const fn new() -> WorkerCell<T> {
+        WorkerCell(Cell::new(None))
+    }
+}
+
+/// The last queued call's gate; `None` before the first call.
+static TAIL: WorkerCell<Promise> = WorkerCell::new();
 
 /// Runs `work` after every earlier call has finished.
 pub async fn serialized<T>(work: impl Future<Output = T>) -> T {

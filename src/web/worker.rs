@@ -19,7 +19,7 @@ use web_sys::{
 };
 
 use super::js::{get, get_string, now, set, warn, worker_scope};
-use super::lock::serialized;
+use super::lock::{serialized, WorkerCell};
 use super::pages::{
     focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
     window_clients,
@@ -102,12 +102,7 @@ fn feed() -> Feed {
     feed
 }
 
-struct SharedFeed(core::cell::Cell<Option<Feed>>);
-
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-unsafe impl Sync for SharedFeed {}
-
-static FEED: SharedFeed = SharedFeed(core::cell::Cell::new(None));
+static FEED: WorkerCell<Feed> = WorkerCell::new();
 
 /// Applies a feed change to stored entries and tells every page; failures only warn, since
 /// the user's click or close has already happened on screen.
