@@ -4,7 +4,8 @@
 //! and writes without leaving it: the requests' success events resume the Rust future in
 //! the same microtask checkpoint, so the transaction stays active across those awaits and
 //! two changes of one entry can never interleave (IndexedDB runs overlapping readwrite
-//! transactions one after another). Expired entries and tombstones are purged by each.
+//! transactions one after another). Pushes, deletes and reads around a change purge what
+//! expired in the same transaction; the worker also purges on every event.
 //!
 //! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
 #![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
