@@ -73,7 +73,7 @@ async fn rejection_name(promise: Promise) -> Option<String> {
 async fn a_pushed_notification_is_in_the_feed_unread_once_the_push_is_handled() {
     close_all().await;
     handle_push(push_event(Some(&pushed("s1", None, "Stored")))).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     let stored = entry(&client, "s1").await.expect("in the feed");
     assert_eq!(field(&stored, "title").as_deref(), Some("Stored"));
     assert_eq!(field(&stored, "readState").as_deref(), Some("unread"));
@@ -85,7 +85,7 @@ async fn a_pushed_notification_is_in_the_feed_unread_once_the_push_is_handled() 
 async fn the_same_id_pushed_again_updates_the_entry_and_never_duplicates_it() {
     handle_push(push_event(Some(&pushed("s2", None, "Draft")))).await;
     handle_push(push_event(Some(&pushed("s2", None, "Final")))).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     let all = entries(&client).await;
     let copies: Vec<_> = all
         .iter()
@@ -99,7 +99,7 @@ async fn the_same_id_pushed_again_updates_the_entry_and_never_duplicates_it() {
 async fn a_deleted_id_pushed_again_stays_deleted_and_is_not_shown() {
     close_all().await;
     handle_push(push_event(Some(&pushed("s3", None, "Gone")))).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     JsFuture::from(client.delete_notification("s3".into()))
         .await
         .unwrap();
@@ -113,7 +113,7 @@ async fn a_deleted_id_pushed_again_stays_deleted_and_is_not_shown() {
 #[wasm_bindgen_test]
 async fn state_changes_are_stored_and_bad_names_or_ids_reject_with_stable_codes() {
     handle_push(push_event(Some(&pushed("s4", None, "Read me")))).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     let read = JsFuture::from(client.update_read_state("s4".into(), "read".into()))
         .await
         .unwrap();
@@ -157,7 +157,7 @@ async fn twenty_concurrent_pushes_of_one_group_are_all_stored_and_counted() {
         })
         .collect();
     join_all(pushes).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     let in_group = entries(&client)
         .await
         .iter()
@@ -176,7 +176,7 @@ async fn an_expired_entry_is_never_listed() {
         later(1_500.0)
     ))))
     .await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     assert!(entry(&client, "s5").await.is_some());
     let wait = Promise::new(&mut |resolve, _| {
         scope()
@@ -205,7 +205,7 @@ async fn a_click_marks_the_entry_activated_and_read() {
     handle_push(push_event(Some(&pushed("k1", None, "Click me")))).await;
     let clicked = on_screen("Click me").await;
     handle_notification_click(user_event("notificationclick", &clicked)).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     let stored = entry(&client, "k1").await.unwrap();
     assert_eq!(field(&stored, "readState").as_deref(), Some("read"));
     assert_eq!(
@@ -221,7 +221,7 @@ async fn the_user_closing_a_group_notification_dismisses_every_entry_it_counted(
     handle_push(push_event(Some(&pushed("d2", Some("closing"), "Second")))).await;
     let group = on_screen("Second (2)").await;
     handle_notification_close(user_event("notificationclose", &group)).await;
-    let client = NotificationClient::open().await.unwrap();
+    let client = NotificationClient::connect().await.unwrap();
     for id in ["d1", "d2"] {
         let stored = entry(&client, id).await.unwrap();
         assert_eq!(

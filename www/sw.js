@@ -31,19 +31,21 @@ const quietStatus = async () => {
 };
 
 // A handler the module could not finish (a trap, or a browser call throwing through it)
-// may have left it mid-change, its push lock held. An error thrown inside an awaited step
-// surfaces as an uncaught error, not as a rejection, so the shell watches for both: every
-// handler still running is given up, and the next event gets a fresh instance.
+// may have left it mid-change, its push lock held. A failure after the handler's first
+// await happens while the module resumes it from a promise reaction: the module reports it
+// as an uncaught error (an unhandled rejection where `reportError` is missing), not as the
+// handler's rejection. The shell watches all three: every handler still running is given
+// up, and the next event gets a fresh instance.
 const running = new Set();
 const giveUp = () => {
   for (const stop of running) stop();
   running.clear();
   if (ready) freshInstance();
 };
-self.addEventListener('error', (event) => {
-  const error = event.error;
-  if (error instanceof WebAssembly.RuntimeError || /wasm-function\[/.test(String(error?.stack))) giveUp();
-});
+const failedInModule = (error) =>
+  error instanceof WebAssembly.RuntimeError || /wasm-function\[/.test(String(error?.stack));
+self.addEventListener('error', (event) => failedInModule(event.error) && giveUp());
+self.addEventListener('unhandledrejection', (event) => failedInModule(event.reason) && giveUp());
 
 const handle = async (type, event) => {
   try {

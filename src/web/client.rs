@@ -7,10 +7,10 @@
 
 use alloc::string::String;
 
+use super::task::{promise_of, settled};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{
     BroadcastChannel, MessageChannel, MessageEvent, ServiceWorkerContainer,
     ServiceWorkerRegistration,
@@ -63,12 +63,9 @@ pub struct NotificationClient {
     pub(super) feed: Feed,
 }
 
-#[wasm_bindgen]
 impl NotificationClient {
-    /// Opens the feed (creating it on first use) and purges what expired. When this browser
-    /// is subscribed with an app service and its push subscription changed, registers it
-    /// again (a failure there, e.g. offline, only warns; the next `open()` retries).
-    pub async fn open() -> Result<NotificationClient, JsValue> {
+    /// `open()` for Rust callers (the in-browser tests).
+    pub async fn connect() -> Result<NotificationClient, JsValue> {
         let feed = Feed::open().await.map_err(rejection)?;
         if feed.purge(now()).await.map_err(rejection)? > 0 {
             announce(None, "purged");
@@ -78,6 +75,17 @@ impl NotificationClient {
         }
         Ok(NotificationClient { feed })
     }
+}
+
+#[wasm_bindgen]
+impl NotificationClient {
+    /// Opens the feed (creating it on first use) and purges what expired. When this browser
+    /// is subscribed with an app service and its push subscription changed, registers it
+    /// again (a failure there, e.g. offline, only warns; the next `open()` retries).
+    #[wasm_bindgen(unchecked_return_type = "Promise<NotificationClient>")]
+    pub fn open() -> Promise {
+        promise_of(async { NotificationClient::connect().await.map(JsValue::from) })
+    }
 
     /// Every unexpired notification, newest first.
     #[wasm_bindgen(
@@ -86,7 +94,7 @@ impl NotificationClient {
     )]
     pub fn get_all_notifications(&self) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(async move {
+        promise_of(async move {
             let now = now();
             let entries = feed.all().await.map_err(rejection)?;
             let list: Array = listing(entries, now).iter().map(entry_to_api).collect();
@@ -130,7 +138,7 @@ impl NotificationClient {
     #[wasm_bindgen(js_name = deleteNotification, unchecked_return_type = "Promise<void>")]
     pub fn delete_notification(&self, id: String) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(async move {
+        promise_of(async move {
             let entry = feed.delete(&id, now()).await.map_err(rejection)?;
             changed(&entry, "deleted").await;
             super::subscription::send_change(&feed, &entry, true).await;
@@ -165,7 +173,7 @@ impl NotificationClient {
     /// One state change of one entry: read, decide, write in one transaction, then tell.
     fn change(&self, id: String, update: impl Fn(&mut FeedEntry) + 'static) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(async move {
+        promise_of(async move {
             let written = feed
                 .update(core::slice::from_ref(&id), now(), update)
                 .await
@@ -217,7 +225,7 @@ async fn redrawn(entry: &FeedEntry) {
         .post_message_with_transferable(&message, &Array::of1(&channel.port2()))
         .is_ok()
     {
-        let _ = JsFuture::from(reply).await;
+        let _ = settled(reply).await;
     }
     channel.port1().close();
 }
@@ -239,7 +247,7 @@ async fn active_worker() -> Option<web_sys::ServiceWorker> {
         return None;
     }
     let container: ServiceWorkerContainer = container.unchecked_into();
-    let registration = JsFuture::from(container.get_registration()).await.ok()?;
+    let registration = settled(container.get_registration()).await.ok()?;
     if !registration.is_object() {
         return None;
     }

@@ -9,7 +9,8 @@ use alloc::vec::Vec;
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+
+use super::task::{settled, Settled};
 use web_sys::ServiceWorkerGlobalScope;
 
 use crate::core::Millis;
@@ -40,8 +41,8 @@ pub fn now() -> Millis {
 }
 
 /// A promise-returning browser call as a future: a synchronous throw becomes a rejection.
-pub fn settle(call: Result<Promise, JsValue>) -> JsFuture {
-    JsFuture::from(call.unwrap_or_else(|error| Promise::reject(&error)))
+pub fn settle(call: Result<Promise, JsValue>) -> Settled {
+    settled(call.unwrap_or_else(|error| Promise::reject(&error)))
 }
 
 pub fn get(target: &JsValue, name: &str) -> JsValue {

@@ -4,25 +4,12 @@
 //! at once would both read a count of one. Events of a worker share one thread, so a chain
 //! of promises is enough to run them one after another.
 
-use core::cell::Cell;
 use core::future::Future;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
-/// A worker-wide value: a `Cell` (swapping never panics, so no borrow-error formatting is
-/// linked) that may live in a `static`.
-pub struct WorkerCell<T>(pub Cell<Option<T>>);
-
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-unsafe impl<T> Sync for WorkerCell<T> {}
-
-impl<T> WorkerCell<T> {
-    pub const fn new() -> WorkerCell<T> {
-        WorkerCell(Cell::new(None))
-    }
-}
+use super::task::{settled, WorkerCell};
 
 /// The last queued call's gate; `None` before the first call.
 static TAIL: WorkerCell<Promise> = WorkerCell::new();
@@ -34,7 +21,7 @@ pub async fn serialized<T>(work: impl Future<Output = T>) -> T {
     let previous = TAIL.0.replace(Some(gate));
     if let Some(previous) = previous {
         // A rejected predecessor must not block the queue; our gates never reject anyway.
-        let _ = JsFuture::from(previous).await;
+        let _ = settled(previous).await;
     }
     let output = work.await;
     if let Some(release) = release {

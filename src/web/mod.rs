@@ -19,6 +19,7 @@ pub mod pages;
 #[cfg(feature = "worker")]
 mod shown;
 mod subscription;
+mod task;
 #[cfg(feature = "worker")]
 pub mod worker;
 

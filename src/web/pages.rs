@@ -2,9 +2,9 @@
 
 use alloc::vec::Vec;
 
+use super::task::settled;
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{ClientQueryOptions, ServiceWorkerGlobalScope, WindowClient};
 
 use super::js::{get_string, set, settle, warn};
@@ -18,7 +18,7 @@ pub async fn window_clients(scope: &ServiceWorkerGlobalScope) -> Vec<WindowClien
     let query = scope
         .clients()
         .match_all_with_options(options.unchecked_ref::<ClientQueryOptions>());
-    match JsFuture::from(query).await {
+    match settled(query).await {
         Ok(list) if Array::is_array(&list) => Array::from(&list)
             .iter()
             .map(|client| client.unchecked_into::<WindowClient>())
@@ -77,7 +77,7 @@ pub async fn focus_or_open(
         .or(if has_own_url { None } else { pages.first() });
     let result = match page {
         Some(page) => settle(page.focus()).await,
-        None => JsFuture::from(scope.clients().open_window(target)).await,
+        None => settled(scope.clients().open_window(target)).await,
     };
     if let Err(error) = result {
         warn("open-failed", &error);

@@ -15,10 +15,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
+use super::task::settled;
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, IdbDatabase, IdbKeyRange, IdbObjectStore, IdbRequest};
 
 use super::js::{get, get_millis, get_string, global, set};
@@ -326,7 +326,7 @@ async fn open_database() -> Result<IdbDatabase, StoreError> {
         request.set_onerror(Some(&reject));
         request.set_onblocked(Some(&reject));
     });
-    let event = JsFuture::from(first)
+    let event = settled(first)
         .await
         .map_err(|_| StoreError::from_dom(request_error(&request)))?;
     if get_string(&event, "type").as_deref() == Some("upgradeneeded") {
@@ -440,7 +440,7 @@ impl Change {
             transaction.set_onerror(Some(&reject));
             transaction.set_onabort(Some(&reject));
         });
-        match JsFuture::from(done).await {
+        match settled(done).await {
             Ok(_) => Ok(()),
             Err(_) => Err(StoreError::from_dom(
                 transaction.error().map_or(JsValue::NULL, JsValue::from),
@@ -491,7 +491,7 @@ async fn completed(request: &IdbRequest) -> Result<(), StoreError> {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
     });
-    match JsFuture::from(done).await {
+    match settled(done).await {
         Ok(_) => Ok(()),
         Err(_) => Err(StoreError::from_dom(request_error(request))),
     }

@@ -8,16 +8,16 @@ use alloc::string::String;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::js::{error, get, get_string, global, set};
 use super::store::{rejection, Feed};
+use super::task::settled;
 #[cfg(feature = "page")]
 use {
     super::client::{changed, NotificationClient},
     super::js::{now, warn},
+    super::task::promise_of,
     crate::core::feed::{FeedEntry, ReadState, UserActionState},
-    wasm_bindgen_futures::future_to_promise,
 };
 
 #[cfg(feature = "page")]
@@ -66,7 +66,7 @@ impl NotificationClient {
         #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
     ) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(subscribe(feed, options))
+        promise_of(subscribe(feed, options))
     }
 
     /// Sends local changes the service has not taken yet, then merges the service's feed
@@ -75,7 +75,7 @@ impl NotificationClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
     pub fn sync(&self) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(sync(feed))
+        promise_of(sync(feed))
     }
 
     /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
@@ -87,7 +87,7 @@ impl NotificationClient {
     )]
     pub fn get_subscription(&self) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(async move {
+        promise_of(async move {
             let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
             let Some(id) = get_string(&kept, "id") else {
                 return Ok(JsValue::NULL);
@@ -104,7 +104,7 @@ impl NotificationClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn unsubscribe(&self) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(unsubscribe(feed))
+        promise_of(unsubscribe(feed))
     }
 }
 
@@ -524,7 +524,7 @@ fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue
 
 /// Awaits a value that may be a promise.
 async fn awaited(value: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
-    JsFuture::from(Promise::resolve(&value?)).await
+    settled(Promise::resolve(&value?)).await
 }
 
 fn encode_uri_component(text: &str) -> String {

@@ -12,20 +12,20 @@ use alloc::vec::Vec;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     Event, ExtendableMessageEvent, MessagePort, NotificationEvent, PushEvent,
     ServiceWorkerGlobalScope, ServiceWorkerRegistration, WindowClient,
 };
 
 use super::js::{get, get_string, now, set, warn, worker_scope};
-use super::lock::{serialized, WorkerCell};
+use super::lock::serialized;
 use super::pages::{
     focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
     window_clients,
 };
 use super::shown::{on_screen, show, Screen, Shown};
 use super::store::{announce, Feed, Received};
+use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, Arrival};
 use crate::core::{
@@ -45,7 +45,14 @@ const MIN_CLOSE_DELAY: Millis = 1_000;
 /// Handles `push`, `notificationclick`, `notificationclose`, `pushsubscriptionchange` and
 /// `message`; other events are ignored.
 #[wasm_bindgen(js_name = handleEvent)]
-pub async fn handle_event(event: Event) {
+pub fn handle_event(event: Event) -> Promise {
+    promise_of(async move {
+        dispatch(event).await;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+async fn dispatch(event: Event) {
     match event.type_().as_str() {
         "push" => handle_push(event.unchecked_into()).await,
         "notificationclick" => handle_notification_click(event.unchecked_into()).await,
@@ -386,7 +393,7 @@ async fn hand_raw_to_app(
     };
     // Promise.resolve adopts whatever the hook returns: a value, a promise, a thenable.
     let answer = match hook.call2(scope, &JsValue::from_str(raw), sent) {
-        Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
+        Ok(value) => settled(Promise::resolve(&value)).await,
         Err(error) => Err(error),
     };
     let hook_said_handled = match answer {
@@ -436,8 +443,8 @@ fn schedule_sweep(scope: &ServiceWorkerGlobalScope, delay: Millis) {
     let timer = Promise::new(&mut |resolve, _reject| {
         let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay);
     });
-    spawn_local(async move {
-        let _ = JsFuture::from(timer).await;
+    spawn(async move {
+        let _ = settled(timer).await;
         sweep_now().await;
     });
 }
