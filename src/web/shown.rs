@@ -11,6 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Notification, NotificationOptions, ServiceWorkerRegistration};
 
 use super::js::{get, get_millis, get_string, set, settle, string_list, strings};
+use super::task::Settled;
 use crate::core::display::STATUS_TAG;
 use crate::core::{should_close, Display, Millis};
 
@@ -62,12 +63,18 @@ impl Screen {
     /// Reads the screen and closes what is due (display time over, or expired): swept on
     /// every worker event, since a stopped worker runs no timers.
     pub async fn sweep(registration: &ServiceWorkerRegistration, now: Millis) -> Screen {
+        Screen::swept(reading(registration), now).await
+    }
+
+    /// [`Screen::sweep`] of a `getNotifications` started earlier ([`reading`]), so that
+    /// reading the screen overlaps other work.
+    pub async fn swept(reading: Settled, now: Millis) -> Screen {
         let mut screen = Screen {
             ours: Vec::new(),
             statuses: Vec::new(),
             count: 0,
         };
-        for notification in on_screen(registration).await {
+        for notification in notifications(reading.await) {
             if notification.tag().as_deref() == Some(STATUS_TAG) {
                 screen.statuses.push(notification.clone());
             }
@@ -158,7 +165,16 @@ fn data_of(display: &Display) -> JsValue {
 
 /// Every notification of this registration on screen now.
 pub async fn on_screen(registration: &ServiceWorkerRegistration) -> Vec<Notification> {
-    match settle(registration.get_notifications()).await {
+    notifications(reading(registration).await)
+}
+
+/// `getNotifications()`, started now and awaited later.
+pub fn reading(registration: &ServiceWorkerRegistration) -> Settled {
+    settle(registration.get_notifications())
+}
+
+fn notifications(list: Result<JsValue, JsValue>) -> Vec<Notification> {
+    match list {
         Ok(list) if Array::is_array(&list) => Array::from(&list)
             .iter()
             .map(|item| item.unchecked_into::<Notification>())

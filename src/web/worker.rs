@@ -23,7 +23,7 @@ use super::pages::{
     focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
     window_clients,
 };
-use super::shown::{on_screen, show, Screen, Shown};
+use super::shown::{on_screen, reading, show, Screen, Shown};
 use super::store::{announce, Feed, Received};
 use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
@@ -254,9 +254,9 @@ async fn receive(text: Option<String>) {
 }
 
 /// Sweeps, validates, stores in the feed, then shows, hands over to the app, or leaves the
-/// quiet status. The screen is read once: nothing else changes it while the lock is held.
-/// When the feed cannot be written the notification is still shown, counted from the
-/// screen instead; `stored` says which.
+/// quiet status. The screen is read once, while the push is validated and written:
+/// nothing else changes it while the lock is held. When the feed cannot be written the
+/// notification is still shown, counted from the screen instead; `stored` says which.
 async fn push_path(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
@@ -265,17 +265,20 @@ async fn push_path(
     stored: &mut bool,
 ) -> Outcome {
     let now = now();
-    let screen = Screen::sweep(registration, now).await;
+    let reading = reading(registration);
     let (notification, sent) = match parse(text.as_deref(), now) {
         Ok(parsed) => parsed,
         Err(invalid) => {
             warn(invalid.code(), &JsValue::from_str("push refused"));
+            let screen = Screen::swept(reading, now).await;
             show_status_unless_shown(registration, &screen, now).await;
             return Outcome::Refused(invalid);
         }
     };
     let key = notification.key();
-    let feed_members = match feed().receive(&notification, now).await {
+    let received = feed().receive(&notification, now).await;
+    let screen = Screen::swept(reading, now).await;
+    let feed_members = match received {
         Ok(Received {
             arrival,
             mut members,
