@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing usernotify needs, only where it is missing or the
-# wrong version: the wasm target, wasm-pack, the wasm-bindgen CLI matching Cargo.lock,
-# Chromium + ChromeDriver (and curl), and the npm tools (wasm-opt from `binaryen`, playwright-core).
+# wrong version: the wasm target and rust-src, wasm-pack, the wasm-bindgen CLI matching
+# Cargo.lock, Chromium + ChromeDriver (and curl), and the npm tools (wasm-opt from
+# `binaryen`, playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -11,6 +12,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
+fi
+
+# The worker module rebuilds core and alloc for size (Makefile: WORKER_BUILD).
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  rustup component add rust-src
 fi
 
 if missing wasm-pack; then
