@@ -52,18 +52,18 @@ pub fn handle_event(event: Event) -> Promise {
     })
 }
 
+/// Every event but a push (whose path sweeps as it reads the screen) ends with a sweep: a
+/// stopped worker runs no timers, so what fell due meanwhile goes on the next event.
 async fn dispatch(event: Event) {
     match event.type_().as_str() {
-        "push" => handle_push(event.unchecked_into()).await,
+        "push" => return handle_push(event.unchecked_into()).await,
         "notificationclick" => handle_notification_click(event.unchecked_into()).await,
         "notificationclose" => handle_notification_close(event.unchecked_into()).await,
         "message" => handle_message(event.unchecked_into()).await,
-        "pushsubscriptionchange" => {
-            sweep_now().await;
-            renew_registration().await;
-        }
-        _ => sweep_now().await,
+        "pushsubscriptionchange" => renew_registration().await,
+        _ => {}
     }
+    sweep_now().await;
 }
 
 pub async fn handle_push(event: PushEvent) {
@@ -86,7 +86,8 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
             });
             receive(text).await;
         }
-        Some("usernotify-sweep") => sweep_now().await,
+        // The sweep itself follows every message.
+        Some("usernotify-sweep") => {}
         Some("usernotify-feed-changed") => {
             if let (Some(scope), Some(key)) = (worker_scope(), get_string(&message, "id")) {
                 let group = get_string(&message, "groupName");
@@ -160,7 +161,6 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     focus_or_open(&scope, &pages, &target, shown.url.is_some()).await;
     post(&pages, &page_message("usernotify-activated", &shown.key));
     change_state(core::slice::from_ref(&shown.key), activate).await;
-    sweep_now().await;
 }
 
 /// The user closed a notification: everything it counted is dismissed in the feed, and
@@ -170,7 +170,6 @@ pub async fn handle_notification_close(event: NotificationEvent) {
         change_state(&shown.members, dismiss).await;
         post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
     }
-    sweep_now().await;
 }
 
 /// How a push ended, reported to the app's pages as `usernotify-push-handled`.
