@@ -4,7 +4,7 @@
 //! no queue: it is polled when it starts, and again each time the one promise it awaits
 //! settles. One JS function (a single Rust closure, made once) resumes any task; each
 //! await binds it to the task and the outcome. wasm-bindgen-futures' queue, wakers and
-//! per-await closures cost the worker module several kilobytes.
+//! per-await closures cost the worker 2.0 KiB gzip more (measured when this replaced it).
 //!
 //! A failure while a task is resumed (a trap, or a browser call throwing through the
 //! module) happens in a promise reaction; it is passed to `reportError`, so the shell sees
