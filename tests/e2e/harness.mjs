@@ -128,8 +128,12 @@ const shownIn = (page, scope) =>
 
 const asText = (data) => (typeof data === 'string' ? data : JSON.stringify(data));
 
-/** Starts the demo server and a browser with the demo page open and its worker active. */
-export async function openDemo({ browser: name = 'chromium', extraMounts = [] } = {}) {
+/**
+ * Starts the demo server and a browser with the demo page open and its worker active. In
+ * Firefox the demo's registration is subscribed to push with the test's VAPID key unless
+ * `subscribe` is false (a test that subscribes through the package itself).
+ */
+export async function openDemo({ browser: name = 'chromium', extraMounts = [], subscribe = true } = {}) {
   const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
   const unavailable = new Set();
   const server = await serve({
@@ -139,7 +143,7 @@ export async function openDemo({ browser: name = 'chromium', extraMounts = [] } 
     unavailable,
   });
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const parts = name === 'firefox' ? await launchFirefox(origin) : await launchChromium(origin);
+  const parts = name === 'firefox' ? await launchFirefox(origin, subscribe) : await launchChromium(origin);
   const { page } = parts;
 
   const handledCount = () => demo.page.evaluate(() => window.__handled.length);
@@ -235,7 +239,7 @@ async function launchChromium(origin) {
 }
 
 /** Firefox: pushes through the browser's real push path, via the loopback push service. */
-async function launchFirefox(origin) {
+async function launchFirefox(origin, subscribeDemo) {
   const pushServer = await startPushServer();
   const vapidKeys = webpush.generateVAPIDKeys();
   let browser;
@@ -293,7 +297,7 @@ async function launchFirefox(origin) {
     if (answer.status !== 201) throw new Error(`the push service answered ${answer.status}: ${await answer.text()}`);
     return answer.headers.get('location');
   };
-  const subscription = await subscribe(`${origin}/`);
+  const subscription = subscribeDemo ? await subscribe(`${origin}/`) : null;
   return {
     browser,
     page,
@@ -303,7 +307,7 @@ async function launchFirefox(origin) {
     subscription,
     consoleLines,
     /** Sends a real Web Push message carrying `data` (an object is sent as its JSON text). */
-    pushBlind: sender(subscription),
+    pushBlind: subscription ? sender(subscription) : () => Promise.reject(new Error('the demo is not subscribed')),
     /** Registers a fixture worker on its own scope, subscribed to push on its own. */
     registerWorker: async (script, scope, type = 'module') => {
       await registerIn(page, script, scope, type);

@@ -23,7 +23,8 @@
 // once when the browser is connected, or kept until it says hello again (within their TTL).
 //
 // `log` records every message's fate in order: {event: "accepted" | "refused" | "ack" |
-// "nack", status | code, channelID, version, topic, urgency, ttl, bytes}.
+// "nack" | "unregistered", status | code, channelID, endpoint, version, topic, urgency, ttl,
+// bytes}.
 import { createServer } from 'node:http';
 import { createPublicKey, randomBytes, randomUUID, verify } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -102,7 +103,7 @@ export function startPushServer({ host = '127.0.0.1' } = {}) {
       if (request.method !== 'POST' || !match) return answer(404, 'no such endpoint');
       const channel = endpoints.get(match[1]);
       const refuse = (status, why) => {
-        log.push({ event: 'refused', status, why, channelID: channel?.channelID ?? null });
+        log.push({ event: 'refused', status, why, channelID: channel?.channelID ?? null, endpoint: `${origin}${request.url}` });
         return answer(status, why);
       };
       if (!channel) return refuse(404, 'no such subscription');
@@ -128,6 +129,7 @@ export function startPushServer({ host = '127.0.0.1' } = {}) {
         event: 'accepted',
         status: 201,
         channelID: channel.channelID,
+        endpoint: `${origin}${request.url}`,
         version,
         topic: request.headers.topic ?? null,
         urgency: request.headers.urgency ?? null,
