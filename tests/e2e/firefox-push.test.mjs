@@ -11,13 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import webpush from 'web-push';
-import { openDemo, sleep, until, visual } from './harness.mjs';
+import { BROWSERS, openDemo, sleep, until, visual } from './harness.mjs';
 import { buildService, deliveries, endpointTag, startService } from './service.mjs';
 
 const TOKEN = 'firefox-token';
 const HOST = 'demo.usernotify.test';
 
-describe("the whole flow through Firefox's real push path", () => {
+const skip = !BROWSERS.includes('firefox') && 'USERNOTIFY_BROWSERS leaves Firefox out';
+
+describe("the whole flow through Firefox's real push path", { skip }, () => {
   let demo;
   let service;
   let dataDir;
