@@ -18,7 +18,7 @@ WASM_OPT_FLAGS := -Oz --converge --strip-producers --strip-target-features \
 # in its own target directory (rust-src comes from scripts/install-tools.sh).
 WORKER_BUILD := RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort"
 
-.PHONY: tools build demo test lint test-host size test-worker test-e2e fuzz bench
+.PHONY: tools build demo test lint test-host size test-worker test-worker-firefox test-e2e fuzz bench
 
 tools:
 	scripts/install-tools.sh
@@ -47,7 +47,7 @@ demo: build
 	USERNOTIFY_TOKENS="$${USERNOTIFY_TOKENS:-demo-token:demo}" USERNOTIFY_STATIC="/=www,/pkg=pkg" \
 	  USERNOTIFY_DEMO_CURL=1 cargo run --release -q -p usernotify-service
 
-test: tools lint test-host build size test-worker test-e2e
+test: tools lint test-host build size test-worker test-worker-firefox test-e2e
 
 lint:
 	cargo fmt --all --check
@@ -65,12 +65,18 @@ test-host:
 size:
 	scripts/worker-size.sh $(WORKER_BUDGET)
 
-# The glue inside a real service worker of headless Chromium (webdriver.json grants the
-# notification permission).
+# The glue inside a real service worker of headless Chromium, then of headless Firefox ESR
+# (webdriver.json grants the notification permission in both, and gives Firefox the alerts
+# backend that works headless).
 test-worker:
 	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --release -- --features std --test worker --test feed_store
 
-# The demo in headless Chromium, pushes delivered through the DevTools protocol.
+test-worker-firefox:
+	GECKODRIVER=$(HOME)/.cargo/bin/geckodriver wasm-pack test --headless --firefox --release -- --features std --test worker --test feed_store
+
+# The demo in headless Chromium (pushes delivered through the DevTools protocol) and in
+# headless Firefox (real Web Push through a loopback push service and Firefox's own push
+# path). USERNOTIFY_BROWSERS=chromium (or firefox) runs the cross-browser suites in one only.
 test-e2e:
 	node --test --test-concurrency=1 tests/e2e/
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing usernotify needs, only where it is missing or the
 # wrong version: the wasm target and rust-src, wasm-pack, the wasm-bindgen CLI matching
-# Cargo.lock, Chromium + ChromeDriver (and curl), and the npm tools (wasm-opt from
-# `binaryen`, playwright-core).
+# Cargo.lock, Chromium + ChromeDriver (and curl), Firefox ESR + geckodriver, and the npm
+# tools (wasm-opt from `binaryen`, playwright-core, puppeteer-core, web-push, ws).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -37,7 +37,17 @@ if missing chromium || missing chromedriver || missing curl; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium chromium-driver curl
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
+# Firefox ESR: the in-worker tests (through geckodriver) and the end-to-end tests (through
+# puppeteer-core over WebDriver BiDi) run in it too.
+if [ ! -x /usr/lib/firefox-esr/firefox-esr ]; then
+  as_root apt-get update
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends firefox-esr
+fi
+if missing geckodriver; then
+  cargo install geckodriver
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

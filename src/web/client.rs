@@ -241,9 +241,11 @@ extern "C" {
 }
 
 /// The app's active service worker for this page, if it has one; never waits for one.
+/// None inside a service worker: Firefox exposes `navigator.serviceWorker` there too (its
+/// own registration, itself active), and a worker does not message itself (as in Chromium).
 async fn active_worker() -> Option<web_sys::ServiceWorker> {
     let container = get(&get(&global(), "navigator"), "serviceWorker");
-    if !container.is_object() {
+    if !container.is_object() || get(&global(), "registration").is_object() {
         return None;
     }
     let container: ServiceWorkerContainer = container.unchecked_into();

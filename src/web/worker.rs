@@ -29,7 +29,7 @@ use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, Arrival};
 use crate::core::{
-    plan_raw_fallback, plan_status, plan_visual, refresh_after_change, tag_for,
+    plan_raw_fallback, plan_status, plan_visual, refresh_after_change, should_close, tag_for,
     InvalidNotification, Millis, Notification, Refresh,
 };
 
@@ -164,9 +164,18 @@ pub async fn handle_notification_click(event: NotificationEvent) {
 }
 
 /// The user closed a notification: everything it counted is dismissed in the feed, and
-/// its pages hear it.
+/// its pages hear it. Firefox also fires `notificationclose` when a notification is replaced
+/// by one with its tag (a group's update) and when the worker closes it at its display time:
+/// neither is the user's, so neither dismisses.
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
+        let replaced = on_screen(&scope.registration())
+            .await
+            .iter()
+            .any(|notification| notification.tag().as_deref() == Some(shown.tag.as_str()));
+        if replaced || should_close(shown.close_at, shown.expiration, now()) {
+            return;
+        }
         change_state(&shown.members, dismiss).await;
         post_to_pages(&scope, &page_message("usernotify-dismissed", &shown.key)).await;
     }

@@ -2,7 +2,7 @@
 // worker, how state survives reloads and worker restarts, and what other pages hear.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inMinutes, openDemo, sleep, until, visual } from './harness.mjs';
+import { BROWSERS, inBrowser, inMinutes, openDemo, sleep, until, visual } from './harness.mjs';
 
 /** Runs `call(client, arg)` in `page` with the package's page API, as an app would. */
 const withClient = (page, call, arg) =>
@@ -31,10 +31,10 @@ let serial = 0;
 /** A fresh id per test run: deleted ids stay remembered in the feed until they expire. */
 const fresh = (name) => `${name}-${Date.now()}-${serial++}`;
 
-describe('the feed in headless Chromium', () => {
+for (const browser of BROWSERS) describe(`the feed ${inBrowser(browser)}`, () => {
   let demo;
   before(async () => {
-    demo = await openDemo();
+    demo = await openDemo({ browser });
   });
   after(() => demo?.close());
   beforeEach(async () => {
@@ -64,14 +64,16 @@ describe('the feed in headless Chromium', () => {
     assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
   });
 
-  test('read and dismissed state survive a page reload and a worker stop', async () => {
+  // Firefox offers a test no way to stop a worker (Chromium: CDP ServiceWorker.stopAllWorkers).
+  const canStop = browser === 'chromium';
+  test(`read and dismissed state survive a page reload${canStop ? ' and a worker stop' : ''}`, async () => {
     const [read, dismissed] = [fresh('read'), fresh('dismissed')];
     await demo.push(visual('Read me', 'r', { appNotificationId: read }));
     await demo.push(visual('Dismiss me', 'd', { appNotificationId: dismissed }));
     await withClient(demo.page, (client, id) => client.updateReadState(id, 'read'), read);
     await withClient(demo.page, (client, id) => client.updateUserActionState(id, 'dismissed'), dismissed);
     await demo.page.reload();
-    await demo.stopWorker();
+    if (canStop) await demo.stopWorker();
     await demo.push(visual('Wakes the worker', 'w', { appNotificationId: fresh('wake') }));
     assert.equal((await entryOf(demo.page, read)).readState, 'read');
     assert.equal((await entryOf(demo.page, dismissed)).userActionState, 'dismissed');
@@ -164,12 +166,12 @@ describe('the feed in headless Chromium', () => {
     assert.deepEqual([entry.readState, entry.userActionState], ['unread', 'none']);
   });
 
-  test('sixty grouped pushes with the worker stopped midway are all stored and the group shows 60', async () => {
+  test(`sixty grouped pushes${canStop ? ' with the worker stopped midway' : ''} are all stored and the group shows 60`, async () => {
     const group = fresh('burst');
     const pushes = Array.from({ length: 60 }, (_, n) =>
       visual('Burst', `message ${n + 1}`, { appNotificationId: `${group}-${n}`, groupName: group }));
     await demo.pushAll(pushes.slice(0, 30));
-    await demo.stopWorker();
+    if (canStop) await demo.stopWorker();
     // The second half arrives at once at a stopped worker: a cold start under load.
     await demo.pushAll(pushes.slice(30), 30_000);
     const stored = (await feed(demo.page)).filter((entry) => entry.groupName === group);

@@ -1,16 +1,26 @@
-// End-to-end harness: the demo served as `make demo` serves it, in headless Chromium.
+// End-to-end harness: the demo served as `make demo` serves it, in headless Chromium
+// (playwright-core) or headless Firefox (puppeteer-core over WebDriver BiDi), behind one API
+// (`push`, `pushAll`, `shown`, ...) so the same test bodies run in both.
 //
 // Real parts: the browser, its service worker, the wasm module, the Notifications API.
-// The only stand-in is the browser vendor's push service, which cannot exist here: pushes
-// reach the worker through the DevTools protocol (ServiceWorker.deliverPushMessage), the
-// same `push` event a push service would cause.
+// The only stand-in is the browser vendor's push service, which cannot exist here:
+// - Chromium: pushes reach the worker through the DevTools protocol
+//   (ServiceWorker.deliverPushMessage), the same `push` event a push service would cause.
+// - Firefox: the real push path. Firefox's `dom.push.serverURL` points at a loopback push
+//   service (push-server.mjs) speaking Firefox's push WebSocket protocol; the page subscribes
+//   with the browser's own PushManager (the test's VAPID key), and each push is real Web Push
+//   (aes128gcm + VAPID, made by the `web-push` library) POSTed to the endpoint Firefox got;
+//   Firefox decrypts it and fires `push` in the worker.
 //
 // What is shown is read only after the worker reports a push handled: a getNotifications()
 // that overlaps a showNotification() in flight makes Chromium drop the new entry from its
 // notification database (it "synchronises" with the displayed set), for any worker.
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
+import webpush from 'web-push';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
+import { startPushServer } from './push-server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = [
@@ -22,6 +32,35 @@ const ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+
+const FIREFOX = process.env.FIREFOX || '/usr/lib/firefox-esr/firefox-esr';
+
+/** What Firefox needs to reach the loopback push service and show notifications headless. */
+export const firefoxPrefs = (pushServerUrl) => ({
+  'dom.push.serverURL': pushServerUrl,
+  'dom.push.testing.allowInsecureServerURL': true,
+  'dom.push.connection.enabled': true,
+  'permissions.default.desktop-notification': 1,
+  'dom.serviceWorkers.testing.enabled': true,
+  // The system backend fails headless (showNotification rejects with NS_ERROR_FAILURE).
+  'alerts.useSystemBackend': false,
+  // Firefox allows a subscription 16 pushes (per visit of the site) that leave no
+  // notification visible three seconds later, then unsubscribes it (unregister code 201).
+  // A suite sends hundreds of pushes in a minute and closes everything between tests.
+  'dom.push.maxQuotaPerSubscription': 100_000,
+});
+
+/**
+ * The browsers every cross-browser suite runs in, in order: `USERNOTIFY_BROWSERS`
+ * (comma-separated) or both.
+ */
+export const BROWSERS = (process.env.USERNOTIFY_BROWSERS || 'chromium,firefox').split(',').map((name) => name.trim()).filter(Boolean);
+
+/** Test options that skip a test outside Chromium, saying which Chromium-only facility it needs. */
+export const chromiumOnly = (browser, needs) => (browser === 'chromium' ? {} : { skip: `Chromium only: needs ${needs}` });
+
+/** A title suffix naming the browser, e.g. "in headless Firefox". */
+export const inBrowser = (browser) => `in headless ${browser === 'firefox' ? 'Firefox' : 'Chromium'}`;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,8 +87,53 @@ export const visual = (title, body, fields = {}) => ({
   ...fields,
 });
 
-/** Starts the demo server and a browser with the demo page open and its worker active. */
-export async function openDemo({ extraMounts = [] } = {}) {
+/** Every page collects the worker's `usernotify-push-handled` reports. */
+const collectReports = () => {
+  window.__handled = [];
+  navigator.serviceWorker?.addEventListener('message', (event) => {
+    if (event.data?.type === 'usernotify-push-handled') window.__handled.push(event.data);
+  });
+};
+
+/** Registers `script` on `scope` from `page` and waits until it is active (or fails). */
+const registerIn = (page, script, scope, type) =>
+  page.evaluate(
+    ([url, at, kind]) => navigator.serviceWorker.register(url, { type: kind, scope: at }).then(async (registration) => {
+      const worker = registration.installing || registration.waiting || registration.active;
+      if (worker.state !== 'activated') {
+        // A worker that fails to install turns redundant: fail at once instead of waiting.
+        await new Promise((resolve, reject) => worker.addEventListener('statechange', () => {
+          if (worker.state === 'activated') resolve();
+          if (worker.state === 'redundant') reject(new Error(`${url} failed to install`));
+        }));
+      }
+    }),
+    [script, scope, type],
+  );
+
+/** What a registration shows: every notification of `scope` (the page's own when null). */
+const shownIn = (page, scope) =>
+  page.evaluate(async (at) => {
+    const registration = at ? await navigator.serviceWorker.getRegistration(at) : await navigator.serviceWorker.ready;
+    const list = await registration.getNotifications();
+    return list.map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      silent: n.silent,
+      requireInteraction: n.requireInteraction,
+      data: n.data,
+    }));
+  }, scope);
+
+const asText = (data) => (typeof data === 'string' ? data : JSON.stringify(data));
+
+/**
+ * Starts the demo server and a browser with the demo page open and its worker active. In
+ * Firefox the demo's registration is subscribed to push with the test's VAPID key unless
+ * `subscribe` is false (a test that subscribes through the package itself).
+ */
+export async function openDemo({ browser: name = 'chromium', extraMounts = [], subscribe = true } = {}) {
   const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
   const unavailable = new Set();
   const server = await serve({
@@ -59,16 +143,54 @@ export async function openDemo({ extraMounts = [] } = {}) {
     unavailable,
   });
   const origin = `http://127.0.0.1:${server.address().port}`;
+  const parts = name === 'firefox' ? await launchFirefox(origin, subscribe) : await launchChromium(origin);
+  const { page } = parts;
+
+  const handledCount = () => demo.page.evaluate(() => window.__handled.length);
+  const demo = {
+    browser: name,
+    origin,
+    /** URL paths the server answers with 503 while they are in this set. */
+    unavailable,
+    server,
+    ...parts,
+    /** Delivers pushes at once and waits until the worker reports each handled. */
+    pushAll: async (list, timeout = 15_000) => {
+      const before = await handledCount();
+      await Promise.all(list.map((data) => demo.pushBlind(data)));
+      await until(handledCount, (count) => count >= before + list.length, {
+        timeout,
+        what: `${list.length} push(es) handled`,
+      });
+      return demo.page.evaluate((from) => window.__handled.slice(from), before);
+    },
+    /** Delivers one push and resolves with the worker's report: `{type, key, outcome}`. */
+    push: async (data) => (await demo.pushAll([data]))[0],
+    /** What the user sees: every notification of the origin on screen now. */
+    shown: () => shownIn(demo.page, null),
+    /** Waits until what is shown satisfies `accept`. */
+    shownWhen: (accept, what, timeout) => until(demo.shown, accept, { what, timeout }),
+    closeAll: () =>
+      demo.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.ready;
+        for (const n of await registration.getNotifications()) n.close();
+      }),
+    /** The text of every element matching `selector` in the demo page, in order. */
+    texts: (selector) => demo.page.evaluate((at) => [...document.querySelectorAll(at)].map((element) => element.textContent), selector),
+    close: async () => {
+      await parts.closeBrowser();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return demo;
+}
+
+/** Chromium: pushes through the DevTools protocol. */
+async function launchChromium(origin) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext();
   await context.grantPermissions(['notifications'], { origin });
-  // Every page collects the worker's `usernotify-push-handled` reports.
-  await context.addInitScript(() => {
-    window.__handled = [];
-    navigator.serviceWorker?.addEventListener('message', (event) => {
-      if (event.data?.type === 'usernotify-push-handled') window.__handled.push(event.data);
-    });
-  });
+  await context.addInitScript(collectReports);
   const page = await context.newPage();
   const consoleLines = [];
   page.on('console', (message) => consoleLines.push(message.text()));
@@ -88,95 +210,118 @@ export async function openDemo({ extraMounts = [] } = {}) {
       )
     ).registrationId;
   const registrationId = await registrationFor(`${origin}/`);
-
-  const handledCount = () => demo.page.evaluate(() => window.__handled.length);
-  const demo = {
-    origin,
-    registrationId,
-    /** URL paths the server answers with 503 while they are in this set. */
-    unavailable,
-    server,
+  const deliver = (id) => (data) =>
+    cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: id, data: asText(data) });
+  return {
     browser,
     page,
     context,
     cdp,
+    registrationId,
     consoleLines,
     /** Delivers a real `push` event carrying `data` (an object is sent as its JSON text). */
-    pushBlind: (data) =>
-      cdp.send('ServiceWorker.deliverPushMessage', {
-        origin,
-        registrationId,
-        data: typeof data === 'string' ? data : JSON.stringify(data),
-      }),
-    /** Delivers pushes at once and waits until the worker reports each handled. */
-    pushAll: async (list, timeout = 15_000) => {
-      const before = await handledCount();
-      await Promise.all(list.map((data) => demo.pushBlind(data)));
-      await until(handledCount, (count) => count >= before + list.length, {
-        timeout,
-        what: `${list.length} push(es) handled`,
-      });
-      return demo.page.evaluate((from) => window.__handled.slice(from), before);
-    },
-    /** Delivers one push and resolves with the worker's report: `{type, key, outcome}`. */
-    push: async (data) => (await demo.pushAll([data]))[0],
-    /** What the user sees: every notification of the origin on screen now. */
-    shown: () =>
-      demo.page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.ready;
-        const list = await registration.getNotifications();
-        return list.map((n) => ({
-          title: n.title,
-          body: n.body,
-          tag: n.tag,
-          silent: n.silent,
-          requireInteraction: n.requireInteraction,
-          data: n.data,
-        }));
-      }),
-    /** Waits until what is shown satisfies `accept`. */
-    shownWhen: (accept, what, timeout) => until(demo.shown, accept, { what, timeout }),
-    closeAll: () =>
-      demo.page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.ready;
-        for (const n of await registration.getNotifications()) n.close();
-      }),
+    pushBlind: deliver(registrationId),
     /**
      * Registers another worker (a test fixture) on its own scope and returns a way to push
      * to it and read its notifications.
      */
     registerWorker: async (script, scope, type = 'module') => {
-      await demo.page.evaluate(
-        ([url, at, kind]) => navigator.serviceWorker.register(url, { type: kind, scope: at }).then(async (registration) => {
-          const worker = registration.installing || registration.waiting || registration.active;
-          if (worker.state !== 'activated') {
-            // A worker that fails to install turns redundant: fail at once instead of waiting.
-            await new Promise((resolve, reject) => worker.addEventListener('statechange', () => {
-              if (worker.state === 'activated') resolve();
-              if (worker.state === 'redundant') reject(new Error(`${url} failed to install`));
-            }));
-          }
-        }),
-        [script, scope, type],
-      );
+      await registerIn(page, script, scope, type);
       const id = await registrationFor(new URL(scope, origin).href);
-      return {
-        registrationId: id,
-        pushBlind: (data) =>
-          cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: id, data: typeof data === 'string' ? data : JSON.stringify(data) }),
-        shown: () =>
-          demo.page.evaluate(async (at) => {
-            const registration = await navigator.serviceWorker.getRegistration(at);
-            return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
-          }, scope),
-      };
+      return { registrationId: id, pushBlind: deliver(id), shown: () => shownIn(page, scope) };
     },
     /** Stops the worker: the next event is a cold start. */
     stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
-    close: async () => {
+    fill: (selector, value) => page.fill(selector, value),
+    click: (selector) => page.click(selector),
+    closeBrowser: () => browser.close(),
+  };
+}
+
+/** Firefox: pushes through the browser's real push path, via the loopback push service. */
+async function launchFirefox(origin, subscribeDemo) {
+  const pushServer = await startPushServer();
+  const vapidKeys = webpush.generateVAPIDKeys();
+  let browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      extraPrefsFirefox: firefoxPrefs(pushServer.url),
+    });
+  } catch (error) {
+    await pushServer.close();
+    throw error;
+  }
+  const defaultContext = browser.defaultBrowserContext();
+  const newPage = async () => {
+    const opened = await defaultContext.newPage();
+    await opened.evaluateOnNewDocument(collectReports);
+    return opened;
+  };
+  const page = await newPage();
+  const consoleLines = [];
+  page.on('console', (message) => consoleLines.push(message.text()));
+  await page.goto(`${origin}/`);
+  // Firefox drops a push to an origin that no tab shows and its history has no visit of
+  // (a link followed, an address typed): "Ignoring message sent to unvisited origin", and it
+  // unsubscribes. A navigation by WebDriver is not such a visit; following a link is, as
+  // when a user came to the app.
+  await Promise.all([
+    page.waitForNavigation(),
+    page.evaluate(() => {
+      const link = Object.assign(document.createElement('a'), { href: '/?visited' });
+      document.body.append(link);
+      link.click();
+    }),
+  ]);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+
+  /** Subscribes the registration of `scope` with the browser's own PushManager. */
+  const subscribe = (scope) =>
+    page.evaluate(async ([at, key]) => {
+      const registration = await navigator.serviceWorker.getRegistration(at);
+      const subscription = (await registration.pushManager.getSubscription())
+        ?? (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
+      return subscription.toJSON();
+    }, [scope, vapidKeys.publicKey]);
+  /** Sends real Web Push to `subscription`; an empty string is a push without a payload. */
+  const sender = (subscription) => async (data) => {
+    const text = asText(data);
+    const request = webpush.generateRequestDetails(subscription, text === '' ? null : text, {
+      vapidDetails: { subject: 'mailto:tests@usernotify.invalid', publicKey: vapidKeys.publicKey, privateKey: vapidKeys.privateKey },
+      TTL: 60,
+    });
+    const answer = await fetch(request.endpoint, { method: request.method, headers: request.headers, body: request.body });
+    if (answer.status !== 201) throw new Error(`the push service answered ${answer.status}: ${await answer.text()}`);
+    return answer.headers.get('location');
+  };
+  const subscription = subscribeDemo ? await subscribe(`${origin}/`) : null;
+  return {
+    browser,
+    page,
+    context: { newPage },
+    pushServer,
+    vapidKeys,
+    subscription,
+    consoleLines,
+    /** Sends a real Web Push message carrying `data` (an object is sent as its JSON text). */
+    pushBlind: subscription ? sender(subscription) : () => Promise.reject(new Error('the demo is not subscribed')),
+    /** Registers a fixture worker on its own scope, subscribed to push on its own. */
+    registerWorker: async (script, scope, type = 'module') => {
+      await registerIn(page, script, scope, type);
+      const own = await subscribe(new URL(scope, origin).href);
+      return { subscription: own, pushBlind: sender(own), shown: () => shownIn(page, scope) };
+    },
+    stopWorker: () => {
+      throw new Error('Firefox offers no way to stop a service worker from a test');
+    },
+    fill: (selector, value) => page.locator(selector).fill(value),
+    click: (selector) => page.click(selector),
+    closeBrowser: async () => {
       await browser.close();
-      await new Promise((resolve) => server.close(resolve));
+      await pushServer.close();
     },
   };
-  return demo;
 }

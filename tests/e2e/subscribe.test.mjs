@@ -7,16 +7,14 @@
 // node's crypto, and delivers it with the DevTools protocol).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { createECDH, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDemo, sleep, until, visual } from './harness.mjs';
+import { buildService, startService } from './service.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'demo-token';
 const HOST = 'demo.usernotify.test';
 
@@ -32,20 +30,6 @@ const startReceiver = () => new Promise((resolve) => {
     });
   });
   server.listen(0, '127.0.0.1', () => resolve({ server, received, origin: `http://127.0.0.1:${server.address().port}` }));
-});
-
-/** Starts the service binary on a free port and resolves with its base URL. */
-const startService = (env) => new Promise((resolve, reject) => {
-  const child = spawn(join(root, 'target/debug/usernotify-service'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const read = (chunk) => {
-    log += chunk;
-    const address = /address=(\S+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
-    if (address) resolve({ child, url: `http://${address[1]}`, log: () => log });
-  };
-  child.stdout.on('data', read);
-  child.stderr.on('data', read);
-  child.on('exit', (code) => reject(new Error(`the service exited (${code}): ${log}`)));
 });
 
 /** RFC 8291 decryption of one aes128gcm push, with the subscription's keys. */
@@ -77,7 +61,7 @@ describe('subscribing through the package, with the app service', () => {
   const auth = randomBytes(16);
 
   before(async () => {
-    execFileSync('cargo', ['build', '-q', '-p', 'usernotify-service'], { cwd: root, stdio: 'inherit' });
+    buildService();
     receiver = await startReceiver();
     demo = await openDemo();
     dataDir = mkdtempSync(join(tmpdir(), 'usernotify-subscribe-'));

@@ -21,10 +21,28 @@ pub async fn shown() -> Vec<Notification> {
         .collect()
 }
 
+/// Closes every notification and waits until none is listed: Firefox's close() takes a
+/// notification off getNotifications() a moment later, Chromium's at once.
 pub async fn close_all() {
     for notification in shown().await {
         notification.close();
     }
+    for _ in 0..100 {
+        if shown().await.is_empty() {
+            return;
+        }
+        pause(20).await;
+    }
+}
+
+/// Waits `millis` milliseconds.
+pub async fn pause(millis: i32) {
+    let wait = js_sys::Promise::new(&mut |resolve, _| {
+        scope()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis)
+            .unwrap();
+    });
+    JsFuture::from(wait).await.unwrap();
 }
 
 /// A `push` event carrying `data` as text, or no data.
