@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Notification, NotificationOptions, ServiceWorkerRegistration};
 
 use super::js::{get, get_millis, get_string, set, settle, string_list, strings};
-use super::task::Settled;
+use super::task::{Settled, WorkerCell};
 use crate::core::display::STATUS_TAG;
 use crate::core::{should_close, Display, Millis};
 
@@ -80,7 +80,7 @@ impl Screen {
             }
             match Shown::read(notification) {
                 Some(shown) if should_close(shown.close_at, shown.expiration, now) => {
-                    shown.notification.close();
+                    close_here(&shown);
                 }
                 Some(shown) => {
                     screen.count += 1;
@@ -103,7 +103,7 @@ impl Screen {
     /// Closes usernotify's notifications under `tag`.
     pub fn close_tagged(&self, tag: &str) {
         for shown in self.ours.iter().filter(|shown| shown.tag == tag) {
-            shown.notification.close();
+            close_here(shown);
         }
     }
 
@@ -113,6 +113,36 @@ impl Screen {
             status.close();
         }
     }
+}
+
+/// The notifications this worker closed itself, by tag and timestamp. Firefox fires
+/// `notificationclose` for those too (Chromium only for the user's), and the worker's own
+/// close is not the user's dismissal. A few are enough: the event follows the close.
+static CLOSED_HERE: WorkerCell<Vec<(String, f64)>> = WorkerCell::new();
+const CLOSED_HERE_KEPT: usize = 8;
+
+/// Closes one of usernotify's notifications, remembering that the worker did.
+pub fn close_here(shown: &Shown) {
+    let mut closed = CLOSED_HERE.0.take().unwrap_or_default();
+    if closed.len() >= CLOSED_HERE_KEPT {
+        closed.remove(0);
+    }
+    closed.push((shown.tag.clone(), shown.notification.timestamp()));
+    CLOSED_HERE.0.set(Some(closed));
+    shown.notification.close();
+}
+
+/// Whether the worker closed `shown` itself ([`close_here`]); forgotten once asked.
+pub fn closed_here(shown: &Shown) -> bool {
+    let mut closed = CLOSED_HERE.0.take().unwrap_or_default();
+    let before = closed.len();
+    let stamp = shown.notification.timestamp();
+    // Bitwise: Firefox has no `timestamp` (NaN), and fires the event for every close of
+    // the worker's, so the tag alone is enough there; Chromium never fires it for them.
+    closed.retain(|(tag, at)| !(*tag == shown.tag && at.to_bits() == stamp.to_bits()));
+    let found = closed.len() != before;
+    CLOSED_HERE.0.set(Some(closed));
+    found
 }
 
 /// Shows `display`; the promise settles once the browser has it on screen.

@@ -23,7 +23,7 @@ use super::pages::{
     focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
     window_clients,
 };
-use super::shown::{on_screen, reading, show, Screen, Shown};
+use super::shown::{close_here, closed_here, on_screen, reading, show, Screen, Shown};
 use super::store::{announce, Feed, Received};
 use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
@@ -155,7 +155,7 @@ pub async fn handle_notification_click(event: NotificationEvent) {
     let Some(shown) = Shown::read(event.notification()) else {
         return;
     };
-    shown.notification.close();
+    close_here(&shown);
     let target = same_origin_target(&scope, shown.url.as_deref());
     let pages = window_clients(&scope).await;
     focus_or_open(&scope, &pages, &target, shown.url.is_some()).await;
@@ -165,15 +165,17 @@ pub async fn handle_notification_click(event: NotificationEvent) {
 
 /// The user closed a notification: everything it counted is dismissed in the feed, and
 /// its pages hear it. Firefox also fires `notificationclose` when a notification is replaced
-/// by one with its tag (a group's update) and when the worker closes it at its display time:
-/// neither is the user's, so neither dismisses.
+/// by one with its tag (a group's update) and when the worker closes it (a click, its display
+/// time, a page's change that leaves its group nothing to count): none is the user's, so
+/// none dismisses.
 pub async fn handle_notification_close(event: NotificationEvent) {
     if let (Some(scope), Some(shown)) = (worker_scope(), Shown::read(event.notification())) {
         let replaced = on_screen(&scope.registration())
             .await
             .iter()
             .any(|notification| notification.tag().as_deref() == Some(shown.tag.as_str()));
-        if replaced || should_close(shown.close_at, shown.expiration, now()) {
+        if replaced || closed_here(&shown) || should_close(shown.close_at, shown.expiration, now())
+        {
             return;
         }
         change_state(&shown.members, dismiss).await;

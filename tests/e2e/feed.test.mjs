@@ -116,6 +116,23 @@ for (const browser of BROWSERS) describe(`the feed ${inBrowser(browser)}`, () =>
     assert.deepEqual(await demo.shown(), [], 'nothing left to count: the group notification closes');
   });
 
+  test('reading the rest of a group from a page closes its notification and dismisses nothing', async () => {
+    const group = fresh('read-group');
+    const ids = [fresh('r'), fresh('r')];
+    for (const [n, id] of ids.entries()) {
+      await demo.push(visual(`Unread ${n + 1}`, `body ${n + 1}`, { appNotificationId: id, groupName: group }));
+    }
+    assert.deepEqual((await demo.shown()).map((n) => n.title), ['Unread 2 (2)']);
+    for (const id of ids) await withClient(demo.page, (client, value) => client.updateReadState(value, 'read'), id);
+    assert.deepEqual(await demo.shown(), [], 'nothing left to count: the group notification closes');
+    // Firefox tells the worker of its own close as well; give that event time to arrive.
+    await sleep(500);
+    for (const id of ids) {
+      const entry = await entryOf(demo.page, id);
+      assert.deepEqual([entry.readState, entry.userActionState], ['read', 'none'], id);
+    }
+  });
+
   test('a second page hears what the worker and another page change', async () => {
     const second = await demo.context.newPage();
     try {
