@@ -2,20 +2,7 @@
 // worker, how state survives reloads and worker restarts, and what other pages hear.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BROWSERS, inBrowser, inMinutes, openDemo, sleep, until, visual } from './harness.mjs';
-
-/** Runs `call(client, arg)` in `page` with the package's page API, as an app would. */
-const withClient = (page, call, arg) =>
-  page.evaluate(
-    async ([source, value]) => {
-      const api = await import('/pkg/usernotify.js');
-      await api.default();
-      const client = await api.NotificationClient.open();
-      // eslint-disable-next-line no-new-func
-      return new Function('client', 'value', `return (${source})(client, value);`)(client, value);
-    },
-    [call.toString(), arg],
-  );
+import { BROWSERS, inBrowser, inMinutes, openDemo, sleep, until, visual, withClient } from './harness.mjs';
 
 const feed = (page) => withClient(page, (client) => client.getAllNotifications());
 const entryOf = async (page, id) => (await feed(page)).find((entry) => entry.id === id);

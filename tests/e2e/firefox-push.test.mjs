@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import webpush from 'web-push';
-import { BROWSERS, openDemo, sleep, until, visual } from './harness.mjs';
+import { BROWSERS, openDemo, sleep, until, visual, withClient } from './harness.mjs';
 import { buildService, deliveries, endpointTag, startService } from './service.mjs';
 
 const TOKEN = 'firefox-token';
@@ -45,15 +45,8 @@ describe("the whole flow through Firefox's real push path", { skip }, () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Runs `call(client, arg)` in the demo page with the package's page API, as an app would. */
-  const client = (call, arg) =>
-    demo.page.evaluate(async ([source, value]) => {
-      const api = await import('/pkg/usernotify.js');
-      await api.default();
-      const opened = await api.NotificationClient.open();
-      // eslint-disable-next-line no-new-func
-      return new Function('client', 'value', `return (${source})(client, value);`)(opened, value);
-    }, [call.toString(), arg]);
+  /** Runs `call(client, arg)` in the demo page with the package's page API. */
+  const client = (call, arg) => withClient(demo.page, call, arg);
 
   const options = () => ({ serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST, displayName: 'Headless Firefox' });
   const authorized = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };

@@ -62,6 +62,22 @@ export const chromiumOnly = (browser, needs) => (browser === 'chromium' ? {} : {
 /** A title suffix naming the browser, e.g. "in headless Firefox". */
 export const inBrowser = (browser) => `in headless ${browser === 'firefox' ? 'Firefox' : 'Chromium'}`;
 
+/**
+ * Runs `call(client, arg)` in `page` with the package's page API (`NotificationClient`), as
+ * an app would; `call` is a function or its source text.
+ */
+export const withClient = (page, call, arg) =>
+  page.evaluate(
+    async ([source, value]) => {
+      const api = await import('/pkg/usernotify.js');
+      await api.default();
+      const client = await api.NotificationClient.open();
+      // eslint-disable-next-line no-new-func
+      return new Function('client', 'value', `return (${source})(client, value);`)(client, value);
+    },
+    [call.toString(), arg],
+  );
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `read` until `accept(value)` holds; fails with the last value after `timeout`. */

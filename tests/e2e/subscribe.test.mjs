@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDemo, sleep, until, visual } from './harness.mjs';
+import { openDemo, sleep, until, visual, withClient } from './harness.mjs';
 import { buildService, startService } from './service.mjs';
 
 const TOKEN = 'demo-token';
@@ -103,14 +103,8 @@ describe('subscribing through the package, with the app service', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const client = (call, arg) =>
-    demo.page.evaluate(async ([source, value]) => {
-      const api = await import('/pkg/usernotify.js');
-      await api.default();
-      const opened = await api.NotificationClient.open();
-      // eslint-disable-next-line no-new-func
-      return new Function('client', 'value', `return (${source})(client, value);`)(opened, value);
-    }, [call.toString(), arg]);
+  /** Runs `call(client, arg)` in the demo page with the package's page API. */
+  const client = (call, arg) => withClient(demo.page, call, arg);
 
   const post = (uns, notification) =>
     fetch(`${service.url}/me/notifications`, {
