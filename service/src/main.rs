@@ -1,6 +1,11 @@
 //! `usernotify-service`: reads the settings from the environment and serves until stopped.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -53,8 +53,14 @@ export interface FeedChange {
   id: string | null;
   change: "added" | "updated" | "deleted" | "purged";
 }
-/** The `name` of every `Error` the page API rejects with. */
-export type UsernotifyErrorCode = "not-found" | "invalid-state" | "storage-unavailable" | "quota-exceeded";
+/**
+ * The `name` of every `Error` the page API rejects with. `subscribe`, `sync` and changes sent
+ * to the app service may also reject with the service's own Graph error code.
+ */
+export type UsernotifyErrorCode =
+  | "not-found" | "invalid-state" | "storage-unavailable" | "quota-exceeded"
+  | "invalid-options" | "push-unavailable" | "service-unreachable" | "not-subscribed"
+  | "service-error";
 "#;
 
 /// The feed of this origin, as the app's pages see it.
