@@ -29,7 +29,7 @@ use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, Arrival};
 use crate::core::{
-    plan_raw_fallback, plan_status, plan_visual, refresh_after_change, should_close, tag_for,
+    plan_raw_fallback, plan_status, plan_visual, refresh_after_change, tag_for,
     InvalidNotification, Millis, Notification, Refresh,
 };
 
@@ -52,18 +52,33 @@ pub fn handle_event(event: Event) -> Promise {
     })
 }
 
-/// Every event but a push (whose path sweeps as it reads the screen) ends with a sweep: a
-/// stopped worker runs no timers, so what fell due meanwhile goes on the next event.
+/// Every event ends swept: a stopped worker runs no timers, so what fell due meanwhile goes
+/// on the next event. A push (and a page's push or redraw message) sweeps on its way, as it
+/// reads the screen and writes the feed; every other event sweeps at the end.
 async fn dispatch(event: Event) {
-    match event.type_().as_str() {
-        "push" => return handle_push(event.unchecked_into()).await,
-        "notificationclick" => handle_notification_click(event.unchecked_into()).await,
-        "notificationclose" => handle_notification_close(event.unchecked_into()).await,
+    let swept = match event.type_().as_str() {
+        "push" => {
+            handle_push(event.unchecked_into()).await;
+            true
+        }
         "message" => handle_message(event.unchecked_into()).await,
-        "pushsubscriptionchange" => renew_registration().await,
-        _ => {}
+        "notificationclick" => {
+            handle_notification_click(event.unchecked_into()).await;
+            false
+        }
+        "notificationclose" => {
+            handle_notification_close(event.unchecked_into()).await;
+            false
+        }
+        "pushsubscriptionchange" => {
+            renew_registration().await;
+            false
+        }
+        _ => false,
+    };
+    if !swept {
+        sweep_now().await;
     }
-    sweep_now().await;
 }
 
 pub async fn handle_push(event: PushEvent) {
@@ -73,8 +88,9 @@ pub async fn handle_push(event: PushEvent) {
 /// Messages from the app's pages: `{type: "usernotify-push", data}` runs the push path on
 /// `data` (JSON text or an object), so a page can show a notification with no push service;
 /// `{type: "usernotify-sweep"}` closes what is due; `{type: "usernotify-feed-changed", id,
-/// groupName}` (sent by the page API) redraws or closes what that change affects.
-pub async fn handle_message(event: ExtendableMessageEvent) {
+/// groupName}` (sent by the page API) redraws or closes what that change affects. True
+/// when it swept already: the push path and a redraw read the screen and purge the feed.
+pub async fn handle_message(event: ExtendableMessageEvent) -> bool {
     let message = event.data();
     match get_string(&message, "type").as_deref() {
         Some("usernotify-push") => {
@@ -85,9 +101,10 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
                     .and_then(|text| text.as_string())
             });
             receive(text).await;
+            true
         }
-        // The sweep itself follows every message.
-        Some("usernotify-sweep") => {}
+        // The sweep itself follows.
+        Some("usernotify-sweep") => false,
         Some("usernotify-feed-changed") => {
             if let (Some(scope), Some(key)) = (worker_scope(), get_string(&message, "id")) {
                 let group = get_string(&message, "groupName");
@@ -98,8 +115,9 @@ pub async fn handle_message(event: ExtendableMessageEvent) {
             if let Some(port) = event.ports().get(0).dyn_ref::<MessagePort>() {
                 let _ = port.post_message(&JsValue::TRUE);
             }
+            true
         }
-        _ => {}
+        _ => false,
     }
 }
 
@@ -174,8 +192,7 @@ pub async fn handle_notification_close(event: NotificationEvent) {
             .await
             .iter()
             .any(|notification| notification.tag().as_deref() == Some(shown.tag.as_str()));
-        if replaced || closed_here(&shown) || should_close(shown.close_at, shown.expiration, now())
-        {
+        if replaced || closed_here(&shown) {
             return;
         }
         change_state(&shown.members, dismiss).await;
