@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::task::settled;
+use super::task::{settled, Settled};
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ClientQueryOptions, ServiceWorkerGlobalScope, WindowClient};
@@ -11,14 +11,24 @@ use super::js::{get_string, set, settle, warn};
 
 /// Every page of the app, controlled or not (a page loaded before the worker is not).
 pub async fn window_clients(scope: &ServiceWorkerGlobalScope) -> Vec<WindowClient> {
+    listed(listing(scope).await)
+}
+
+/// `clients.matchAll` for [`window_clients`], started now and awaited later ([`listed`]).
+pub fn listing(scope: &ServiceWorkerGlobalScope) -> Settled {
     // A plain object rather than web-sys's setters: no enum conversion code in the module.
     let options = Object::new();
     set(&options, "type", &JsValue::from_str("window"));
     set(&options, "includeUncontrolled", &JsValue::TRUE);
-    let query = scope
-        .clients()
-        .match_all_with_options(options.unchecked_ref::<ClientQueryOptions>());
-    match settled(query).await {
+    settled(
+        scope
+            .clients()
+            .match_all_with_options(options.unchecked_ref::<ClientQueryOptions>()),
+    )
+}
+
+pub fn listed(list: Result<JsValue, JsValue>) -> Vec<WindowClient> {
+    match list {
         Ok(list) if Array::is_array(&list) => Array::from(&list)
             .iter()
             .map(|client| client.unchecked_into::<WindowClient>())

@@ -14,8 +14,9 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
+use core::future::Future;
 
-use super::task::settled;
+use super::task::{settled, Settled};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -97,10 +98,9 @@ impl StoreError {
 /// What a push did to the feed, for the worker to show.
 pub struct Received {
     pub arrival: Arrival,
-    /// The keys its group's notification counts now, oldest first (empty when ungrouped).
+    /// The keys its group's notification counted before this push, oldest first (empty
+    /// when ungrouped).
     pub members: Vec<String>,
-    /// Expired entries removed on the way.
-    pub purged: usize,
 }
 
 /// The feed database of this origin, connected on first use. The connection closes when
@@ -132,32 +132,48 @@ impl Feed {
     }
 
     /// Stores a valid push unless it was deleted, and reads its group's count, in one
-    /// transaction: written before it is shown, and counted from the feed.
+    /// transaction: read and written before it is shown, and counted from the feed. Every
+    /// read goes out at once (one round trip, not five); the commit is left for the caller
+    /// to await, so that the notification is shown while the transaction commits.
     pub async fn receive(
         &self,
         notification: &Notification,
         now: Millis,
-    ) -> Result<Received, StoreError> {
+    ) -> Result<(Received, Commit), StoreError> {
         let change = self.change().await?;
-        let purged = change.purge(now).await?;
-        let key = notification.key();
-        let stored = change.entry(&key).await?;
-        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key))).await?;
-        let tombstone = tombstone_from_js(&tombstone);
+        let key = JsValue::from_str(&notification.key());
+        let expired = change.expired(now)?;
+        let stored = read(change.feed.get(&key));
+        let tombstone = read(change.tombstones.get(&key));
+        let counted = match &notification.group_name {
+            Some(group) => Some(change.counted(group)?),
+            None => None,
+        };
+        // All read before the purge's deletes and the put: the core leaves expired
+        // records aside itself, and the push path counts the pushed key itself.
+        let purged = change.purge(expired).await?;
+        let stored = entry_from_js(&stored.await?);
+        let tombstone = tombstone_from_js(&tombstone.await?);
+        let mut members = Vec::new();
+        if let Some(counted) = counted {
+            for member in Array::from(&counted.await?).iter() {
+                if !purged.includes(&member, 0) {
+                    members.extend(member.as_string());
+                }
+            }
+        }
         let arrival = arrive(notification, stored.as_ref(), tombstone.as_ref(), now);
         if let Arrival::New(entry) | Arrival::Updated(entry) = &arrival {
             change.put(entry)?;
         }
-        let members = match &notification.group_name {
-            Some(group) => change.counted(group).await?,
-            None => Vec::new(),
+        let mut commit = change.commit();
+        commit.purged = purged.length();
+        commit.arrived = match arrival {
+            Arrival::New(_) => Some((notification.key(), "added")),
+            Arrival::Updated(_) => Some((notification.key(), "updated")),
+            _ => None,
         };
-        change.commit().await?;
-        Ok(Received {
-            arrival,
-            members,
-            purged,
-        })
+        Ok((Received { arrival, members }, commit))
     }
 
     /// Applies `update` to each unexpired entry under `keys` in one transaction; returns
@@ -180,14 +196,14 @@ impl Feed {
                 written.push(entry);
             }
         }
-        change.commit().await?;
+        change.commit().finished().await?;
         Ok(written)
     }
 
     /// Deletes the entry under `key` and leaves a tombstone until its expiry.
     pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
         let change = self.change().await?;
-        change.purge(now).await?;
+        change.purge(change.expired(now)?).await?;
         let entry = change.entry(key).await?.ok_or(StoreError::NotFound)?;
         let tombstone = tombstone_for(&entry);
         let record = Object::new();
@@ -199,7 +215,7 @@ impl Feed {
         );
         request(change.tombstones.put(&record))?;
         request(change.feed.delete(&JsValue::from_str(key)))?;
-        change.commit().await?;
+        change.commit().finished().await?;
         Ok(entry)
     }
 
@@ -211,12 +227,12 @@ impl Feed {
         now: Millis,
     ) -> Result<Vec<FeedEntry>, StoreError> {
         let change = self.change().await?;
-        change.purge(now).await?;
+        change.purge(change.expired(now)?).await?;
         let entries = match group {
             Some(group) => change.group(group).await?,
             None => change.entry(key).await?.into_iter().collect(),
         };
-        change.commit().await?;
+        change.commit().finished().await?;
         Ok(entries)
     }
 
@@ -270,9 +286,9 @@ impl Feed {
     /// Removes expired entries and tombstones.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
         let change = self.change().await?;
-        let purged = change.purge(now).await?;
-        change.commit().await?;
-        Ok(purged)
+        let purged = change.purge(change.expired(now)?).await?;
+        change.commit().finished().await?;
+        Ok(purged.length() as usize)
     }
 
     /// A readwrite transaction over the feed and its tombstones.
@@ -335,7 +351,9 @@ async fn open_database() -> Result<IdbDatabase, StoreError> {
             .map_err(StoreError::Unavailable)?
             .unchecked_into();
         create_schema(&database).map_err(StoreError::Unavailable)?;
-        completed(&request).await?;
+        completion(&request)
+            .await
+            .map_err(|_| StoreError::from_dom(request_error(&request)))?;
     }
     let database: IdbDatabase = request
         .result()
@@ -392,9 +410,12 @@ impl Change {
         Ok(entries_from_js(&all))
     }
 
-    /// The keys `group`'s notification counts, oldest first (expired ones are purged by
-    /// then): a key-only range scan of the `counted` index.
-    async fn counted(&self, group: &str) -> Result<Vec<String>, StoreError> {
+    /// The keys `group`'s notification counts, oldest first, asked for now: a key-only
+    /// range scan of the `counted` index.
+    fn counted(
+        &self,
+        group: &str,
+    ) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
         let index = self.feed.index(BY_COUNT).map_err(StoreError::from_dom)?;
         let bound = |created: f64| {
             Array::of3(
@@ -405,47 +426,86 @@ impl Change {
         };
         let range = IdbKeyRange::bound(&bound(f64::NEG_INFINITY), &bound(f64::INFINITY))
             .map_err(StoreError::Unavailable)?;
-        let keys = read(index.get_all_keys_with_key(&range)).await?;
-        Ok(Array::from(&keys)
-            .iter()
-            .filter_map(|key| key.as_string())
-            .collect())
+        Ok(read(index.get_all_keys_with_key(&range)))
     }
 
     fn put(&self, entry: &FeedEntry) -> Result<(), StoreError> {
         request(self.feed.put(&record_of(entry)))
     }
 
-    /// Deletes what expired at `now` from both stores; the deletes are queued, not awaited.
-    async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
+    /// The keys that expired at `now` in both stores, asked for now, for [`Change::purge`].
+    fn expired(
+        &self,
+        now: Millis,
+    ) -> Result<[impl Future<Output = Result<JsValue, StoreError>>; 2], StoreError> {
         let expired = IdbKeyRange::upper_bound(&JsValue::from_f64(now as f64))
             .map_err(StoreError::Unavailable)?;
-        let mut purged = 0;
-        for (store, counts) in [(&self.feed, true), (&self.tombstones, false)] {
+        let scan = |store: &IdbObjectStore| {
             let index = store.index(BY_EXPIRY).map_err(StoreError::from_dom)?;
-            let keys = read(index.get_all_keys_with_key(&expired)).await?;
-            for key in Array::from(&keys).iter() {
-                request(store.delete(&key))?;
-                purged += usize::from(counts);
-            }
-        }
-        Ok(purged)
+            Ok(read(index.get_all_keys_with_key(&expired)))
+        };
+        Ok([scan(&self.feed)?, scan(&self.tombstones)?])
     }
 
-    /// Settles once everything is on disk; a failure (quota) rejects.
-    async fn commit(self) -> Result<(), StoreError> {
-        let transaction = &self.transaction;
+    /// Deletes the `expired` keys from both stores and returns the entries' (the deletes
+    /// are queued, not awaited).
+    async fn purge(
+        &self,
+        [entries, tombstones]: [impl Future<Output = Result<JsValue, StoreError>>; 2],
+    ) -> Result<Array, StoreError> {
+        let entries = Array::from(&entries.await?);
+        let tombstones = Array::from(&tombstones.await?);
+        for (store, keys) in [(&self.feed, &entries), (&self.tombstones, &tombstones)] {
+            for key in keys.iter() {
+                request(store.delete(&key))?;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Settles once everything is on disk; a failure (quota) rejects. The handlers are set
+    /// at once: the caller may await it after other work.
+    fn commit(self) -> Commit {
+        let transaction = self.transaction;
         let done = Promise::new(&mut |resolve, reject| {
             transaction.set_oncomplete(Some(&resolve));
             transaction.set_onerror(Some(&reject));
             transaction.set_onabort(Some(&reject));
         });
-        match settled(done).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(StoreError::from_dom(
-                transaction.error().map_or(JsValue::NULL, JsValue::from),
-            )),
+        Commit {
+            done: settled(done),
+            transaction,
+            purged: 0,
+            arrived: None,
         }
+    }
+}
+
+/// A feed transaction whose requests are all issued, committing; once it is on disk, every
+/// context hears what a push changed.
+pub struct Commit {
+    done: Settled,
+    transaction: web_sys::IdbTransaction,
+    purged: u32,
+    /// The pushed key and its change (`added`, `updated`), when it changed the feed.
+    arrived: Option<(String, &'static str)>,
+}
+
+impl Commit {
+    pub async fn finished(self) -> Result<(), StoreError> {
+        if self.done.await.is_err() {
+            let error = self.transaction.error();
+            return Err(StoreError::from_dom(
+                error.map_or(JsValue::NULL, JsValue::from),
+            ));
+        }
+        if self.purged > 0 {
+            announce(None, "purged");
+        }
+        if let Some((key, change)) = &self.arrived {
+            announce(Some(key), change);
+        }
+        Ok(())
     }
 }
 
@@ -479,22 +539,25 @@ fn request(call: Result<IdbRequest, JsValue>) -> Result<(), StoreError> {
     call.map(|_| ()).map_err(StoreError::from_dom)
 }
 
-/// A request's result, once it succeeded.
-async fn read(call: Result<IdbRequest, JsValue>) -> Result<JsValue, StoreError> {
-    let request = call.map_err(StoreError::from_dom)?;
-    completed(&request).await?;
-    request.result().map_err(StoreError::from_dom)
+/// A request's result, once it succeeded. The handlers are set as it is issued, so that
+/// requests issued together are answered in one round trip and awaited in turn.
+fn read(call: Result<IdbRequest, JsValue>) -> impl Future<Output = Result<JsValue, StoreError>> {
+    let issued = call.map(|request| (completion(&request), request));
+    async move {
+        let (done, request) = issued.map_err(StoreError::from_dom)?;
+        match done.await {
+            Ok(_) => request.result().map_err(StoreError::from_dom),
+            Err(_) => Err(StoreError::from_dom(request_error(&request))),
+        }
+    }
 }
 
-async fn completed(request: &IdbRequest) -> Result<(), StoreError> {
-    let done = Promise::new(&mut |resolve, reject| {
+/// Settles with the request: fulfilled on success, rejected on error.
+fn completion(request: &IdbRequest) -> Settled {
+    settled(Promise::new(&mut |resolve, reject| {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
-    });
-    match settled(done).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(StoreError::from_dom(request_error(request))),
-    }
+    }))
 }
 
 fn request_error(request: &IdbRequest) -> JsValue {

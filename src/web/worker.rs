@@ -6,8 +6,11 @@
 //! visible page that got the raw content: browsers penalise silent pushes and Safari
 //! revokes the subscription after three.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -20,11 +23,11 @@ use web_sys::{
 use super::js::{get, get_string, now, set, warn, worker_scope};
 use super::lock::serialized;
 use super::pages::{
-    focus_or_open, is_visible, page_message, post, post_to_pages, same_origin_target,
-    window_clients,
+    focus_or_open, is_visible, listed, listing, page_message, post, post_to_pages,
+    same_origin_target, window_clients,
 };
 use super::shown::{close_here, closed_here, on_screen, reading, show, Screen, Shown};
-use super::store::{announce, Feed, Received};
+use super::store::{announce, Commit, Feed, Received};
 use super::task::{promise_of, settled, spawn, WorkerCell};
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, Arrival};
@@ -56,26 +59,29 @@ pub fn handle_event(event: Event) -> Promise {
 /// on the next event. A push (and a page's push or redraw message) sweeps on its way, as it
 /// reads the screen and writes the feed; every other event sweeps at the end.
 async fn dispatch(event: Event) {
-    let swept = match event.type_().as_str() {
-        "push" => {
+    // Each handler is its own boxed future: the engine compiles a handler's code when it
+    // first runs, so a cold start for a push compiles the push path alone.
+    let handler: Pin<Box<dyn Future<Output = bool>>> = match event.type_().as_str() {
+        "push" => Box::pin(async move {
             handle_push(event.unchecked_into()).await;
             true
-        }
-        "message" => handle_message(event.unchecked_into()).await,
-        "notificationclick" => {
+        }),
+        "message" => Box::pin(handle_message(event.unchecked_into())),
+        "notificationclick" => Box::pin(async move {
             handle_notification_click(event.unchecked_into()).await;
             false
-        }
-        "notificationclose" => {
+        }),
+        "notificationclose" => Box::pin(async move {
             handle_notification_close(event.unchecked_into()).await;
             false
-        }
-        "pushsubscriptionchange" => {
+        }),
+        "pushsubscriptionchange" => Box::pin(async move {
             renew_registration().await;
             false
-        }
-        _ => false,
+        }),
+        _ => Box::pin(async { false }),
     };
+    let swept = handler.await;
     if !swept {
         sweep_now().await;
     }
@@ -249,16 +255,23 @@ async fn receive(text: Option<String>) {
         return;
     };
     let registration = scope.registration();
-    // The app's pages, when the push had to list them already (raw content).
+    // The app's pages to report to, listed while the push is handled; or listed by the
+    // push itself when it had to (raw content).
+    let listing = listing(&scope);
     let mut pages = None;
-    let mut stored = false;
-    let outcome = serialized(push_path(
-        &scope,
-        &registration,
-        text,
-        &mut pages,
-        &mut stored,
-    ))
+    let (outcome, stored) = serialized(async {
+        let mut commit = None;
+        let outcome = push_path(&scope, &registration, text, &mut pages, &mut commit).await;
+        // The feed's transaction commits on its own while the notification is shown.
+        let stored = match commit.map(Commit::finished) {
+            Some(finished) => finished
+                .await
+                .map_err(|error| warn(error.code(), &error.detail()))
+                .is_ok(),
+            None => false,
+        };
+        (outcome, stored)
+    })
     .await;
     if let Outcome::Shown {
         close_at: Some(close_at),
@@ -275,21 +288,22 @@ async fn receive(text: Option<String>) {
     set(&message, "stored", &JsValue::from_bool(stored));
     let pages = match pages {
         Some(pages) => pages,
-        None => window_clients(&scope).await,
+        None => listed(listing.await),
     };
     post(&pages, &message);
 }
 
 /// Sweeps, validates, stores in the feed, then shows, hands over to the app, or leaves the
 /// quiet status. The screen is read once, while the push is validated and written:
-/// nothing else changes it while the lock is held. When the feed cannot be written the
-/// notification is still shown, counted from the screen instead; `stored` says which.
+/// nothing else changes it while the lock is held. The feed's transaction is left
+/// committing in `commit` while the notification is shown. When the feed cannot be
+/// written the notification is still shown, counted from the screen instead.
 async fn push_path(
     scope: &ServiceWorkerGlobalScope,
     registration: &ServiceWorkerRegistration,
     text: Option<String>,
     pages: &mut Option<Vec<WindowClient>>,
-    stored: &mut bool,
+    commit: &mut Option<Commit>,
 ) -> Outcome {
     let now = now();
     let reading = reading(registration);
@@ -306,15 +320,14 @@ async fn push_path(
     let received = feed().receive(&notification, now).await;
     let screen = Screen::swept(reading, now).await;
     let feed_members = match received {
-        Ok(Received {
-            arrival,
-            mut members,
-            purged,
-        }) => {
-            *stored = true;
-            if purged > 0 {
-                announce(None, "purged");
-            }
+        Ok((
+            Received {
+                arrival,
+                mut members,
+            },
+            committing,
+        )) => {
+            *commit = Some(committing);
             match arrival {
                 Arrival::Deleted => {
                     show_status_unless_shown(registration, &screen, now).await;
@@ -328,12 +341,6 @@ async fn push_path(
                 // News: counted as a new member, so the group alerts again.
                 Arrival::New(_) | Arrival::Updated(_) => {
                     members.retain(|member| *member != key);
-                    let change = if matches!(arrival, Arrival::New(_)) {
-                        "added"
-                    } else {
-                        "updated"
-                    };
-                    announce(Some(&key), change);
                 }
             }
             Some(members)
