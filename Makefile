@@ -25,7 +25,8 @@ tools:
 
 # Each module is made small after wasm-bindgen: wasm-opt, import/export names shortened in
 # the module and its glue (checked to agree), then the glue minified like any bundler would.
-# The worker shell is built twice: a module worker, and a classic one (importScripts).
+# The worker shell is built twice, each one script with the glue bundled in: a module
+# worker, and a classic one (importScripts). Its wasm cache is named after the wasm's hash.
 build: tools
 	wasm-pack build --target web --profile wasm --out-dir pkg --out-name usernotify -- --no-default-features --features page
 	wasm-opt $(WASM_OPT_FLAGS) pkg/usernotify_bg.wasm -o pkg/usernotify_bg.wasm
@@ -36,9 +37,11 @@ build: tools
 	wasm-bindgen target/worker/$(WASM_TARGET)/wasm/usernotify.wasm --target web --no-typescript --experimental-reset-state-function --out-dir pkg --out-name usernotify_worker
 	wasm-opt $(WASM_OPT_FLAGS) pkg/usernotify_worker_bg.wasm -o pkg/usernotify_worker_bg.wasm
 	node scripts/shorten-wasm-names.mjs pkg/usernotify_worker_bg.wasm pkg/usernotify_worker.js
-	esbuild pkg/usernotify_worker.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify_worker.js --allow-overwrite
-	esbuild www/sw.js --minify --format=esm --log-level=warning --outfile=pkg/usernotify-sw.js
+	cp www/sw.js pkg/usernotify-sw.js
+	esbuild pkg/usernotify-sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$(sha256sum pkg/usernotify_worker_bg.wasm | cut -c1-16)\" \
+	  --log-level=warning --outfile=pkg/usernotify-sw.js --allow-overwrite
 	esbuild pkg/usernotify-sw.js --bundle --minify --format=iife --define:import.meta.url=self.location.href --log-level=warning --outfile=pkg/usernotify-sw.classic.js
+	rm pkg/usernotify_worker.js
 	node scripts/package-worker.mjs
 
 # The app service serves the demo (www/ at /, pkg/ at /pkg/), with a demo user whose token

@@ -23,7 +23,11 @@ const workerRequests = new Set();
 demo.context.on('request', (request) => {
   if (request.serviceWorker() || /usernotify-sw\.js$/.test(request.url())) workerRequests.add(request.url());
 });
-await page.evaluate(async () => (await navigator.serviceWorker.getRegistration('/')).unregister());
+// A fresh install: no registration, and no wasm kept in the Cache Storage from the demo's.
+await page.evaluate(async () => {
+  await (await navigator.serviceWorker.getRegistration('/')).unregister();
+  for (const name of await caches.keys()) await caches.delete(name);
+});
 await page.reload();
 await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
 await demo.stopWorker();

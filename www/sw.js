@@ -1,6 +1,7 @@
-// usernotify's service worker shell. The build makes two of it from this file: a module
-// worker (pkg/usernotify-sw.js, importing the worker module beside it) and a classic one
-// (pkg/usernotify-sw.classic.js, everything in one script, for importScripts). It only
+// usernotify's service worker shell. The build makes two of it from this file, each one
+// script with the module's glue bundled in (a worker starts faster with no import to load):
+// a module worker (pkg/usernotify-sw.js) and a classic one (pkg/usernotify-sw.classic.js,
+// for importScripts). Beside them, the only other file it loads is the wasm. It only
 // wires events to the wasm module: listeners are added synchronously at first evaluation,
 // the module is initialised once, and each handler awaits that inside event.waitUntil. All
 // decisions live in Rust.
@@ -11,10 +12,25 @@ import init, { handleEvent, __wbg_reset_state as freshInstance } from './usernot
 // URL first (any URL in that directory works).
 const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.meta.url);
 
+// The wasm is kept in the Cache Storage, under this build's name (USERNOTIFY_BUILD, the
+// wasm's hash, set by the build): a worker woken for a push instantiates it without the
+// network, which saves a round trip on every cold start and keeps pushes shown while the
+// app's server is unreachable. Fetched on first use, as the worker's own scripts are.
+const cacheName = `usernotify-${USERNOTIFY_BUILD}`;
+const wasmResponse = async () => {
+  const cache = await caches.open(cacheName);
+  const cached = await cache.match(wasm);
+  if (cached) return cached;
+  const fetched = await fetch(wasm);
+  if (fetched.ok) await cache.put(wasm, fetched.clone());
+  return fetched;
+};
+
 // Loaded once; a failed load (a missing file, a network error on a cold start) is retried
-// by the next event instead of breaking the worker for good.
+// by the next event instead of breaking the worker for good. Without Cache Storage (a
+// private window may refuse it), straight from the network.
 let ready;
-const load = () => (ready ??= init({ module_or_path: wasm }).catch((error) => {
+const load = () => (ready ??= wasmResponse().catch(() => wasm).then((source) => init({ module_or_path: source })).catch((error) => {
   ready = undefined;
   throw error;
 }));
@@ -69,4 +85,10 @@ for (const type of ['push', 'notificationclick', 'notificationclose', 'pushsubsc
   self.addEventListener(type, (event) => event.waitUntil(handle(type, event)));
 }
 self.addEventListener('install', (event) => event.waitUntil(Promise.all([load(), self.skipWaiting()])));
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+// Earlier builds' wasm goes once this build is active; an app's own caches stay.
+const dropEarlierBuilds = async () => {
+  for (const name of await caches.keys()) {
+    if (name.startsWith('usernotify-') && name !== cacheName) await caches.delete(name);
+  }
+};
+self.addEventListener('activate', (event) => event.waitUntil(Promise.all([self.clients.claim(), dropEarlierBuilds().catch(() => {})])));

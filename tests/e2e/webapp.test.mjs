@@ -15,7 +15,7 @@ import { openDemo, until, visual } from './harness.mjs';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const webapp = join(root, 'tests', 'webapp');
-const WORKER_FILES = ['usernotify-sw.js', 'usernotify_worker.js', 'usernotify_worker_bg.wasm'];
+const WORKER_FILES = ['usernotify-sw.js', 'usernotify_worker_bg.wasm'];
 
 /** Packs pkg/, installs the tarball (and Vite, from the lock) into tests/webapp, builds dist/. */
 async function buildWebapp() {

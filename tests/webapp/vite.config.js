@@ -1,13 +1,13 @@
 // `vite build` writes dist/: Vite bundles the page API (usernotify.js) and emits its wasm, which
 // the glue loads with `new URL('usernotify_bg.wasm', import.meta.url)`. The service worker is
-// not bundled: its three files are copied from the package, unhashed, beside index.html.
+// not bundled: its two files are copied from the package, unhashed, beside index.html.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { defineConfig } from 'vite';
 
 const packageDir = dirname(createRequire(import.meta.url).resolve('usernotify/package.json'));
-const workerFiles = ['usernotify-sw.js', 'usernotify_worker.js', 'usernotify_worker_bg.wasm'];
+const workerFiles = ['usernotify-sw.js', 'usernotify_worker_bg.wasm'];
 
 const usernotifyWorker = {
   name: 'usernotify-worker',
