@@ -4,8 +4,9 @@
 //! and writes without leaving it: the requests' success events resume the Rust future in
 //! the same microtask checkpoint, so the transaction stays active across those awaits and
 //! two changes of one entry can never interleave (IndexedDB runs overlapping readwrite
-//! transactions one after another). Pushes, deletes and reads around a change purge what
-//! expired in the same transaction; the worker also purges on every event.
+//! transactions one after another). Deletes and reads around a change purge what expired
+//! in the same transaction; a push leaves it out instead, and the worker purges after its
+//! events, at most once a minute.
 //!
 //! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
 #![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
@@ -133,8 +134,9 @@ impl Feed {
 
     /// Stores a valid push unless it was deleted, and reads its group's count, in one
     /// transaction: read and written before it is shown, and counted from the feed. Every
-    /// read goes out at once (one round trip, not five); the commit is left for the caller
-    /// to await, so that the notification is shown while the transaction commits.
+    /// read goes out at once (one round trip); the commit is left for the caller to await,
+    /// so that the notification is shown while the transaction commits. It does not purge
+    /// (the worker does, after the push): what expired is left out here.
     pub async fn receive(
         &self,
         notification: &Notification,
@@ -142,22 +144,22 @@ impl Feed {
     ) -> Result<(Received, Commit), StoreError> {
         let change = self.change().await?;
         let key = JsValue::from_str(&notification.key());
-        let expired = change.expired(now)?;
         let stored = read(change.feed.get(&key));
         let tombstone = read(change.tombstones.get(&key));
         let counted = match &notification.group_name {
-            Some(group) => Some(change.counted(group)?),
+            Some(group) => Some((change.counted(group)?, change.expired(&change.feed, now)?)),
             None => None,
         };
-        // All read before the purge's deletes and the put: the core leaves expired
-        // records aside itself, and the push path counts the pushed key itself.
-        let purged = change.purge(expired).await?;
+        // All read before the put: the core leaves expired records aside itself, and the
+        // push path counts the pushed key itself.
         let stored = entry_from_js(&stored.await?);
         let tombstone = tombstone_from_js(&tombstone.await?);
         let mut members = Vec::new();
-        if let Some(counted) = counted {
-            for member in Array::from(&counted.await?).iter() {
-                if !purged.includes(&member, 0) {
+        if let Some((counted, expired)) = counted {
+            let counted = Array::from(&counted.await?);
+            let expired = Array::from(&expired.await?);
+            for member in counted.iter() {
+                if !expired.includes(&member, 0) {
                     members.extend(member.as_string());
                 }
             }
@@ -167,7 +169,6 @@ impl Feed {
             change.put(entry)?;
         }
         let mut commit = change.commit();
-        commit.purged = purged.length();
         commit.arrived = match arrival {
             Arrival::New(_) => Some((notification.key(), "added")),
             Arrival::Updated(_) => Some((notification.key(), "updated")),
@@ -203,7 +204,7 @@ impl Feed {
     /// Deletes the entry under `key` and leaves a tombstone until its expiry.
     pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
         let change = self.change().await?;
-        change.purge(change.expired(now)?).await?;
+        change.purge(now).await?;
         let entry = change.entry(key).await?.ok_or(StoreError::NotFound)?;
         let tombstone = tombstone_for(&entry);
         let record = Object::new();
@@ -227,7 +228,7 @@ impl Feed {
         now: Millis,
     ) -> Result<Vec<FeedEntry>, StoreError> {
         let change = self.change().await?;
-        change.purge(change.expired(now)?).await?;
+        change.purge(now).await?;
         let entries = match group {
             Some(group) => change.group(group).await?,
             None => change.entry(key).await?.into_iter().collect(),
@@ -286,9 +287,9 @@ impl Feed {
     /// Removes expired entries and tombstones.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
         let change = self.change().await?;
-        let purged = change.purge(change.expired(now)?).await?;
+        let purged = change.purge(now).await?;
         change.commit().finished().await?;
-        Ok(purged.length() as usize)
+        Ok(purged)
     }
 
     /// A readwrite transaction over the feed and its tombstones.
@@ -433,34 +434,32 @@ impl Change {
         request(self.feed.put(&record_of(entry)))
     }
 
-    /// The keys that expired at `now` in both stores, asked for now, for [`Change::purge`].
+    /// The keys in `store` that expired at `now`, asked for now.
     fn expired(
         &self,
+        store: &IdbObjectStore,
         now: Millis,
-    ) -> Result<[impl Future<Output = Result<JsValue, StoreError>>; 2], StoreError> {
+    ) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
         let expired = IdbKeyRange::upper_bound(&JsValue::from_f64(now as f64))
             .map_err(StoreError::Unavailable)?;
-        let scan = |store: &IdbObjectStore| {
-            let index = store.index(BY_EXPIRY).map_err(StoreError::from_dom)?;
-            Ok(read(index.get_all_keys_with_key(&expired)))
-        };
-        Ok([scan(&self.feed)?, scan(&self.tombstones)?])
+        let index = store.index(BY_EXPIRY).map_err(StoreError::from_dom)?;
+        Ok(read(index.get_all_keys_with_key(&expired)))
     }
 
-    /// Deletes the `expired` keys from both stores and returns the entries' (the deletes
-    /// are queued, not awaited).
-    async fn purge(
-        &self,
-        [entries, tombstones]: [impl Future<Output = Result<JsValue, StoreError>>; 2],
-    ) -> Result<Array, StoreError> {
-        let entries = Array::from(&entries.await?);
-        let tombstones = Array::from(&tombstones.await?);
-        for (store, keys) in [(&self.feed, &entries), (&self.tombstones, &tombstones)] {
-            for key in keys.iter() {
+    /// Deletes what expired at `now` from both stores; the deletes are queued, not awaited.
+    async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
+        let scans = [
+            (&self.feed, self.expired(&self.feed, now)?),
+            (&self.tombstones, self.expired(&self.tombstones, now)?),
+        ];
+        let mut purged = 0;
+        for (counts, (store, scan)) in [true, false].into_iter().zip(scans) {
+            for key in Array::from(&scan.await?).iter() {
                 request(store.delete(&key))?;
+                purged += usize::from(counts);
             }
         }
-        Ok(entries)
+        Ok(purged)
     }
 
     /// Settles once everything is on disk; a failure (quota) rejects. The handlers are set
@@ -475,7 +474,6 @@ impl Change {
         Commit {
             done: settled(done),
             transaction,
-            purged: 0,
             arrived: None,
         }
     }
@@ -486,7 +484,6 @@ impl Change {
 pub struct Commit {
     done: Settled,
     transaction: web_sys::IdbTransaction,
-    purged: u32,
     /// The pushed key and its change (`added`, `updated`), when it changed the feed.
     arrived: Option<(String, &'static str)>,
 }
@@ -498,9 +495,6 @@ impl Commit {
             return Err(StoreError::from_dom(
                 error.map_or(JsValue::NULL, JsValue::from),
             ));
-        }
-        if self.purged > 0 {
-            announce(None, "purged");
         }
         if let Some((key, change)) = &self.arrived {
             announce(Some(key), change);

@@ -291,6 +291,26 @@ async fn receive(text: Option<String>) {
         None => listed(listing.await),
     };
     post(&pages, &message);
+    purge_if_due(now()).await;
+}
+
+/// How often the worker purges the feed. What expired is left out wherever the feed is
+/// read, so purging only frees storage: a burst of pushes need not pay for it on each one.
+const PURGE_EVERY: Millis = 60_000;
+
+static PURGED_AT: WorkerCell<Millis> = WorkerCell::new();
+
+/// Purges the feed unless this worker did less than [`PURGE_EVERY`] ago.
+async fn purge_if_due(now: Millis) {
+    let last = PURGED_AT.0.take();
+    if last.is_some_and(|at| now.saturating_sub(at) < PURGE_EVERY) {
+        PURGED_AT.0.set(last);
+        return;
+    }
+    PURGED_AT.0.set(Some(now));
+    if feed().purge(now).await.is_ok_and(|purged| purged > 0) {
+        announce(None, "purged");
+    }
 }
 
 /// Sweeps, validates, stores in the feed, then shows, hands over to the app, or leaves the
@@ -444,15 +464,13 @@ async fn hand_raw_to_app(
     page_visible || hook_said_handled || hook_showed
 }
 
-/// Closes what is due on screen and purges what expired from the feed.
+/// Closes what is due on screen and purges what expired from the feed, when due.
 async fn sweep_now() {
     if let Some(scope) = worker_scope() {
         let registration = scope.registration();
         let now = now();
         serialized(Screen::sweep(&registration, now)).await;
-        if feed().purge(now).await.is_ok_and(|purged| purged > 0) {
-            announce(None, "purged");
-        }
+        purge_if_due(now).await;
     }
 }
 
