@@ -18,7 +18,7 @@ const BURST = Number(process.env.BENCH_BURST || 200);
 const demo = await openDemo({ extraMounts: [['/bench/', join(root, 'bench')]] });
 const { page, cdp, origin } = demo;
 
-// 1. Payload: every request the worker makes (its script, imports, the wasm), gzip -9.
+// 1. Payload: every request the worker makes (its script, the wasm), gzip -9.
 const workerRequests = new Set();
 demo.context.on('request', (request) => {
   if (request.serviceWorker() || /usernotify-sw\.js$/.test(request.url())) workerRequests.add(request.url());

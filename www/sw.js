@@ -21,7 +21,8 @@ const wasmResponse = async () => {
   const cache = await caches.open(cacheName);
   const cached = await cache.match(wasm);
   if (cached) return cached;
-  const fetched = await fetch(wasm);
+  // Revalidated with the server: a wasm from the HTTP cache may be an earlier build's.
+  const fetched = await fetch(wasm, { cache: 'no-cache' });
   if (fetched.ok) await cache.put(wasm, fetched.clone());
   return fetched;
 };

@@ -179,8 +179,8 @@ impl Feed {
 
     /// Applies `update` to each unexpired entry under `keys` in one transaction; returns
     /// the entries as written. Missing and expired keys are skipped (a click on a purged
-    /// notification). It does not purge: the worker's events sweep right after, and pages
-    /// purge on `open()`.
+    /// notification). It does not purge: the worker purges after its events (at most once a
+    /// minute), and pages purge on `open()`.
     pub async fn update(
         &self,
         keys: &[String],
