@@ -15,23 +15,23 @@ const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.
 // The wasm is kept in the Cache Storage, under this build's name (USERNOTIFY_BUILD, the
 // wasm's hash, set by the build): a worker woken for a push instantiates it without the
 // network, which saves a round trip on every cold start and keeps pushes shown while the
-// app's server is unreachable. Fetched on first use, as the worker's own scripts are.
+// app's server is unreachable. Fetched on first use; without Cache Storage (a private
+// window may refuse it), fetched each time.
 const cacheName = `usernotify-${USERNOTIFY_BUILD}`;
 const wasmResponse = async () => {
-  const cache = await caches.open(cacheName);
-  const cached = await cache.match(wasm);
+  const cache = await caches.open(cacheName).catch(() => undefined);
+  const cached = await cache?.match(wasm);
   if (cached) return cached;
   // Revalidated with the server: a wasm from the HTTP cache may be an earlier build's.
   const fetched = await fetch(wasm, { cache: 'no-cache' });
-  if (fetched.ok) await cache.put(wasm, fetched.clone());
+  if (fetched.ok) await cache?.put(wasm, fetched.clone()).catch(() => {});
   return fetched;
 };
 
 // Loaded once; a failed load (a missing file, a network error on a cold start) is retried
-// by the next event instead of breaking the worker for good. Without Cache Storage (a
-// private window may refuse it), straight from the network.
+// by the next event instead of breaking the worker for good.
 let ready;
-const load = () => (ready ??= wasmResponse().catch(() => wasm).then((source) => init({ module_or_path: source })).catch((error) => {
+const load = () => (ready ??= wasmResponse().then((source) => init({ module_or_path: source })).catch((error) => {
   ready = undefined;
   throw error;
 }));

@@ -143,9 +143,9 @@ impl Feed {
         now: Millis,
     ) -> Result<(Received, Commit), StoreError> {
         let change = self.change().await?;
-        let key = JsValue::from_str(&notification.key());
-        let stored = read(change.feed.get(&key));
-        let tombstone = read(change.tombstones.get(&key));
+        let key = notification.key();
+        let stored = read(change.feed.get(&JsValue::from_str(&key)));
+        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key)));
         let counted = match &notification.group_name {
             Some(group) => Some((change.counted(group)?, change.expired(&change.feed, now)?)),
             None => None,
@@ -170,8 +170,8 @@ impl Feed {
         }
         let mut commit = change.commit();
         commit.arrived = match arrival {
-            Arrival::New(_) => Some((notification.key(), "added")),
-            Arrival::Updated(_) => Some((notification.key(), "updated")),
+            Arrival::New(_) => Some((key, "added")),
+            Arrival::Updated(_) => Some((key, "updated")),
             _ => None,
         };
         Ok((Received { arrival, members }, commit))
@@ -448,18 +448,16 @@ impl Change {
 
     /// Deletes what expired at `now` from both stores; the deletes are queued, not awaited.
     async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
-        let scans = [
-            (&self.feed, self.expired(&self.feed, now)?),
-            (&self.tombstones, self.expired(&self.tombstones, now)?),
-        ];
-        let mut purged = 0;
-        for (counts, (store, scan)) in [true, false].into_iter().zip(scans) {
-            for key in Array::from(&scan.await?).iter() {
-                request(store.delete(&key))?;
-                purged += usize::from(counts);
-            }
+        let entries = self.expired(&self.feed, now)?;
+        let tombstones = self.expired(&self.tombstones, now)?;
+        let entries = Array::from(&entries.await?);
+        for key in entries.iter() {
+            request(self.feed.delete(&key))?;
         }
-        Ok(purged)
+        for key in Array::from(&tombstones.await?).iter() {
+            request(self.tombstones.delete(&key))?;
+        }
+        Ok(entries.length() as usize)
     }
 
     /// Settles once everything is on disk; a failure (quota) rejects. The handlers are set
