@@ -19,15 +19,15 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
     let bytes = text.as_bytes();
     let mut cursor = Cursor { bytes, at: 0 };
     let year = cursor.digits(4)?;
-    cursor.expect(b'-')?;
+    cursor.consume(b'-')?;
     let month = cursor.digits(2)?;
-    cursor.expect(b'-')?;
+    cursor.consume(b'-')?;
     let day = cursor.digits(2)?;
-    cursor.expect_any(b"Tt ")?;
+    cursor.consume_any(b"Tt ")?;
     let hour = cursor.digits(2)?;
-    cursor.expect(b':')?;
+    cursor.consume(b':')?;
     let minute = cursor.digits(2)?;
-    cursor.expect(b':')?;
+    cursor.consume(b':')?;
     let second = cursor.digits(2)?;
     let mut millis = 0;
     if cursor.peek() == Some(b'.') {
@@ -48,7 +48,7 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
         b'Z' | b'z' => 0,
         sign @ (b'+' | b'-') => {
             let hours = cursor.digits(2)?;
-            cursor.expect(b':')?;
+            cursor.consume(b':')?;
             let minutes = cursor.digits(2)?;
             if hours > 23 || minutes > 59 {
                 return None;
@@ -127,11 +127,11 @@ impl Cursor<'_> {
         Some(byte)
     }
 
-    fn expect(&mut self, wanted: u8) -> Option<()> {
+    fn consume(&mut self, wanted: u8) -> Option<()> {
         (self.next()? == wanted).then_some(())
     }
 
-    fn expect_any(&mut self, wanted: &[u8]) -> Option<()> {
+    fn consume_any(&mut self, wanted: &[u8]) -> Option<()> {
         wanted.contains(&self.next()?).then_some(())
     }
 
