@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing usernotify needs, only where it is missing or the
 # wrong version: the wasm target and rust-src, wasm-pack, the wasm-bindgen CLI matching
-# Cargo.lock, Chromium + ChromeDriver (and curl), Firefox ESR + geckodriver, and the npm
-# tools (wasm-opt from `binaryen`, playwright-core, puppeteer-core, web-push, ws).
+# Cargo.lock, Chromium (and curl), Firefox ESR, and the npm tools (wasm-opt from `binaryen`,
+# esbuild, playwright-core, puppeteer-core, web-push, ws).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -31,20 +31,17 @@ if [ "$have" != "$wanted" ]; then
   cargo install wasm-bindgen-cli --version "$wanted" --force
 fi
 
-if missing chromium || missing chromedriver || missing curl; then
+# Chromium for the end-to-end tests (playwright-core drives it), curl for the service's demo
+# test, which pastes the command the demo prints into a shell.
+if missing chromium || missing curl; then
   as_root apt-get update
-  # curl: the service's demo test pastes the command the demo prints into a shell.
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium chromium-driver curl
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium curl
 fi
 
-# Firefox ESR: the in-worker tests (through geckodriver) and the end-to-end tests (through
-# puppeteer-core over WebDriver BiDi) run in it too.
+# Firefox ESR: the end-to-end tests run in it too (puppeteer-core over WebDriver BiDi).
 if [ ! -x /usr/lib/firefox-esr/firefox-esr ]; then
   as_root apt-get update
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends firefox-esr
-fi
-if missing geckodriver; then
-  cargo install geckodriver
 fi
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] \

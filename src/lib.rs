@@ -1,12 +1,13 @@
 //! usernotify: Graph-style user notifications for the open web.
 //!
 //! [`core`] is plain Rust (model, validation, expiry, display decisions), shared by the
-//! browser module and the app service. `web` is the thin wasm adapter that runs them inside
-//! a service worker and a page.
+//! browser modules and the app service. [`worker`] is the service worker's decisions, asked
+//! by its JS shell (`www/sw.js`), which makes the browser calls. `web` holds the wasm
+//! adapters: the worker module's exports, and the page API.
 
-// The shipped wasm module is no_std: std's panic machinery alone carried kilobytes of
-// formatting code into every worker. Host builds (tests, the service) keep std.
-#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+// The wasm modules are no_std: std's panic machinery alone carried kilobytes of formatting
+// code into every worker. Host builds (tests, the service) keep std.
+#![cfg_attr(target_arch = "wasm32", no_std)]
 // Input comes from the network and a panic in the worker kills the module for every later
 // push: the library never unwraps, indexes or panics outside tests.
 #![cfg_attr(
@@ -22,6 +23,7 @@
 extern crate alloc;
 
 pub mod core;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -30,7 +30,7 @@ fn members(keys: &[&str]) -> Vec<String> {
 fn an_ungrouped_notification_is_shown_under_its_own_tag_with_its_own_text() {
     let shown = plan_visual(
         &notification(r#"{ "appNotificationId": "a1", "payload": { "visualContent": { "title": "Hi", "body": "there" } } }"#),
-        &members(&["ignored"]),
+        &["ignored"],
         NOW,
     )
     .unwrap();
@@ -50,7 +50,7 @@ fn the_first_of_a_group_is_shown_without_a_count() {
 
 #[test]
 fn a_group_shows_the_newest_title_and_body_and_counts_its_members() {
-    let shown = plan_visual(&grouped("c", "Third"), &members(&["a", "b"]), NOW).unwrap();
+    let shown = plan_visual(&grouped("c", "Third"), &["a", "b"], NOW).unwrap();
     assert_eq!(shown.title, "Third (3)");
     assert_eq!(shown.body, "body of Third");
     assert_eq!(shown.members, members(&["a", "b", "c"]));
@@ -62,7 +62,7 @@ fn a_group_shows_the_newest_title_and_body_and_counts_its_members() {
 
 #[test]
 fn the_same_id_again_in_a_group_replaces_and_never_adds_to_the_count() {
-    let shown = plan_visual(&grouped("b", "Second, edited"), &members(&["a", "b"]), NOW).unwrap();
+    let shown = plan_visual(&grouped("b", "Second, edited"), &["a", "b"], NOW).unwrap();
     assert_eq!(shown.title, "Second, edited (2)");
     assert_eq!(shown.members, members(&["a", "b"]));
     assert!(!shown.renotify, "an update does not alert again");
@@ -113,7 +113,7 @@ fn a_silent_low_priority_group_update_does_not_ask_to_alert_again() {
     let low = notification(
         r#"{ "appNotificationId": "n", "groupName": "g", "priority": "Low", "payload": { "visualContent": { "title": "t" } } }"#,
     );
-    let shown = plan_visual(&low, &members(&["m"]), NOW).unwrap();
+    let shown = plan_visual(&low, &["m"], NOW).unwrap();
     assert_eq!(shown.count(), 2);
     assert!(shown.silent && !shown.renotify);
 }

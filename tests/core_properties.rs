@@ -114,7 +114,8 @@ proptest! {
                 members.push(key);
             }
         }
-        let shown = plan_visual(&valid(&incoming, Some("g"), NOW + 60_000, None), &members, NOW).expect("visual");
+        let keys: Vec<&str> = members.iter().map(String::as_str).collect();
+        let shown = plan_visual(&valid(&incoming, Some("g"), NOW + 60_000, None), &keys, NOW).expect("visual");
         let mut expected: Vec<String> = members.iter().filter(|key| **key != incoming).cloned().collect();
         expected.push(incoming.clone());
         prop_assert_eq!(&shown.members, &expected);

@@ -9,7 +9,6 @@ use super::notification::{is_expired, Notification, Priority};
 use super::time::{Millis, SECOND};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// The one tag of the quiet notification left when a push brings nothing to show.
@@ -76,7 +75,7 @@ pub fn tag_of(group: Option<&str>, key: &str) -> String {
 /// replaces and never adds to the count.
 pub fn plan_visual(
     notification: &Notification,
-    group_members: &[String],
+    group_members: &[&str],
     now: Millis,
 ) -> Option<Display> {
     plan_entry(&FeedEntry::arrived(notification, now), group_members, now)
@@ -84,17 +83,15 @@ pub fn plan_visual(
 
 /// Plans the visible notification for a feed entry with a title, as [`plan_visual`] does
 /// for a push; its display time runs from the entry's arrival.
-pub fn plan_entry(entry: &FeedEntry, group_members: &[String], now: Millis) -> Option<Display> {
+pub fn plan_entry(entry: &FeedEntry, group_members: &[&str], now: Millis) -> Option<Display> {
     let title = entry.title.as_ref()?;
     let key = entry.key.clone();
-    let mut members: Vec<String> = match entry.group_name {
-        Some(_) => group_members
-            .iter()
-            .filter(|member| **member != key)
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
+    let mut members: Vec<String> = Vec::new();
+    if entry.group_name.is_some() {
+        for member in group_members.iter().filter(|member| **member != key) {
+            members.push(String::from(*member));
+        }
+    }
     let is_new_member = entry.group_name.is_some() && members.len() == group_members.len();
     members.push(key.clone());
     let silent = entry.priority == Priority::Low;
@@ -162,29 +159,18 @@ pub fn refresh_after_change(
 }
 
 /// Plans a raw-only notification that no page and no worker hook took: its text under a
-/// default title, shown as its own notification.
+/// default title, shown as its own notification (never grouped, no click URL).
 pub fn plan_raw_fallback(
     notification: &Notification,
     default_title: &str,
     now: Millis,
 ) -> Option<Display> {
-    let raw = notification.raw_content.as_ref()?;
-    let key = notification.key();
-    Some(Display {
-        tag: prefixed(ITEM_TAG_PREFIX, &key),
-        title: default_title.to_owned(),
-        body: raw.clone(),
-        require_interaction: notification.priority == Priority::High,
-        silent: notification.priority == Priority::Low,
-        renotify: false,
-        timestamp: now,
-        close_at: notification.display_close_at(now),
-        expiration: Some(notification.expiration),
-        key: key.clone(),
-        group_name: None,
-        url: None,
-        members: vec![key],
-    })
+    let mut entry = FeedEntry::arrived(notification, now);
+    entry.body = Some(entry.raw_content.take()?);
+    entry.title = Some(default_title.to_owned());
+    entry.group_name = None;
+    entry.url = None;
+    plan_entry(&entry, &[], now)
 }
 
 /// The quiet notification for a push that brought nothing showable (expired, invalid).

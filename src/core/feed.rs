@@ -4,7 +4,6 @@
 //! changes, which entries a group counts. The worker and the page apply them to IndexedDB;
 //! the service to SQLite.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -229,7 +228,7 @@ pub fn tombstone_for(entry: &FeedEntry) -> Tombstone {
 
 /// The keys a group's notification counts, oldest first: its unexpired entries that are
 /// unread and not dismissed. `entries` may hold any entries; others are skipped.
-pub fn group_members(entries: &[FeedEntry], group: &str, now: Millis) -> Vec<String> {
+pub fn group_members<'e>(entries: &'e [FeedEntry], group: &str, now: Millis) -> Vec<&'e str> {
     let mut members: Vec<&FeedEntry> = Vec::new();
     let counted = entries
         .iter()
@@ -246,7 +245,7 @@ pub fn group_members(entries: &[FeedEntry], group: &str, now: Millis) -> Vec<Str
     }
     members
         .into_iter()
-        .map(|entry| entry.key.to_owned())
+        .map(|entry| entry.key.as_str())
         .collect()
 }
 

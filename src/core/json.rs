@@ -1,12 +1,13 @@
-//! A minimal JSON tree the validator works on.
+//! JSON as validation reads it, and JSON written by hand.
 //!
-//! The worker fills it from a JS value (`JSON.parse` + serde-wasm-bindgen) and the service
-//! from bytes (serde_json), so both sides run the very same validation and agree on every
-//! error code. Writing it back out is hand-rolled to keep `serde_json` out of the worker.
+//! Validation reads through [`JsonRead`], so that both sides run the very same checks and
+//! agree on every error code: the service parses bytes into the [`Json`] tree (serde_json),
+//! and the worker reads what the engine's `JSON.parse` made, passed to its module as a
+//! [`super::tape::Tape`]. Writing is hand-rolled ([`ObjectWriter`]), to keep `serde_json`
+//! and float formatting out of the worker.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -22,22 +23,20 @@ pub enum Kind {
     Object,
 }
 
-/// What validation reads from a parsed JSON value.
-///
-/// Implemented for the core's own tree (hosts parse with serde_json) and, in the worker,
-/// for the JS value `JSON.parse` returned, so the push is validated in place, never copied.
-pub trait JsonRead: Sized {
-    fn kind(&self) -> Kind;
-    /// The member `name` of an object; `None` when absent, `null`, or not an object.
-    fn member(&self, name: &str) -> Option<Self>;
-    fn text(&self) -> Option<String>;
-    fn number(&self) -> Option<f64>;
-    /// The items of an array; `None` for anything else.
-    fn items(&self) -> Option<Vec<Self>>;
+/// What validation reads from a parsed JSON value, borrowed from it for `'a`.
+pub trait JsonRead<'a>: Sized + Copy {
+    fn kind(self) -> Kind;
+    /// The member `name` of an object (its last, as `JSON.parse` keeps); `None` when
+    /// absent, `null`, or not an object.
+    fn member(self, name: &str) -> Option<Self>;
+    fn text(self) -> Option<&'a str>;
+    fn number(self) -> Option<f64>;
+    /// The items of an array; empty for anything else.
+    fn items(self) -> Vec<Self>;
 }
 
-impl<'a> JsonRead for &'a Json {
-    fn kind(&self) -> Kind {
+impl<'a> JsonRead<'a> for &'a Json {
+    fn kind(self) -> Kind {
         match self {
             Json::Null => Kind::Null,
             Json::Bool(_) => Kind::Bool,
@@ -48,25 +47,25 @@ impl<'a> JsonRead for &'a Json {
         }
     }
 
-    fn member(&self, name: &str) -> Option<&'a Json> {
+    fn member(self, name: &str) -> Option<&'a Json> {
         Json::get(self, name)
     }
 
-    fn text(&self) -> Option<String> {
-        self.as_str().map(ToOwned::to_owned)
+    fn text(self) -> Option<&'a str> {
+        self.as_str()
     }
 
-    fn number(&self) -> Option<f64> {
+    fn number(self) -> Option<f64> {
         match self {
             Json::Number(number) => Some(*number),
             _ => None,
         }
     }
 
-    fn items(&self) -> Option<Vec<&'a Json>> {
+    fn items(self) -> Vec<&'a Json> {
         match self {
-            Json::Array(items) => Some(items.iter().collect()),
-            _ => None,
+            Json::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -154,13 +153,147 @@ impl Json {
     }
 }
 
+/// A JSON object written member by member, straight to text: the worker's records, its
+/// notification options and its messages.
+pub struct ObjectWriter(String);
+
+impl Default for ObjectWriter {
+    fn default() -> ObjectWriter {
+        ObjectWriter(String::from("{"))
+    }
+}
+
+impl ObjectWriter {
+    fn name(&mut self, name: &str) {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        write_string(name, &mut self.0);
+        self.0.push(':');
+    }
+
+    pub fn str(mut self, name: &str, value: &str) -> Self {
+        self.name(name);
+        write_string(value, &mut self.0);
+        self
+    }
+
+    /// A string member, or `null`.
+    pub fn opt_str(self, name: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.str(name, value),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    pub fn int(mut self, name: &str, value: i64) -> Self {
+        self.name(name);
+        push_int(&mut self.0, value);
+        self
+    }
+
+    /// A whole-number member, or `null`.
+    pub fn opt_int(self, name: &str, value: Option<i64>) -> Self {
+        match value {
+            Some(value) => self.int(name, value),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    pub fn bool(self, name: &str, value: bool) -> Self {
+        self.raw(name, if value { "true" } else { "false" })
+    }
+
+    pub fn strs<S: AsRef<str>>(mut self, name: &str, values: &[S]) -> Self {
+        self.name(name);
+        self.0.push('[');
+        for (index, value) in values.iter().enumerate() {
+            if index > 0 {
+                self.0.push(',');
+            }
+            write_string(value.as_ref(), &mut self.0);
+        }
+        self.0.push(']');
+        self
+    }
+
+    /// A member already written as JSON.
+    pub fn raw(mut self, name: &str, json: &str) -> Self {
+        self.name(name);
+        self.0.push_str(json);
+        self
+    }
+
+    pub fn end(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
 fn write_number(number: f64, out: &mut String) {
     if !number.is_finite() {
         out.push_str("null");
     } else if is_whole(number) && (-9.0e15..9.0e15).contains(&number) {
         push_int(out, number as i64);
     } else {
-        out.push_str(&number.to_string());
+        write_exact(number, out);
+    }
+}
+
+/// Writes a finite number as its exact decimal value. Every double is `mantissa * 2^exponent`,
+/// which is a whole number, or `mantissa * 5^-exponent / 10^-exponent`: a few lines of
+/// decimal arithmetic, where the shortest round-tripping form needs an algorithm (and the
+/// standard library's, kilobytes of tables). Longer than the shortest form, equally exact.
+fn write_exact(number: f64, out: &mut String) {
+    let bits = number.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | (1 << 52), biased - 1075),
+    };
+    // Decimal digits, least significant first.
+    let mut digits = Vec::new();
+    let mut rest = mantissa;
+    while rest > 0 {
+        digits.push((rest % 10) as u8);
+        rest /= 10;
+    }
+    let (factor, times) = match exponent {
+        0.. => (2, exponent),
+        _ => (5, -exponent),
+    };
+    for _ in 0..times {
+        let mut carry = 0;
+        for digit in digits.iter_mut() {
+            let product = *digit * factor + carry;
+            *digit = product % 10;
+            carry = product / 10;
+        }
+        if carry > 0 {
+            digits.push(carry);
+        }
+    }
+    let places = if exponent < 0 { -exponent as usize } else { 0 };
+    while digits.len() <= places {
+        digits.push(0);
+    }
+    let Some((fraction, integer)) = digits.split_at_checked(places) else {
+        return;
+    };
+    if number < 0.0 {
+        out.push('-');
+    }
+    for digit in integer.iter().rev() {
+        out.push(char::from(b'0' + digit));
+    }
+    // The fraction's trailing zeros are its least significant digits.
+    let zeros = fraction.iter().take_while(|digit| **digit == 0).count();
+    if let Some(significant) = fraction.get(zeros..).filter(|rest| !rest.is_empty()) {
+        out.push('.');
+        for digit in significant.iter().rev() {
+            out.push(char::from(b'0' + digit));
+        }
     }
 }
 
@@ -196,7 +329,7 @@ pub fn push_int(out: &mut String, value: i64) {
     }
 }
 
-fn write_string(text: &str, out: &mut String) {
+pub fn write_string(text: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for ch in text.chars() {
@@ -317,6 +450,16 @@ mod tests {
         let tree = parse(text);
         assert_eq!(tree.to_json_string(), text);
         assert_eq!(parse(&tree.to_json_string()), tree);
+    }
+
+    #[test]
+    fn fractions_are_written_exactly_and_parse_back_to_the_same_number() {
+        for number in [1.5, -0.1, 1e-7, 123.456, 1e300, 5e-324, f64::MAX, -9.5e15] {
+            let written = Json::Number(number).to_json_string();
+            assert_eq!(written.parse::<f64>().unwrap(), number, "{written}");
+        }
+        assert_eq!(Json::Number(1.5).to_json_string(), "1.5");
+        assert_eq!(Json::Number(-0.25).to_json_string(), "-0.25");
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod error;
 pub mod feed;
 pub mod json;
 pub mod notification;
+pub mod record;
+pub mod tape;
 pub mod time;
 
 pub use display::{

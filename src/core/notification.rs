@@ -104,57 +104,61 @@ impl Notification {
         Notification::read(body, now)
     }
 
-    /// Validates any parsed JSON value (the core's tree, or a JS value in the worker).
-    pub fn read<V: JsonRead>(body: V, now: Millis) -> Result<Notification, InvalidNotification> {
+    /// Validates any parsed JSON value (the core's tree, or the worker's tape). Every field
+    /// is checked before anything is copied out of the value: no allocation is left to undo
+    /// when a later field is refused.
+    pub fn read<'a, V: JsonRead<'a>>(
+        body: V,
+        now: Millis,
+    ) -> Result<Notification, InvalidNotification> {
         match body.kind() {
             Kind::Object => {}
             Kind::Array => return Err(InvalidNotification::BodyIsArray),
             _ => return Err(InvalidNotification::ContractMismatch(Field::Root)),
         }
         let payload = optional_object(body.member("payload"), Field::Payload)?;
-        let visual = match payload
-            .as_ref()
-            .and_then(|payload| payload.member("visualContent"))
-        {
+        let visual = match payload.and_then(|payload| payload.member("visualContent")) {
             None => None,
             Some(visual) => Some(visual_content(visual)?),
         };
         let raw_content = optional_string(
-            payload
-                .as_ref()
-                .and_then(|payload| payload.member("rawContent")),
+            payload.and_then(|payload| payload.member("rawContent")),
             Field::RawContent,
         )?;
         let target_policy = optional_object(body.member("targetPolicy"), Field::TargetPolicy)?;
-        let platform_types = match target_policy
-            .as_ref()
-            .and_then(|policy| policy.member("platformTypes"))
-        {
+        let platform_types = match target_policy.and_then(|policy| policy.member("platformTypes")) {
             None => None,
             Some(list) => Some(platform_types(list)?),
         };
-        let notification = Notification {
-            id: optional_string(body.member("id"), Field::Id)?,
-            target_host_name: optional_string(
-                body.member("targetHostName"),
-                Field::TargetHostName,
-            )?,
-            app_notification_id: optional_string(
-                body.member("appNotificationId"),
-                Field::AppNotificationId,
-            )?,
-            group_name: optional_string(body.member("groupName"), Field::GroupName)?,
-            platform_types,
-            priority: priority(body.member("priority"))?,
-            display_time_to_live: display_time_to_live(body.member("displayTimeToLive"))?,
-            expiration: expiration(body.member("expirationDateTime"), now)?,
-            visual,
-            raw_content,
-        };
-        if notification.visual.is_none() && notification.raw_content.is_none() {
+        let id = optional_string(body.member("id"), Field::Id)?;
+        let target_host_name =
+            optional_string(body.member("targetHostName"), Field::TargetHostName)?;
+        let app_notification_id =
+            optional_string(body.member("appNotificationId"), Field::AppNotificationId)?;
+        let group_name = optional_string(body.member("groupName"), Field::GroupName)?;
+        let priority = priority(body.member("priority"))?;
+        let display_time_to_live = display_time_to_live(body.member("displayTimeToLive"))?;
+        let expiration = expiration(body.member("expirationDateTime"), now)?;
+        if visual.is_none() && raw_content.is_none() {
             return Err(InvalidNotification::InvalidPayload);
         }
-        Ok(notification)
+        let owned = |text: Option<&str>| text.map(String::from);
+        Ok(Notification {
+            id: owned(id),
+            target_host_name: owned(target_host_name),
+            app_notification_id: owned(app_notification_id),
+            group_name: owned(group_name),
+            platform_types,
+            visual: visual.map(|(title, body, url)| VisualContent {
+                title: String::from(title),
+                body: String::from(body),
+                url: owned(url),
+            }),
+            raw_content: owned(raw_content),
+            priority,
+            display_time_to_live,
+            expiration,
+        })
     }
 
     /// The feed and tag key: the service's `id`, else the app's `appNotificationId`, else a
@@ -172,8 +176,11 @@ impl Notification {
             hash.write(raw.as_bytes());
         }
         hash.write(&self.expiration.to_le_bytes());
-        let mut key = "h:".to_owned();
-        key.push_str(&hash.hex());
+        let mut key = String::from("h:");
+        for nibble in (0..16).rev() {
+            let digit = (hash.0 >> (nibble * 4)) & 0xf;
+            key.push(char::from_digit(digit as u32, 16).unwrap_or('0'));
+        }
         key
     }
 
@@ -252,7 +259,7 @@ pub fn is_expired(expiration: Millis, now: Millis) -> bool {
     now >= expiration
 }
 
-fn optional_object<V: JsonRead>(
+fn optional_object<'a, V: JsonRead<'a>>(
     value: Option<V>,
     field: Field,
 ) -> Result<Option<V>, InvalidNotification> {
@@ -264,19 +271,21 @@ fn optional_object<V: JsonRead>(
 }
 
 /// A string field; an empty string counts as absent.
-fn optional_string<V: JsonRead>(
+fn optional_string<'a, V: JsonRead<'a>>(
     value: Option<V>,
     field: Field,
-) -> Result<Option<String>, InvalidNotification> {
-    match value.map(|value| value.text()) {
-        None => Ok(None),
-        Some(Some(text)) if text.is_empty() => Ok(None),
+) -> Result<Option<&'a str>, InvalidNotification> {
+    match value.map(JsonRead::text) {
+        None | Some(Some("")) => Ok(None),
         Some(Some(text)) => Ok(Some(text)),
         Some(None) => Err(InvalidNotification::ContractMismatch(field)),
     }
 }
 
-fn visual_content<V: JsonRead>(value: V) -> Result<VisualContent, InvalidNotification> {
+/// `visualContent`'s title, body and URL.
+fn visual_content<'a, V: JsonRead<'a>>(
+    value: V,
+) -> Result<(&'a str, &'a str, Option<&'a str>), InvalidNotification> {
     if value.kind() != Kind::Object {
         return Err(InvalidNotification::ContractMismatch(Field::VisualContent));
     }
@@ -284,18 +293,17 @@ fn visual_content<V: JsonRead>(value: V) -> Result<VisualContent, InvalidNotific
         .ok_or(InvalidNotification::MissingTitle)?;
     let body = optional_string(value.member("body"), Field::VisualBody)?.unwrap_or_default();
     let url = optional_string(value.member("url"), Field::Url)?;
-    Ok(VisualContent { title, body, url })
+    Ok((title, body, url))
 }
 
-fn platform_types<V: JsonRead>(value: V) -> Result<Vec<Platform>, InvalidNotification> {
+fn platform_types<'a, V: JsonRead<'a>>(value: V) -> Result<Vec<Platform>, InvalidNotification> {
     let mismatch = InvalidNotification::ContractMismatch(Field::PlatformTypes);
-    let items = value.items().ok_or(mismatch)?;
+    if value.kind() != Kind::Array {
+        return Err(mismatch);
+    }
     let mut platforms = Vec::new();
-    for item in items {
-        let platform = item
-            .text()
-            .and_then(|text| Platform::parse(&text))
-            .ok_or(mismatch)?;
+    for item in value.items() {
+        let platform = item.text().and_then(Platform::parse).ok_or(mismatch)?;
         if !platforms.contains(&platform) {
             platforms.push(platform);
         }
@@ -303,7 +311,7 @@ fn platform_types<V: JsonRead>(value: V) -> Result<Vec<Platform>, InvalidNotific
     Ok(platforms)
 }
 
-fn priority<V: JsonRead>(value: Option<V>) -> Result<Priority, InvalidNotification> {
+fn priority<'a, V: JsonRead<'a>>(value: Option<V>) -> Result<Priority, InvalidNotification> {
     const NAMES: [(&str, Priority); 3] = [
         ("none", Priority::None),
         ("high", Priority::High),
@@ -316,7 +324,7 @@ fn priority<V: JsonRead>(value: Option<V>) -> Result<Priority, InvalidNotificati
             .and_then(|text| {
                 NAMES
                     .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(&text))
+                    .find(|(name, _)| name.eq_ignore_ascii_case(text))
                     .map(|(_, priority)| *priority)
             })
             .ok_or(InvalidNotification::ContractMismatch(Field::Priority)),
@@ -324,17 +332,16 @@ fn priority<V: JsonRead>(value: Option<V>) -> Result<Priority, InvalidNotificati
 }
 
 /// Whole seconds, as a JSON number or a numeric string (the seed sends `"60"`).
-fn display_time_to_live<V: JsonRead>(value: Option<V>) -> Result<Option<u32>, InvalidNotification> {
+fn display_time_to_live<'a, V: JsonRead<'a>>(
+    value: Option<V>,
+) -> Result<Option<u32>, InvalidNotification> {
     let mismatch = InvalidNotification::ContractMismatch(Field::DisplayTimeToLive);
     let Some(value) = value else {
         return Ok(None);
     };
     let seconds = match value.kind() {
         Kind::Number => value.number().ok_or(mismatch)?,
-        Kind::String => value
-            .text()
-            .and_then(|text| parse_integer_text(&text))
-            .ok_or(mismatch)?,
+        Kind::String => value.text().and_then(parse_integer_text).ok_or(mismatch)?,
         _ => return Err(mismatch),
     };
     if seconds < 0.0 {
@@ -361,10 +368,13 @@ fn parse_integer_text(text: &str) -> Option<f64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-fn expiration<V: JsonRead>(value: Option<V>, now: Millis) -> Result<Millis, InvalidNotification> {
-    let expiration = match value.map(|value| value.text()) {
+fn expiration<'a, V: JsonRead<'a>>(
+    value: Option<V>,
+    now: Millis,
+) -> Result<Millis, InvalidNotification> {
+    let expiration = match value.map(JsonRead::text) {
         None => return Ok(now.saturating_add(MAX_LIFETIME)),
-        Some(Some(text)) => parse_iso8601(&text).ok_or(InvalidNotification::InvalidDate)?,
+        Some(Some(text)) => parse_iso8601(text).ok_or(InvalidNotification::InvalidDate)?,
         Some(None) => {
             return Err(InvalidNotification::ContractMismatch(
                 Field::ExpirationDateTime,
@@ -398,16 +408,5 @@ impl Fnv {
         // A separator so that ("ab", "c") and ("a", "bc") differ.
         self.0 ^= 0xff;
         self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-
-    fn hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        (0..16)
-            .rev()
-            .map(|nibble| {
-                let index = ((self.0 >> (nibble * 4)) & 0xf) as usize;
-                char::from(HEX.get(index).copied().unwrap_or(b'0'))
-            })
-            .collect()
     }
 }

@@ -17,11 +17,10 @@ use web_sys::{
 };
 
 use super::js::{error, get, global, now, set};
-use super::store::{
-    announce, record_of, rejection, Feed, StoreError, CHANGES_CHANNEL, INTERNAL_FIELDS,
-};
+use super::store::{announce, record_of, rejection, Feed, StoreError, CHANGES_CHANNEL};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
+use crate::core::record::INTERNAL_FIELDS;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -267,7 +266,7 @@ async fn active_worker() -> Option<web_sys::ServiceWorker> {
 /// An entry as the page API hands it out (see `FeedEntry` in the TypeScript types): the
 /// stored record with its instants as ISO 8601 text and without the index-only fields.
 fn entry_to_api(entry: &FeedEntry) -> JsValue {
-    let object = record_of(entry);
+    let object: Object = record_of(entry).unchecked_into();
     for internal in INTERNAL_FIELDS {
         let _ = Reflect::delete_property(&object, &JsValue::from_str(internal));
     }

@@ -1,17 +1,10 @@
-//! Small, non-throwing helpers over js-sys.
-//!
-//! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
-#![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
+//! Small, non-throwing helpers over js-sys, for the page module.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-
-use super::task::{settled, Settled};
-use web_sys::ServiceWorkerGlobalScope;
+use wasm_bindgen::JsValue;
 
 use crate::core::Millis;
 
@@ -27,22 +20,8 @@ pub fn global() -> JsValue {
     SELF.with(JsValue::clone)
 }
 
-/// The worker's global scope; `None` when this module was loaded somewhere else (a page
-/// has no `registration`).
-pub fn worker_scope() -> Option<ServiceWorkerGlobalScope> {
-    let scope = global();
-    get(&scope, "registration")
-        .is_object()
-        .then(|| scope.unchecked_into())
-}
-
 pub fn now() -> Millis {
     js_sys::Date::now() as Millis
-}
-
-/// A promise-returning browser call as a future: a synchronous throw becomes a rejection.
-pub fn settle(call: Result<Promise, JsValue>) -> Settled {
-    settled(call.unwrap_or_else(|error| Promise::reject(&error)))
 }
 
 pub fn get(target: &JsValue, name: &str) -> JsValue {
@@ -53,29 +32,8 @@ pub fn get_string(target: &JsValue, name: &str) -> Option<String> {
     get(target, name).as_string()
 }
 
-pub fn get_millis(target: &JsValue, name: &str) -> Option<Millis> {
-    get(target, name).as_f64().map(|value| value as Millis)
-}
-
 pub fn set(target: &Object, name: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(name), value);
-}
-
-pub fn strings(values: &[String]) -> Array {
-    values
-        .iter()
-        .map(|value| JsValue::from_str(value))
-        .collect()
-}
-
-pub fn string_list(value: &JsValue) -> Vec<String> {
-    if !Array::is_array(value) {
-        return Vec::new();
-    }
-    Array::from(value)
-        .iter()
-        .filter_map(|item| item.as_string())
-        .collect()
 }
 
 /// Reports a failure to the developer console with its stable code; never to the user.

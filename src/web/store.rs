@@ -1,15 +1,12 @@
-//! The feed in IndexedDB, shared by the worker and the page API.
+//! The feed in IndexedDB, as the page API reads and changes it. (The worker's shell keeps
+//! the same database, `www/sw.js`; the records are [`crate::core::record`]'s for both.)
 //!
 //! Every change is one readwrite transaction that reads, decides with [`crate::core::feed`]
 //! and writes without leaving it: the requests' success events resume the Rust future in
 //! the same microtask checkpoint, so the transaction stays active across those awaits and
 //! two changes of one entry can never interleave (IndexedDB runs overlapping readwrite
 //! transactions one after another). Deletes and reads around a change purge what expired
-//! in the same transaction; a push leaves it out instead, and the worker purges after its
-//! events, at most once a minute.
-//!
-//! Shared by the worker's and the page's module: a build of one alone leaves parts unused.
-#![cfg_attr(not(all(feature = "worker", feature = "page")), allow(dead_code))]
+//! in the same transaction.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -23,24 +20,14 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, IdbDatabase, IdbKeyRange, IdbObjectStore, IdbRequest};
 
-use super::js::{get, get_millis, get_string, global, set};
-use crate::core::feed::{arrive, tombstone_for, Arrival, FeedEntry, ReadState, UserActionState};
-use crate::core::{Millis, Notification, Priority};
-
-const DATABASE: &str = "usernotify";
-/// 2 added `settings`; an upgrade creates whatever store is missing.
-const VERSION: u32 = 2;
-/// Entries by `id` (the feed key), indexed by expiry (purge) and group name (counts).
-const FEED: &str = "feed";
-/// Deleted keys by `id` until their expiry, indexed by expiry.
-const TOMBSTONES: &str = "tombstones";
-/// Small records under fixed keys: the app service subscription.
-const SETTINGS: &str = "settings";
-const BY_EXPIRY: &str = "expires";
-const BY_GROUP: &str = "groupName";
-/// The keys a group's notification counts, in arrival order, without reading the records:
-/// `[groupName, counted, created]`, where `counted` is the core's `counts_in_group` as 1/0.
-const BY_COUNT: &str = "counted";
+use super::js::{get, get_string, global, set};
+use crate::core::feed::{tombstone_for, FeedEntry};
+use crate::core::json::Json;
+use crate::core::record::{
+    entry_of, record_of as record_text, tombstone_record, BY_COUNT, BY_EXPIRY, BY_GROUP, DATABASE,
+    FEED, SETTINGS, TOMBSTONES, VERSION,
+};
+use crate::core::Millis;
 
 /// The channel every context of the origin hears feed changes on (`onChanged`).
 pub const CHANGES_CHANNEL: &str = "usernotify-feed";
@@ -96,14 +83,6 @@ impl StoreError {
     }
 }
 
-/// What a push did to the feed, for the worker to show.
-pub struct Received {
-    pub arrival: Arrival,
-    /// The keys its group's notification counted before this push, oldest first (empty
-    /// when ungrouped).
-    pub members: Vec<String>,
-}
-
 /// The feed database of this origin, connected on first use. The connection closes when
 /// another context upgrades or deletes the database (`versionchange`), so that it is never
 /// blocked by this one; the next change reconnects.
@@ -132,55 +111,9 @@ impl Feed {
         Ok(database)
     }
 
-    /// Stores a valid push unless it was deleted, and reads its group's count, in one
-    /// transaction: read and written before it is shown, and counted from the feed. Every
-    /// read goes out at once (one round trip); the commit is left for the caller to await,
-    /// so that the notification is shown while the transaction commits. It does not purge
-    /// (the worker does, after the push): what expired is left out here.
-    pub async fn receive(
-        &self,
-        notification: &Notification,
-        now: Millis,
-    ) -> Result<(Received, Commit), StoreError> {
-        let change = self.change().await?;
-        let key = notification.key();
-        let stored = read(change.feed.get(&JsValue::from_str(&key)));
-        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key)));
-        let counted = match &notification.group_name {
-            Some(group) => Some((change.counted(group)?, change.expired(&change.feed, now)?)),
-            None => None,
-        };
-        // All read before the put: the core leaves expired records aside itself, and the
-        // push path counts the pushed key itself.
-        let stored = entry_from_js(&stored.await?);
-        let tombstone = tombstone_from_js(&tombstone.await?);
-        let mut members = Vec::new();
-        if let Some((counted, expired)) = counted {
-            let counted = Array::from(&counted.await?);
-            let expired = Array::from(&expired.await?);
-            for member in counted.iter() {
-                if !expired.includes(&member, 0) {
-                    members.extend(member.as_string());
-                }
-            }
-        }
-        let arrival = arrive(notification, stored.as_ref(), tombstone.as_ref(), now);
-        if let Arrival::New(entry) | Arrival::Updated(entry) = &arrival {
-            change.put(entry)?;
-        }
-        let mut commit = change.commit();
-        commit.arrived = match arrival {
-            Arrival::New(_) => Some((key, "added")),
-            Arrival::Updated(_) => Some((key, "updated")),
-            _ => None,
-        };
-        Ok((Received { arrival, members }, commit))
-    }
-
     /// Applies `update` to each unexpired entry under `keys` in one transaction; returns
-    /// the entries as written. Missing and expired keys are skipped (a click on a purged
-    /// notification). It does not purge: the worker purges after its events (at most once a
-    /// minute), and pages purge on `open()`.
+    /// the entries as written. Missing and expired keys are skipped. It does not purge:
+    /// pages purge on `open()`, and the worker after its events.
     pub async fn update(
         &self,
         keys: &[String],
@@ -206,35 +139,12 @@ impl Feed {
         let change = self.change().await?;
         change.purge(now).await?;
         let entry = change.entry(key).await?.ok_or(StoreError::NotFound)?;
-        let tombstone = tombstone_for(&entry);
-        let record = Object::new();
-        set(&record, "id", &JsValue::from_str(&tombstone.key));
-        set(
-            &record,
-            BY_EXPIRY,
-            &JsValue::from_f64(tombstone.expiration as f64),
-        );
-        request(change.tombstones.put(&record))?;
+        let tombstone = js_sys::JSON::parse(&tombstone_record(&tombstone_for(&entry)))
+            .map_err(StoreError::Unavailable)?;
+        request(change.tombstones.put(&tombstone))?;
         request(change.feed.delete(&JsValue::from_str(key)))?;
         change.commit().finished().await?;
         Ok(entry)
-    }
-
-    /// The unexpired entries under `key`'s group, or the entry itself when ungrouped.
-    pub async fn around(
-        &self,
-        key: &str,
-        group: Option<&str>,
-        now: Millis,
-    ) -> Result<Vec<FeedEntry>, StoreError> {
-        let change = self.change().await?;
-        change.purge(now).await?;
-        let entries = match group {
-            Some(group) => change.group(group).await?,
-            None => change.entry(key).await?.into_iter().collect(),
-        };
-        change.commit().finished().await?;
-        Ok(entries)
     }
 
     /// Every stored entry, expired ones included (the caller filters them): a readonly
@@ -405,31 +315,6 @@ impl Change {
         Ok(entry_from_js(&value))
     }
 
-    async fn group(&self, group: &str) -> Result<Vec<FeedEntry>, StoreError> {
-        let index = self.feed.index(BY_GROUP).map_err(StoreError::from_dom)?;
-        let all = read(index.get_all_with_key(&JsValue::from_str(group))).await?;
-        Ok(entries_from_js(&all))
-    }
-
-    /// The keys `group`'s notification counts, oldest first, asked for now: a key-only
-    /// range scan of the `counted` index.
-    fn counted(
-        &self,
-        group: &str,
-    ) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
-        let index = self.feed.index(BY_COUNT).map_err(StoreError::from_dom)?;
-        let bound = |created: f64| {
-            Array::of3(
-                &JsValue::from_str(group),
-                &JsValue::from_f64(1.0),
-                &JsValue::from_f64(created),
-            )
-        };
-        let range = IdbKeyRange::bound(&bound(f64::NEG_INFINITY), &bound(f64::INFINITY))
-            .map_err(StoreError::Unavailable)?;
-        Ok(read(index.get_all_keys_with_key(&range)))
-    }
-
     fn put(&self, entry: &FeedEntry) -> Result<(), StoreError> {
         request(self.feed.put(&record_of(entry)))
     }
@@ -472,18 +357,14 @@ impl Change {
         Commit {
             done: settled(done),
             transaction,
-            arrived: None,
         }
     }
 }
 
-/// A feed transaction whose requests are all issued, committing; once it is on disk, every
-/// context hears what a push changed.
+/// A feed transaction whose requests are all issued, committing.
 pub struct Commit {
     done: Settled,
     transaction: web_sys::IdbTransaction,
-    /// The pushed key and its change (`added`, `updated`), when it changed the feed.
-    arrived: Option<(String, &'static str)>,
 }
 
 impl Commit {
@@ -493,9 +374,6 @@ impl Commit {
             return Err(StoreError::from_dom(
                 error.map_or(JsValue::NULL, JsValue::from),
             ));
-        }
-        if let Some((key, change)) = &self.arrived {
-            announce(Some(key), change);
         }
         Ok(())
     }
@@ -560,89 +438,15 @@ fn request_error(request: &IdbRequest) -> JsValue {
         .map_or(JsValue::NULL, JsValue::from)
 }
 
-/// The stored record's fields that only serve the indexes; the page API leaves them out.
-pub const INTERNAL_FIELDS: [&str; 4] = ["created", BY_EXPIRY, BY_COUNT, "resourceId"];
-
-/// The stored record: the page API's field names, with the instants as milliseconds
-/// (`created`, `expires`) and the `counted` flag, so that they can be indexed and compared.
-pub fn record_of(entry: &FeedEntry) -> Object {
-    let record = Object::new();
-    let text = |name: &str, value: &Option<String>| {
-        set(
-            &record,
-            name,
-            &value.as_deref().map_or(JsValue::NULL, JsValue::from_str),
-        );
-    };
-    set(&record, "id", &JsValue::from_str(&entry.key));
-    // The app service's resource id, when it sent one: `sync()` matches entries by it.
-    text("resourceId", &entry.id);
-    text("appNotificationId", &entry.app_notification_id);
-    text(BY_GROUP, &entry.group_name);
-    text("title", &entry.title);
-    text("body", &entry.body);
-    text("rawContent", &entry.raw_content);
-    text("url", &entry.url);
-    set(
-        &record,
-        "priority",
-        &JsValue::from_str(entry.priority.as_str()),
-    );
-    set(
-        &record,
-        "created",
-        &JsValue::from_f64(entry.creation as f64),
-    );
-    set(
-        &record,
-        BY_COUNT,
-        &JsValue::from_f64(if entry.counts_in_group() { 1.0 } else { 0.0 }),
-    );
-    set(
-        &record,
-        BY_EXPIRY,
-        &JsValue::from_f64(entry.expiration as f64),
-    );
-    set(
-        &record,
-        "displayTimeToLive",
-        &entry.display_time_to_live.map_or(JsValue::NULL, |seconds| {
-            JsValue::from_f64(f64::from(seconds))
-        }),
-    );
-    set(
-        &record,
-        "readState",
-        &JsValue::from_str(entry.read_state.as_str()),
-    );
-    set(
-        &record,
-        "userActionState",
-        &JsValue::from_str(entry.user_action_state.as_str()),
-    );
-    record
+/// The stored record of `entry` ([`crate::core::record`]), as a JS object.
+pub fn record_of(entry: &FeedEntry) -> JsValue {
+    js_sys::JSON::parse(&record_text(entry)).unwrap_or(JsValue::NULL)
 }
 
 /// A stored record back; `None` for anything that is not one (absent, or written by
 /// something else).
 fn entry_from_js(record: &JsValue) -> Option<FeedEntry> {
-    Some(FeedEntry {
-        key: get_string(record, "id")?,
-        id: get_string(record, "resourceId"),
-        app_notification_id: get_string(record, "appNotificationId"),
-        group_name: get_string(record, BY_GROUP),
-        title: get_string(record, "title"),
-        body: get_string(record, "body"),
-        raw_content: get_string(record, "rawContent"),
-        url: get_string(record, "url"),
-        priority: Priority::from_name(&get_string(record, "priority").unwrap_or_default()),
-        creation: get_millis(record, "created")?,
-        expiration: get_millis(record, BY_EXPIRY)?,
-        display_time_to_live: get_millis(record, "displayTimeToLive")
-            .and_then(|seconds| u32::try_from(seconds).ok()),
-        read_state: ReadState::parse(&get_string(record, "readState")?).ok()?,
-        user_action_state: UserActionState::parse(&get_string(record, "userActionState")?).ok()?,
-    })
+    entry_of(&tree_of(record))
 }
 
 fn entries_from_js(records: &JsValue) -> Vec<FeedEntry> {
@@ -655,11 +459,26 @@ fn entries_from_js(records: &JsValue) -> Vec<FeedEntry> {
         .collect()
 }
 
-fn tombstone_from_js(record: &JsValue) -> Option<crate::core::feed::Tombstone> {
-    Some(crate::core::feed::Tombstone {
-        key: get_string(record, "id")?,
-        expiration: get_millis(record, BY_EXPIRY)?,
-    })
+/// A record's members as the core's JSON tree: strings and numbers, one level deep.
+fn tree_of(record: &JsValue) -> Json {
+    if !record.is_object() {
+        return Json::Null;
+    }
+    let members = js_sys::Object::entries(record.unchecked_ref())
+        .iter()
+        .filter_map(|pair| {
+            let pair = Array::from(&pair);
+            let name = pair.get(0).as_string()?;
+            let value = pair.get(1);
+            let value = match (value.as_string(), value.as_f64()) {
+                (Some(text), _) => Json::String(text),
+                (None, Some(number)) => Json::Number(number),
+                _ => Json::Null,
+            };
+            Some((name, value))
+        })
+        .collect();
+    Json::Object(members)
 }
 
 /// A store failure as the page API rejects with it: an `Error` named by its code.

@@ -12,7 +12,6 @@ use wasm_bindgen::JsCast;
 use super::js::{error, get, get_string, global, set};
 use super::store::{rejection, Feed};
 use super::task::settled;
-#[cfg(feature = "page")]
 use {
     super::client::{changed, NotificationClient},
     super::js::{now, warn},
@@ -20,7 +19,6 @@ use {
     crate::core::feed::{FeedEntry, ReadState, UserActionState},
 };
 
-#[cfg(feature = "page")]
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 /** Where and as whom this browser registers with the app service. */
@@ -51,10 +49,8 @@ export interface Subscription {
 const SUBSCRIPTION: &str = "subscription";
 /// Local changes the app service has not taken yet (it could not be reached): sent first by
 /// the next `sync()`.
-#[cfg(feature = "page")]
 const OUTBOX: &str = "outbox";
 
-#[cfg(feature = "page")]
 #[wasm_bindgen]
 impl NotificationClient {
     /// Subscribes this browser to push (with the service's VAPID key) and registers it with
@@ -108,7 +104,6 @@ impl NotificationClient {
     }
 }
 
-#[cfg(feature = "page")]
 async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
     let required = |name: &str| {
         get_string(&options, name)
@@ -241,7 +236,6 @@ async fn register(
 /// After a local change of `entry` (one the app service sent): tells the service, when
 /// subscribed. When it cannot be reached (or fails), the change waits in the outbox for
 /// the next `sync()`; a refusal (the service no longer has it) is dropped.
-#[cfg(feature = "page")]
 pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
     let Some(resource_id) = entry.id.as_deref() else {
         return;
@@ -277,7 +271,6 @@ pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
     }
 }
 
-#[cfg(feature = "page")]
 async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
     let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
     let service = Service::kept(&kept)
@@ -366,7 +359,6 @@ async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
     Ok(result.into())
 }
 
-#[cfg(feature = "page")]
 /// Worth sending again later: the service could not be reached, or failed on its side.
 fn retryable(failure: &JsValue) -> bool {
     let status = get(failure, "status").as_f64().unwrap_or(0.0);
@@ -375,7 +367,6 @@ fn retryable(failure: &JsValue) -> bool {
         || status == 429.0
 }
 
-#[cfg(feature = "page")]
 async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
     let push_manager = get(&ready_registration().await?, "pushManager");
     let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
@@ -414,7 +405,6 @@ impl Service {
         })
     }
 
-    #[cfg(feature = "page")]
     /// One local change: `{id, readState, userActionState}` as a PATCH, `{id, deleted}` as
     /// a DELETE of the service's notification.
     async fn send(&self, change: &JsValue) -> Result<(), JsValue> {
@@ -499,7 +489,6 @@ impl Service {
     }
 }
 
-#[cfg(feature = "page")]
 /// The app's service worker registration once it has an active worker.
 async fn ready_registration() -> Result<JsValue, JsValue> {
     let container = get(&get(&global(), "navigator"), "serviceWorker");

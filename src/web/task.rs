@@ -126,17 +126,12 @@ fn resume_function() -> JsValue {
 /// How a promise settled: `Ok` with its value or `Err` with its reason.
 pub struct Settled {
     promise: Option<Promise>,
-    /// Outside a task (the in-browser tests' own executor): wasm-bindgen-futures' future.
-    #[cfg(feature = "std")]
-    foreign: Option<wasm_bindgen_futures::JsFuture>,
 }
 
 /// Awaits `promise` inside a task started by [`spawn`] or [`promise_of`].
 pub fn settled(promise: Promise) -> Settled {
     Settled {
         promise: Some(promise),
-        #[cfg(feature = "std")]
-        foreign: None,
     }
 }
 
@@ -145,16 +140,6 @@ impl Future for Settled {
 
     fn poll(mut self: Pin<&mut Self>, _context: &mut Context<'_>) -> Poll<Self::Output> {
         let task = CURRENT.0.get().unwrap_or(ptr::null_mut());
-        #[cfg(feature = "std")]
-        if task.is_null() {
-            let promise = self.promise.take();
-            let foreign = self.foreign.get_or_insert_with(|| {
-                wasm_bindgen_futures::JsFuture::from(
-                    promise.unwrap_or_else(|| Promise::resolve(&JsValue::UNDEFINED)),
-                )
-            });
-            return Pin::new(foreign).poll(_context);
-        }
         if task.is_null() {
             return Poll::Pending;
         }
