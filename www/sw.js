@@ -3,17 +3,16 @@
 // for importScripts). Beside them, the only other file it loads is the wasm module.
 //
 // The wasm module decides; this script makes the browser calls. At each point of an event
-// it asks the module (`decide`, JSON in and out, src/worker.rs) whether a push is valid and
-// under which key, what it does to the feed, what is due to close, what to show and how,
-// what a page's change leaves on screen; it then performs the answer with IndexedDB, the
-// Notifications API and the app's pages. The module imports nothing and keeps nothing
-// between questions. Listeners are added synchronously at first evaluation, the module is
-// loaded once, and each handler awaits it inside event.waitUntil.
+// it asks the module (`decide`, src/worker.rs: a question written flat, a JSON answer)
+// whether a push is valid and under which key, what it does to the feed, what is due to
+// close, what to show and how, what a page's change leaves on screen; then it performs the
+// answer with IndexedDB, the Notifications API and the app's pages. The module imports
+// nothing and keeps nothing between questions. Listeners are added synchronously at first
+// evaluation, the module is loaded once, and each handler awaits it inside event.waitUntil.
 //
 // Why the calls are here and not in Rust: a worker module that made them itself (through
-// wasm-bindgen and web-sys) was 37 KiB gzip, nearly all of it the code that moves data
-// between Rust and the browser; this script and the module together are a third of that
-// (README, Performance).
+// wasm-bindgen and web-sys) was 37.4 KiB gzip, most of it code moving data between Rust
+// and the browser; this script and the module together are 15.7 KiB (README, Performance).
 
 const registration = self.registration;
 const FEED = 'feed';
@@ -66,34 +65,57 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Asks the module `op` with `input` (JSON values); its answer, parsed. */
 const decide = (op, input) => {
-  const question = new Uint8Array(tape({ op, now: Date.now(), ...input }));
-  const at = core.input(question.length);
-  new Uint8Array(core.memory.buffer, at, question.length).set(question);
+  used = 0;
+  tape({ op, now: Date.now(), ...input });
+  const at = core.input(used);
+  new Uint8Array(core.memory.buffer, at, used).set(bytes.subarray(0, used));
   const length = core.decide();
   return JSON.parse(decoder.decode(new Uint8Array(core.memory.buffer, core.output(), length)));
 };
+
 /** A JSON value written flat for the module (src/core/tape.rs): a tag byte, then a double,
  * or a length and the UTF-8 bytes of a string, or a length and the items of an array (each
- * member's name and value for an object). `undefined` is written as null. */
-const tape = (value, out = []) => {
-  const length = (at) => out.splice(at, 4, ...new Uint8Array(Uint32Array.of(out.length - at - 4).buffer));
-  if (value == null) out.push(0);
-  else if (typeof value === 'boolean') out.push(value ? 2 : 1);
-  else if (typeof value === 'number') out.push(3, ...new Uint8Array(Float64Array.of(value).buffer));
-  else if (typeof value === 'string') {
-    const at = out.push(4, 0, 0, 0, 0) - 4;
-    for (const byte of encoder.encode(value)) out.push(byte);
-    length(at);
+ * member's name and value for an object), little-endian. `undefined` is written as null, and
+ * so is what lies deeper than the module ever reads (a push of deeply nested junk would
+ * otherwise exhaust a worker's stack). */
+let bytes = new Uint8Array(4096);
+let view = new DataView(bytes.buffer);
+let used = 0;
+const room = (size) => {
+  if (used + size > bytes.length) {
+    const grown = new Uint8Array(2 * (used + size));
+    grown.set(bytes);
+    bytes = grown;
+    view = new DataView(bytes.buffer);
+  }
+};
+const tape = (value, depth = 0) => {
+  const at = used;
+  if (depth > 16 && typeof value === 'object') value = null;
+  if (value == null || typeof value === 'boolean') {
+    room(1);
+    bytes[used++] = value == null ? 0 : value ? 2 : 1;
+  } else if (typeof value === 'number') {
+    room(9);
+    bytes[at] = 3;
+    view.setFloat64(at + 1, value, true);
+    used += 9;
+  } else if (typeof value === 'string') {
+    room(5 + 3 * value.length);
+    bytes[at] = 4;
+    used += 5 + encoder.encodeInto(value, bytes.subarray(at + 5)).written;
+    view.setUint32(at + 1, used - at - 5, true);
   } else {
     const list = Array.isArray(value);
-    const at = out.push(list ? 5 : 6, 0, 0, 0, 0) - 4;
+    room(5);
+    bytes[at] = list ? 5 : 6;
+    used += 5;
     for (const [name, item] of Object.entries(value)) {
-      if (!list) tape(name, out);
-      tape(item, out);
+      if (!list) tape(name);
+      tape(item, depth + 1);
     }
-    length(at);
+    view.setUint32(at + 1, used - at - 5, true);
   }
-  return out;
 };
 
 // --- Browser calls ---------------------------------------------------------------------
@@ -392,8 +414,7 @@ const redraw = async (key, group) => {
   const screen = await sweep();
   let records;
   try {
-    const tx = await transaction([FEED]);
-    const feed = tx.objectStore(FEED);
+    const feed = (await transaction([FEED], 'readonly')).objectStore(FEED);
     records = await request(group != null ? feed.index('groupName').getAll(group) : feed.getAll(key));
   } catch (error) {
     return warn(storeError(error), error);
