@@ -1,7 +1,7 @@
 // Shortens the wasm module's import, export and module names, and rewrites the generated
 // glue to match.
 //
-// wasm-bindgen names each import like `__wbg_showNotification_ce332d6d1e483672`: ~65 of them,
+// wasm-bindgen names each import like `__wbg_transaction_ce332d6d1e483672`: dozens of them,
 // hashed, so they barely compress, and each appears twice (in the wasm and in the glue).
 // wasm-opt renames them to one or two letters and prints the mapping; this applies it to
 // the glue and then checks that the two still agree, failing the build if they do not.

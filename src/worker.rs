@@ -1,4 +1,4 @@
-//! The service worker's decisions, one JSON question and answer at a time.
+//! The service worker's decisions, one question and answer at a time.
 //!
 //! The worker's shell (`www/sw.js`) makes the browser calls (IndexedDB, the screen, the
 //! app's pages) and asks here, at each point of a push, a click or a page's change, what
@@ -8,9 +8,9 @@
 //! the worker's wasm module imports nothing, and every question is tested on the host.
 //!
 //! A question is an object with its `op` and inputs, as a [`Tape`] (the shell's
-//! `JSON.parse` does the parsing); [`decide`] answers with JSON text. Notifications on screen are described as `[tag, data]`, `data` being what
-//! usernotify stored on the notification (`data.usernotify`), and answers name them by
-//! their index in that list.
+//! `JSON.parse` does the parsing); [`decide`] answers with JSON text. Notifications on
+//! screen are described as `[tag, data]`, `data` being what usernotify stored on the
+//! notification (`data.usernotify`), and answers name them by their index in that list.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,7 +26,7 @@ use crate::core::{
 };
 
 /// The member of a shown notification's `data` that usernotify owns.
-pub const DATA_KEY: &str = "usernotify";
+const DATA_KEY: &str = "usernotify";
 
 /// Answers one question (a tape); see each op below.
 pub fn decide(question: &[u8]) -> String {

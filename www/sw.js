@@ -235,33 +235,24 @@ const receive = async (data) => {
   // The app's pages to report to, listed while the push is handled.
   let reportTo = later(listPages());
   const push = parsed(data);
+  push.now = Date.now();
+  const accepted = decide('accept', push);
+  const { key = '', group, raw, refused } = accepted;
+  // The feed's part starts at once, outside the screen's lock: IndexedDB runs the
+  // transactions of pushes that arrive together one after another, in order, so each reads
+  // what the one before it wrote, while the screen is still busy with that one.
+  const arriving = refused ? undefined : later(arrive(push, key, group));
   const report = await locked(async () => {
-    const now = (push.now = Date.now());
     const screen = later(sweep());
-    const accepted = decide('accept', push);
-    if (accepted.refused) {
-      warn(accepted.refused, 'push refused');
+    if (refused) {
+      warn(refused, 'push refused');
       await showStatus(await screen);
-      return { outcome: accepted.refused, key: '' };
+      return { outcome: refused };
     }
-    const { key, group, raw } = accepted;
-    // Read, decided and written in one transaction, before it is shown: the write goes out
-    // as the reads answer, while the transaction is active, so concurrent pushes and pages
-    // never lose an update. It commits while the notification is shown.
     let arrival;
     let committed;
     try {
-      const tx = await transaction([FEED, TOMBSTONES]);
-      const feed = tx.objectStore(FEED);
-      const [entry, tombstone, counted, expired] = await Promise.all([
-        request(feed.get(key)),
-        request(tx.objectStore(TOMBSTONES).get(key)),
-        group != null && request(feed.index('counted').getAllKeys(IDBKeyRange.bound([group, 1], [group, 1, []]))),
-        group != null && expiredKeys(tx, FEED, now),
-      ]);
-      arrival = decide('arrive', { ...push, entry, tombstone, counted, expired });
-      if (arrival.put) feed.put(arrival.put);
-      committed = later(tx.done.then(() => arrival.change && announce(key, arrival.change)));
+      ({ arrival, committed } = await arriving);
     } catch (error) {
       // The feed cannot be written: the push is still shown, its group counted from the screen.
       warn(storeError(error), error);
@@ -270,7 +261,7 @@ const receive = async (data) => {
     const stored = () => committed?.then(() => true, (error) => (warn(storeError(error), error), false)) ?? false;
     if (arrival?.outcome) {
       await showStatus(shown);
-      return { outcome: arrival.outcome, key, stored: await stored() };
+      return { outcome: arrival.outcome, stored: await stored() };
     }
     let taken = false;
     if (raw != null) {
@@ -278,25 +269,43 @@ const receive = async (data) => {
       taken = await handRawToApp(pages, shown.length, key, raw, push.body);
     }
     const display = decide('show', { ...push, members: arrival?.members ?? null, screen: shown.described, taken });
-    if (!display) return { outcome: 'taken-by-app', key, stored: await stored() };
+    if (!display) return { outcome: 'taken-by-app', stored: await stored() };
     try {
       await show(display);
     } catch (error) {
       warn('show-failed', error);
-      return { outcome: 'show-failed', key, stored: await stored() };
+      return { outcome: 'show-failed', stored: await stored() };
     }
     for (const index of display.close) shown[index].close();
     // Closes due notifications while the worker is alive; a stopped worker catches up on its
     // next event. Not before a second: a push ends with its notification visible.
     const closeAt = display.options.data.usernotify.closeAt;
     if (closeAt != null) setTimeout(() => locked(sweep).then(purgeIfDue).catch(() => {}), Math.max(closeAt - Date.now(), 1000));
-    return { outcome: 'shown', key, stored: await stored() };
+    return { outcome: 'shown', stored: await stored() };
   });
   // Sent once the browser has the notification on screen: pages (and tests) read what is
   // shown after this, never while a show is in flight, when Chromium's getNotifications can
   // drop the entry it is still displaying.
-  post(await reportTo, { type: 'usernotify-push-handled', stored: false, ...report });
+  post(await reportTo, { type: 'usernotify-push-handled', key, stored: false, ...report });
   await purgeIfDue();
+};
+
+/** A valid push's entry, read, decided and written in one transaction: the write goes out as
+ * the reads answer, while the transaction is active, so concurrent pushes and pages never
+ * lose an update. Resolves with the module's answer once written, and `committed`, which
+ * settles once it is on disk (and tells every page). */
+const arrive = async (push, key, group) => {
+  const tx = await transaction([FEED, TOMBSTONES]);
+  const feed = tx.objectStore(FEED);
+  const [entry, tombstone, counted, expired] = await Promise.all([
+    request(feed.get(key)),
+    request(tx.objectStore(TOMBSTONES).get(key)),
+    group != null && request(feed.index('counted').getAllKeys(IDBKeyRange.bound([group, 1], [group, 1, []]))),
+    group != null && expiredKeys(tx, FEED, push.now),
+  ]);
+  const arrival = decide('arrive', { ...push, entry, tombstone, counted, expired });
+  if (arrival.put) feed.put(arrival.put);
+  return { arrival, committed: later(tx.done.then(() => arrival.change && announce(key, arrival.change))) };
 };
 
 /** A push as the module reads it: `{body}` as `JSON.parse` made it, `{}` when there is no text

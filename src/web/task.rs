@@ -1,14 +1,14 @@
-//! The smallest executor our handlers need, in place of wasm-bindgen-futures.
+//! The smallest executor the page API needs, in place of wasm-bindgen-futures.
 //!
 //! Every future here awaits browser promises one at a time, so a task needs no waker and
 //! no queue: it is polled when it starts, and again each time the one promise it awaits
 //! settles. One JS function (a single Rust closure, made once) resumes any task; each
 //! await binds it to the task and the outcome. wasm-bindgen-futures' queue, wakers and
-//! per-await closures cost the worker 2.0 KiB gzip more (measured when this replaced it).
+//! per-await closures cost 2.0 KiB gzip more (measured when this replaced it).
 //!
 //! A failure while a task is resumed (a trap, or a browser call throwing through the
-//! module) happens in a promise reaction; it is passed to `reportError`, so the shell sees
-//! it as an uncaught `error` (`www/sw.js`).
+//! module) happens in a promise reaction; it is passed to `reportError`, so it shows as an
+//! uncaught error with its stack, not as an unhandled rejection of nothing the app awaits.
 
 use alloc::boxed::Box;
 use core::cell::Cell;
@@ -150,8 +150,8 @@ impl Future for Settled {
             let fulfilled = resume.bind_task(&JsValue::NULL, id, true);
             let rejected = resume.bind_task(&JsValue::NULL, id, false);
             // A failure while resuming (a trap, or a browser call throwing through the
-            // module) is reported as an uncaught error, where the shell sees it, rather
-            // than left as an unhandled rejection the app would see.
+            // module) is reported as an uncaught error rather than left as an unhandled
+            // rejection.
             promise
                 .unchecked_ref::<Awaited>()
                 .then_both(&fulfilled, &rejected)

@@ -1,7 +1,6 @@
-// A handler the module cannot finish (issue "worker faults"): a browser call throwing part-way
-// through a push, with the module's push lock held. The shell gives that handler up, the push
-// still ends with the quiet status, nothing is an unhandled rejection, and the next push
-// works on a fresh instance of the module.
+// A handler that fails part-way (issue "worker faults"): a browser call throwing in the middle
+// of a push, with the worker's push lock held. The push still ends with the quiet status, the
+// lock is released, nothing is an unhandled rejection, and the next push works.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDemo, sleep, until, visual } from './harness.mjs';
@@ -24,7 +23,7 @@ describe('a handler that fails part-way, in headless Chromium', () => {
     const worker = await demo.registerWorker('/fixtures/sabotage-sw.js', scope);
     await demo.page.evaluate(async (at) => (await navigator.serviceWorker.getRegistration(at)).active.postMessage('sabotage-next-push'), scope);
     await worker.pushBlind(visual('Lost', 'its handler fails part-way', { appNotificationId: 'sabotaged' }));
-    // The failed handler sends no report: read once, well after the shell has given it up.
+    // The failed handler sends no report: read once, well after it failed.
     await sleep(1_500);
     const afterFailure = await worker.shown();
     assert.deepEqual(afterFailure.map((n) => n.tag), ['usernotify-status'], JSON.stringify(afterFailure));
