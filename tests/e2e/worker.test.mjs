@@ -136,6 +136,16 @@ for (const browser of BROWSERS) describe(`the usernotify worker ${inBrowser(brow
     assert.equal(group.title, 'G', 'one member only: no count');
   });
 
+  test('text in any script, with emoji, quotes, escapes and control characters, is shown exactly as sent', async () => {
+    const title = 'Zoë’s “order” 📦 — 注文 #7';
+    const body = 'Line one\nTab\there \\ "quoted" \u0007 ünïcödé 🚚';
+    const report = await demo.push(visual(title, body, { appNotificationId: 'text-ü-📦', groupName: 'grüppe 📬' }));
+    assert.deepEqual([report.outcome, report.key], ['shown', 'text-ü-📦']);
+    const shown = only(await demo.shown());
+    assert.deepEqual([shown.title, shown.body, shown.tag], [title, body, 'usernotify-group:grüppe 📬']);
+    assert.deepEqual(shown.data.usernotify.members, ['text-ü-📦']);
+  });
+
   test('ungrouped notifications each keep their own', async () => {
     await demo.push(visual('One', '1', { appNotificationId: 'u1' }));
     await demo.push(visual('Two', '2', { appNotificationId: 'u2' }));
