@@ -1,6 +1,6 @@
 //! The thin wasm adapters. Two modules are built from here, so that the worker downloads
 //! nothing of the page API:
-//! - the worker's (`worker` feature): [`worker`], four exports over the flows of
+//! - the worker's (`worker` feature): [`worker`], three exports over the decisions of
 //!   [`crate::worker`], with no bindings at all: its shell performs the browser calls;
 //! - the page's (`page` feature): `NotificationClient`, through wasm-bindgen. Never panic,
 //!   never call `window()` (absent in a worker), and turn every thrown JS value into a

@@ -51,7 +51,7 @@ pub extern "C" fn output() -> *const u8 {
 
 /// The worker module's memory: one arena, emptied when the next question arrives. The
 /// module keeps nothing between questions, so nothing is freed one by one, and the
-/// allocator is a pointer that moves forward (a free list was 0.5 KB more).
+/// allocator is a pointer that moves forward (a free list was 134 bytes more, gzip).
 #[cfg(not(feature = "page"))]
 mod arena {
     use core::alloc::{GlobalAlloc, Layout};
