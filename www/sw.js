@@ -151,8 +151,9 @@ const sweep = async () => {
   const described = shown.map(describe);
   const due = decide('sweep', { screen: described });
   for (const index of due) closeHere(shown[index]);
-  const screen = shown.filter((_, index) => !due.includes(index));
-  screen.described = described.filter((_, index) => !due.includes(index));
+  const kept = (_, index) => !due.includes(index);
+  const screen = shown.filter(kept);
+  screen.described = described.filter(kept);
   return screen;
 };
 const describe = (notification) => [notification.tag, notification.data?.usernotify ?? null];

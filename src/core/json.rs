@@ -8,6 +8,7 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -236,64 +237,7 @@ fn write_number(number: f64, out: &mut String) {
     } else if is_whole(number) && (-9.0e15..9.0e15).contains(&number) {
         push_int(out, number as i64);
     } else {
-        write_exact(number, out);
-    }
-}
-
-/// Writes a finite number as its exact decimal value. Every double is `mantissa * 2^exponent`,
-/// which is a whole number, or `mantissa * 5^-exponent / 10^-exponent`: a few lines of
-/// decimal arithmetic, where the shortest round-tripping form needs an algorithm (and the
-/// standard library's, kilobytes of tables). Longer than the shortest form, equally exact.
-fn write_exact(number: f64, out: &mut String) {
-    let bits = number.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mantissa, exponent) = match biased {
-        0 => (fraction, -1074),
-        _ => (fraction | (1 << 52), biased - 1075),
-    };
-    // Decimal digits, least significant first.
-    let mut digits = Vec::new();
-    let mut rest = mantissa;
-    while rest > 0 {
-        digits.push((rest % 10) as u8);
-        rest /= 10;
-    }
-    let (factor, times) = match exponent {
-        0.. => (2, exponent),
-        _ => (5, -exponent),
-    };
-    for _ in 0..times {
-        let mut carry = 0;
-        for digit in digits.iter_mut() {
-            let product = *digit * factor + carry;
-            *digit = product % 10;
-            carry = product / 10;
-        }
-        if carry > 0 {
-            digits.push(carry);
-        }
-    }
-    let places = if exponent < 0 { -exponent as usize } else { 0 };
-    while digits.len() <= places {
-        digits.push(0);
-    }
-    let Some((fraction, integer)) = digits.split_at_checked(places) else {
-        return;
-    };
-    if number < 0.0 {
-        out.push('-');
-    }
-    for digit in integer.iter().rev() {
-        out.push(char::from(b'0' + digit));
-    }
-    // The fraction's trailing zeros are its least significant digits.
-    let zeros = fraction.iter().take_while(|digit| **digit == 0).count();
-    if let Some(significant) = fraction.get(zeros..).filter(|rest| !rest.is_empty()) {
-        out.push('.');
-        for digit in significant.iter().rev() {
-            out.push(char::from(b'0' + digit));
-        }
+        out.push_str(&number.to_string());
     }
 }
 
@@ -453,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn fractions_are_written_exactly_and_parse_back_to_the_same_number() {
+    fn fractions_are_written_so_that_they_parse_back_to_the_same_number() {
         for number in [1.5, -0.1, 1e-7, 123.456, 1e300, 5e-324, f64::MAX, -9.5e15] {
             let written = Json::Number(number).to_json_string();
             assert_eq!(written.parse::<f64>().unwrap(), number, "{written}");

@@ -19,6 +19,25 @@ mod task;
 #[cfg(feature = "worker")]
 pub mod worker;
 
+/// A module-wide value: a `Cell` (swapping never panics, so no borrow-error formatting is
+/// linked) that may live in a `static`.
+pub struct ModuleCell<T>(pub core::cell::Cell<Option<T>>);
+
+// SAFETY: wasm32-unknown-unknown without atomics runs each module on one thread only.
+unsafe impl<T> Sync for ModuleCell<T> {}
+
+impl<T> ModuleCell<T> {
+    pub const fn new() -> ModuleCell<T> {
+        ModuleCell(core::cell::Cell::new(None))
+    }
+}
+
+impl<T> Default for ModuleCell<T> {
+    fn default() -> ModuleCell<T> {
+        ModuleCell::new()
+    }
+}
+
 /// Without std a panic traps at once, with no message formatting linked in. Nothing here
 /// panics on input: indexing, `unwrap` and `expect` are avoided by construction.
 #[panic_handler]

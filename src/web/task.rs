@@ -11,7 +11,6 @@
 //! uncaught error with its stack, not as an unhandled rejection of nothing the app awaits.
 
 use alloc::boxed::Box;
-use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
 use core::ptr;
@@ -23,6 +22,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::js::{get, global};
+use super::ModuleCell;
 
 #[wasm_bindgen]
 extern "C" {
@@ -42,19 +42,6 @@ extern "C" {
     fn bind_task(this: &Resume, context: &JsValue, task: u32, ok: bool) -> JsValue;
 }
 
-/// A worker-wide value: a `Cell` (swapping never panics, so no borrow-error formatting is
-/// linked) that may live in a `static`.
-pub struct WorkerCell<T>(pub Cell<Option<T>>);
-
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-unsafe impl<T> Sync for WorkerCell<T> {}
-
-impl<T> WorkerCell<T> {
-    pub const fn new() -> WorkerCell<T> {
-        WorkerCell(Cell::new(None))
-    }
-}
-
 struct Task {
     future: Pin<Box<dyn Future<Output = ()>>>,
     /// How the promise the task awaits settled, until its [`Settled`] takes it.
@@ -62,9 +49,9 @@ struct Task {
 }
 
 /// The task being polled; null between polls.
-static CURRENT: WorkerCell<*mut Task> = WorkerCell::new();
+static CURRENT: ModuleCell<*mut Task> = ModuleCell::new();
 /// `(task, ok, value) => resume`, made on first use.
-static RESUME: WorkerCell<JsValue> = WorkerCell::new();
+static RESUME: ModuleCell<JsValue> = ModuleCell::new();
 
 /// Runs `future` to completion: now until its first await, then as its promises settle.
 pub fn spawn(future: impl Future<Output = ()> + 'static) {

@@ -5,16 +5,11 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
 
-/// A module-wide value: a `Cell` (swapping never panics) that may live in a `static`.
-struct ModuleCell<T>(Cell<Option<T>>);
+use super::ModuleCell;
 
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-unsafe impl<T> Sync for ModuleCell<T> {}
-
-static INPUT: ModuleCell<Vec<u8>> = ModuleCell(Cell::new(None));
-static OUTPUT: ModuleCell<String> = ModuleCell(Cell::new(None));
+static INPUT: ModuleCell<Vec<u8>> = ModuleCell::new();
+static OUTPUT: ModuleCell<String> = ModuleCell::new();
 
 /// A buffer of `length` bytes for the shell to write the next question into. The last
 /// question and answer are done with: their memory is reused.
