@@ -5,7 +5,7 @@
 #![no_main]
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -13,7 +13,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
-use usernotify_service::store::Store;
+use usernotify_service::store::{Db, SqliteStore};
 use usernotify_service::{router, AppState, Config};
 
 const TOKEN: &str = "fuzz-token";
@@ -33,10 +33,14 @@ fn harness() -> &'static Harness {
             .enable_all()
             .build()
             .expect("runtime");
-        let mut config = Config::new("unused.db").with_token(TOKEN, "alice");
+        let mut config = Config::new("unused.db")
+            .with_token(TOKEN, "alice")
+            .with_vapid_subject("mailto:fuzz@usernotify.test")
+            .expect("VAPID subject");
         config.rate_per_minute = 0;
         config.allow_loopback_push = true;
-        let state = AppState::with_store(&config, Store::open_in_memory().expect("store")).expect("state");
+        let db = Db::Sqlite(Arc::new(SqliteStore::open_in_memory().expect("store")));
+        let state = runtime.block_on(AppState::with_db(&config, db)).expect("state");
         let app = router(state, &[], &[]);
         let subscription = r#"{"pushSubscription":{"endpoint":"http://127.0.0.1:9/push/fuzz",
             "keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",

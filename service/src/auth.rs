@@ -1,7 +1,8 @@
-//! Who is calling: bearer tokens (compared in constant time), the block list, the rate limit.
+//! Who is calling: static bearer tokens (compared in constant time) or the identity
+//! provider's JWTs, the block list, the rate limit.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::http::{header, HeaderMap};
@@ -10,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::TokenEntry;
 use crate::error::ApiError;
+use crate::oidc::{Oidc, OidcError, TokenRejected};
 
 /// The configured tokens, kept only as SHA-256 digests so that comparing them takes the same
 /// time whatever the presented token's length or content.
@@ -108,21 +110,41 @@ impl RateLimiter {
 /// 401 before 403 (blocked) before 406 (rate) before 400 (conditional headers).
 pub struct Gate {
     pub tokens: Tokens,
+    /// The identity provider whose JWTs name users, if one is configured.
+    pub oidc: Option<Arc<Oidc>>,
     pub blocked: HashSet<String>,
     pub limiter: RateLimiter,
 }
 
 impl Gate {
-    /// The caller ("me") of an authorised request.
-    pub fn admit(&self, headers: &HeaderMap, now: Instant) -> Result<String, ApiError> {
-        let user = bearer_token(headers)
-            .and_then(|token| self.tokens.user_for(token))
-            .ok_or(ApiError::Unauthorized)?;
-        if self.blocked.contains(user) {
+    /// The user a bearer token names: a static token first, else a verified JWT.
+    pub async fn user(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let token = bearer_token(headers).ok_or(ApiError::Unauthorized)?;
+        if let Some(user) = self.tokens.user_for(token) {
+            return Ok(user.to_owned());
+        }
+        let Some(oidc) = &self.oidc else {
+            return Err(ApiError::InvalidToken(TokenRejected::Unknown));
+        };
+        oidc.user_for(token).await.map_err(|error| match error {
+            OidcError::Rejected(rejected) => {
+                tracing::info!(reason = rejected.code(), "bearer token refused");
+                ApiError::InvalidToken(rejected)
+            }
+            OidcError::Unavailable(_) => ApiError::IdentityUnavailable {
+                retry_after_secs: oidc.settings().refetch_interval.as_secs().max(1),
+            },
+        })
+    }
+
+    /// The caller ("me") of an authorised request; `now` is when the request arrived.
+    pub async fn admit(&self, headers: &HeaderMap, now: Instant) -> Result<String, ApiError> {
+        let user = self.user(headers).await?;
+        if self.blocked.contains(&user) {
             return Err(ApiError::CallerBlocked);
         }
         self.limiter
-            .check(user, now)
+            .check(&user, now)
             .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
         for name in [header::IF_MODIFIED_SINCE, header::IF_RANGE] {
             if headers.contains_key(&name) {
@@ -133,7 +155,7 @@ impl Gate {
                 }));
             }
         }
-        Ok(user.to_owned())
+        Ok(user)
     }
 }
 

@@ -5,6 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::store::{DbLocation, DbSettings};
+use crate::vapid::VapidSubject;
+
 /// A bearer token and the user it names ("me").
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenEntry {
@@ -37,6 +40,16 @@ pub struct DeliverySettings {
     /// Pushes in flight at once: the worker's pool of send tasks, refilled as each one
     /// finishes. Also the most pushes a crash can make it send twice.
     pub batch: usize,
+    /// On SIGTERM, how long the requests and pushes in flight get to finish; pushes still
+    /// unanswered then are abandoned and stay queued for the next start.
+    pub shutdown_grace: Duration,
+    /// How long a claimed delivery stays this process's (PostgreSQL): past it, another
+    /// replica takes over a claim whose process died. Longer than `request_timeout`, so a
+    /// live process always records its outcome first.
+    pub lease: Duration,
+    /// Pushes carry a Declarative Web Push message beside the resource
+    /// (`USERNOTIFY_DECLARATIVE_PUSH`, on unless `0`).
+    pub declarative_push: bool,
 }
 
 impl Default for DeliverySettings {
@@ -49,24 +62,102 @@ impl Default for DeliverySettings {
             backoff_max: Duration::from_secs(3600),
             max_attempts: 12,
             batch: 64,
+            shutdown_grace: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            declarative_push: true,
         }
     }
 }
+
+/// Bearer JWTs from the deployment's OpenID Connect provider (CONTRACT §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// `iss`, exactly as the provider writes it (Auth0's ends with `/`, Keycloak's does not).
+    pub issuer: String,
+    /// The `aud` a token must name: the API's identifier at the provider.
+    pub audience: String,
+    /// Where the keys are; `None`: the `jwks_uri` of the issuer's discovery document.
+    pub jwks_url: Option<String>,
+    /// The claim that names the user ("me").
+    pub user_claim: String,
+    /// The least time between two fetches of the keys (a token with an unknown `kid` asks
+    /// for one), so forged `kid`s cannot make the service hammer the provider.
+    pub refetch_interval: Duration,
+    /// Keys fetched longer ago are fetched again on the next token, so a key the provider
+    /// withdrew stops being accepted.
+    pub keys_max_age: Duration,
+}
+
+impl OidcSettings {
+    pub fn new(issuer: &str, audience: &str) -> OidcSettings {
+        OidcSettings {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            jwks_url: None,
+            user_claim: "sub".to_owned(),
+            refetch_interval: Duration::from_secs(60),
+            keys_max_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (tracing-subscriber's default format).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// `USERNOTIFY_LOG_FORMAT` through `var` (read before the rest, to report their errors).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<LogFormat, ConfigError> {
+        match var(LOG_FORMAT)
+            .map(|value| value.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(ConfigError::InvalidChoice {
+                name: LOG_FORMAT,
+                value: other.to_owned(),
+                choices: "text or json",
+            }),
+        }
+    }
+}
+
+const LOG_FORMAT: &str = "USERNOTIFY_LOG_FORMAT";
+const VAPID_SUBJECT: &str = "USERNOTIFY_VAPID_SUBJECT";
+const JWT_ISSUER: &str = "USERNOTIFY_JWT_ISSUER";
+const JWT_AUDIENCE: &str = "USERNOTIFY_JWT_AUDIENCE";
+const JWKS_URL: &str = "USERNOTIFY_JWKS_URL";
+const JWT_USER_CLAIM: &str = "USERNOTIFY_JWT_USER_CLAIM";
+const SHUTDOWN_GRACE: &str = "USERNOTIFY_SHUTDOWN_GRACE_SECONDS";
+const DECLARATIVE_PUSH: &str = "USERNOTIFY_DECLARATIVE_PUSH";
 
 /// Everything the service needs to run. `Debug` never prints the tokens.
 #[derive(Clone)]
 pub struct Config {
     pub host: String,
     pub port: u16,
-    pub db_path: PathBuf,
+    /// `USERNOTIFY_DB`: a SQLite file, or a `postgres://` URL.
+    pub db: DbLocation,
+    pub db_settings: DbSettings,
     pub tokens: Vec<TokenEntry>,
     pub blocked_callers: HashSet<String>,
     /// Requests per minute per caller; 0 turns the limit off.
     pub rate_per_minute: u32,
     /// Lets `http://127.0.0.1…` and `http://[::1]…` push endpoints register (tests only).
     pub allow_loopback_push: bool,
-    /// VAPID `sub` claim (`mailto:` or `https:`); Apple's push service requires one.
-    pub vapid_subject: Option<String>,
+    /// VAPID `sub` claim (`mailto:` or `https:`); required: the service does not start
+    /// without one (Apple's push service refuses every push that lacks it).
+    pub vapid_subject: Option<VapidSubject>,
+    /// Bearer JWTs from an OpenID Connect provider, beside (or instead of) `tokens`.
+    pub oidc: Option<OidcSettings>,
+    pub log_format: LogFormat,
     /// Base of `Location` and `@odata.context`; else `http://` + the request's `Host`.
     pub public_url: Option<String>,
     /// Static directories served beside the API (the demo page, the `pkg/` files).
@@ -89,13 +180,16 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("db_path", &self.db_path)
+            .field("db", &self.db)
+            .field("db_settings", &self.db_settings)
             .field("token_users", &users)
             .field("blocked_callers", &self.blocked_callers)
             .field("rate_per_minute", &self.rate_per_minute)
             .field("allow_loopback_push", &self.allow_loopback_push)
             .field("demo_curl", &self.demo_curl)
             .field("vapid_subject", &self.vapid_subject)
+            .field("oidc", &self.oidc)
+            .field("log_format", &self.log_format)
             .field("public_url", &self.public_url)
             .field("static_dirs", &self.static_dirs)
             .field("cors_origins", &self.cors_origins)
@@ -110,18 +204,54 @@ pub enum ConfigError {
     InvalidPort(String),
     InvalidTokens,
     InvalidRate(String),
-    InvalidFlag { name: &'static str, value: String },
+    InvalidFlag {
+        name: &'static str,
+        value: String,
+    },
     InvalidStaticDirs,
+    /// A required setting is absent (or another setting needs it).
+    Missing {
+        name: &'static str,
+        why: &'static str,
+    },
+    InvalidVapidSubject(String),
+    /// Not an https URL (http is accepted for loopback hosts only).
+    InvalidUrl {
+        name: &'static str,
+        value: String,
+    },
+    InvalidNumber {
+        name: &'static str,
+        value: String,
+    },
+    InvalidChoice {
+        name: &'static str,
+        value: String,
+        choices: &'static str,
+    },
 }
 
 impl ConfigError {
+    /// No VAPID subject: the service does not start without one.
+    pub fn missing_vapid_subject() -> ConfigError {
+        ConfigError::Missing {
+            name: VAPID_SUBJECT,
+            why: "a mailto: address or an https: URL where push services can reach you (Apple's refuses every push without one), e.g. mailto:ops@example.com",
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ConfigError::InvalidPort(_) => "invalid-port",
             ConfigError::InvalidTokens => "invalid-tokens",
             ConfigError::InvalidRate(_) => "invalid-rate",
+            ConfigError::InvalidNumber { .. } => "invalid-number",
             ConfigError::InvalidFlag { .. } => "invalid-flag",
             ConfigError::InvalidStaticDirs => "invalid-static-dirs",
+            ConfigError::Missing { .. } => "missing-setting",
+            ConfigError::InvalidVapidSubject(_) => "invalid-vapid-subject",
+            ConfigError::InvalidUrl { .. } => "invalid-url",
+            ConfigError::InvalidChoice { .. } => "invalid-choice",
         }
     }
 }
@@ -138,12 +268,32 @@ impl fmt::Display for ConfigError {
                 f,
                 "USERNOTIFY_RATE_PER_MINUTE is not a whole number: {value:?}"
             ),
+            ConfigError::InvalidNumber { name, value } => {
+                write!(
+                    f,
+                    "{name} must be a whole number (of seconds or connections), not {value:?}"
+                )
+            }
             ConfigError::InvalidFlag { name, value } => {
                 write!(f, "{name} must be 1 or 0, not {value:?}")
             }
             ConfigError::InvalidStaticDirs => {
                 f.write_str("USERNOTIFY_STATIC must be /mount=directory pairs separated by commas")
             }
+            ConfigError::Missing { name, why } => write!(f, "{name} is required: {why}"),
+            ConfigError::InvalidVapidSubject(value) => write!(
+                f,
+                "{VAPID_SUBJECT} must be a mailto: address or an https: URL, not {value:?}"
+            ),
+            ConfigError::InvalidUrl { name, value } => write!(
+                f,
+                "{name} must be an https URL (http only for a loopback host), not {value:?}"
+            ),
+            ConfigError::InvalidChoice {
+                name,
+                value,
+                choices,
+            } => write!(f, "{name} must be {choices}, not {value:?}"),
         }
     }
 }
@@ -151,18 +301,22 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Defaults for everything but the database file; no tokens, so every `/me` call is 401.
-    pub fn new(db_path: impl Into<PathBuf>) -> Config {
+    /// Defaults for everything but the database (a SQLite path or a `postgres://` URL); no
+    /// tokens, so every `/me` call is 401.
+    pub fn new(db: impl Into<DbLocation>) -> Config {
         Config {
             host: "127.0.0.1".to_owned(),
             port: 8080,
-            db_path: db_path.into(),
+            db: db.into(),
+            db_settings: DbSettings::default(),
             tokens: Vec::new(),
             blocked_callers: HashSet::new(),
             rate_per_minute: 600,
             allow_loopback_push: false,
             demo_curl: false,
             vapid_subject: None,
+            oidc: None,
+            log_format: LogFormat::Text,
             public_url: None,
             static_dirs: Vec::new(),
             cors_origins: Vec::new(),
@@ -179,7 +333,13 @@ impl Config {
         self
     }
 
-    /// Reads the process environment (CONTRACT §3 "Settings").
+    /// Sets the VAPID subject (builder style); `None` if it is not a `mailto:` or `https:` URI.
+    pub fn with_vapid_subject(mut self, subject: &str) -> Option<Config> {
+        self.vapid_subject = Some(VapidSubject::parse(subject)?);
+        Some(self)
+    }
+
+    /// Reads the process environment (CONTRACT §3 and §5 "Settings").
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_vars(|name| std::env::var(name).ok())
     }
@@ -210,13 +370,38 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::InvalidRate(rate.clone()))?;
         }
+        if let Some(pool) = present("USERNOTIFY_DB_POOL") {
+            config.db_settings.max_connections = positive("USERNOTIFY_DB_POOL", &pool)?;
+        }
+        if let Some(lease) = present("USERNOTIFY_DELIVERY_LEASE_SECS") {
+            config.delivery.lease = Duration::from_secs(u64::from(positive(
+                "USERNOTIFY_DELIVERY_LEASE_SECS",
+                &lease,
+            )?));
+        }
         if let Some(flag) = var("USERNOTIFY_ALLOW_LOOPBACK_PUSH") {
             config.allow_loopback_push = parse_flag("USERNOTIFY_ALLOW_LOOPBACK_PUSH", &flag)?;
         }
         if let Some(flag) = var("USERNOTIFY_DEMO_CURL") {
             config.demo_curl = parse_flag("USERNOTIFY_DEMO_CURL", &flag)?;
         }
-        config.vapid_subject = present("USERNOTIFY_VAPID_SUBJECT").map(|s| s.trim().to_owned());
+        let subject = present(VAPID_SUBJECT).ok_or_else(ConfigError::missing_vapid_subject)?;
+        config.vapid_subject =
+            Some(VapidSubject::parse(&subject).ok_or(ConfigError::InvalidVapidSubject(subject))?);
+        config.oidc = read_oidc(&present)?;
+        config.log_format = LogFormat::from_vars(&var)?;
+        if let Some(grace) = present(SHUTDOWN_GRACE) {
+            config.delivery.shutdown_grace =
+                Duration::from_secs(grace.trim().parse().map_err(|_| {
+                    ConfigError::InvalidNumber {
+                        name: SHUTDOWN_GRACE,
+                        value: grace.clone(),
+                    }
+                })?);
+        }
+        if let Some(flag) = present(DECLARATIVE_PUSH) {
+            config.delivery.declarative_push = parse_flag(DECLARATIVE_PUSH, &flag)?;
+        }
         config.public_url =
             present("USERNOTIFY_PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_owned());
         if let Some(origins) = var("USERNOTIFY_CORS_ORIGINS") {
@@ -228,6 +413,56 @@ impl Config {
             config.static_dirs = parse_static_dirs(&dirs)?;
         }
         Ok(config)
+    }
+}
+
+/// The JWT settings: none at all, or an issuer and an audience (and optionally the rest).
+fn read_oidc(
+    present: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<OidcSettings>, ConfigError> {
+    let Some(issuer) = present(JWT_ISSUER) else {
+        for name in [JWT_AUDIENCE, JWKS_URL, JWT_USER_CLAIM] {
+            if present(name).is_some() {
+                return Err(ConfigError::Missing {
+                    name: JWT_ISSUER,
+                    why: "the other USERNOTIFY_JWT settings need the issuer whose tokens to accept",
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let audience = present(JWT_AUDIENCE).ok_or(ConfigError::Missing {
+        name: JWT_AUDIENCE,
+        why: "a JWT is accepted only if its aud names this service",
+    })?;
+    let mut settings = OidcSettings::new(&checked_url(JWT_ISSUER, &issuer)?, audience.trim());
+    if let Some(url) = present(JWKS_URL) {
+        settings.jwks_url = Some(checked_url(JWKS_URL, &url)?);
+    }
+    if let Some(claim) = present(JWT_USER_CLAIM) {
+        settings.user_claim = claim.trim().to_owned();
+    }
+    Ok(Some(settings))
+}
+
+/// An https URL, or an http one on a loopback host (a provider on the same machine, tests).
+pub(crate) fn checked_url(name: &'static str, text: &str) -> Result<String, ConfigError> {
+    let text = text.trim();
+    let invalid = || ConfigError::InvalidUrl {
+        name,
+        value: text.to_owned(),
+    };
+    let url = url::Url::parse(text).map_err(|_| invalid())?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => return Err(invalid()),
+    };
+    match url.scheme() {
+        "https" => Ok(text.to_owned()),
+        "http" if loopback => Ok(text.to_owned()),
+        _ => Err(invalid()),
     }
 }
 
@@ -252,6 +487,18 @@ fn parse_tokens(text: &str) -> Result<Vec<TokenEntry>, ConfigError> {
             })
         })
         .collect()
+}
+
+fn positive(name: &'static str, value: &str) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|number| *number > 0)
+        .ok_or_else(|| ConfigError::InvalidNumber {
+            name,
+            value: value.to_owned(),
+        })
 }
 
 fn parse_flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -287,23 +534,135 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const SUBJECT: (&str, &str) = ("USERNOTIFY_VAPID_SUBJECT", "mailto:ops@app.example");
+
+    /// Reads `vars` as the environment, with a VAPID subject unless `vars` names one.
     fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
+        let mut map: HashMap<String, String> = vars
             .iter()
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
             .collect();
+        map.entry(SUBJECT.0.to_owned())
+            .or_insert_with(|| SUBJECT.1.to_owned());
         Config::from_vars(|name| map.get(name).cloned())
     }
 
     #[test]
-    fn an_empty_environment_gives_the_contract_defaults() {
+    fn without_a_vapid_subject_the_settings_are_refused_naming_it() {
+        for value in ["", "  "] {
+            let error = read(&[("USERNOTIFY_VAPID_SUBJECT", value)]).unwrap_err();
+            assert_eq!(error.code(), "missing-setting");
+            assert!(error.to_string().contains("USERNOTIFY_VAPID_SUBJECT"));
+        }
+        let error = read(&[("USERNOTIFY_VAPID_SUBJECT", "ops@app.example")]).unwrap_err();
+        assert_eq!(error.code(), "invalid-vapid-subject");
+        assert!(error.to_string().contains("USERNOTIFY_VAPID_SUBJECT"));
+        let config = read(&[("USERNOTIFY_VAPID_SUBJECT", "https://app.example")]).unwrap();
+        assert_eq!(
+            config.vapid_subject.unwrap().as_str(),
+            "https://app.example"
+        );
+    }
+
+    #[test]
+    fn jwt_settings_need_an_issuer_and_an_audience_and_default_the_rest() {
+        assert_eq!(read(&[]).unwrap().oidc, None);
+        let oidc = read(&[
+            ("USERNOTIFY_JWT_ISSUER", "https://id.example/realms/app"),
+            ("USERNOTIFY_JWT_AUDIENCE", "usernotify"),
+        ])
+        .unwrap()
+        .oidc
+        .unwrap();
+        assert_eq!(oidc.issuer, "https://id.example/realms/app");
+        assert_eq!(oidc.audience, "usernotify");
+        assert_eq!(oidc.jwks_url, None);
+        assert_eq!(oidc.user_claim, "sub");
+        let error = read(&[("USERNOTIFY_JWT_ISSUER", "https://id.example/")]).unwrap_err();
+        assert!(error.to_string().contains("USERNOTIFY_JWT_AUDIENCE"));
+        let error = read(&[("USERNOTIFY_JWT_AUDIENCE", "usernotify")]).unwrap_err();
+        assert!(error.to_string().contains("USERNOTIFY_JWT_ISSUER"));
+        let oidc = read(&[
+            ("USERNOTIFY_JWT_ISSUER", "http://127.0.0.1:9000/"),
+            ("USERNOTIFY_JWT_AUDIENCE", "usernotify"),
+            ("USERNOTIFY_JWKS_URL", "https://id.example/keys"),
+            ("USERNOTIFY_JWT_USER_CLAIM", "email"),
+        ])
+        .unwrap()
+        .oidc
+        .unwrap();
+        assert_eq!(oidc.jwks_url.as_deref(), Some("https://id.example/keys"));
+        assert_eq!(oidc.user_claim, "email");
+    }
+
+    #[test]
+    fn an_issuer_must_be_https_unless_it_is_on_this_machine() {
+        for issuer in ["http://id.example/", "id.example", "ftp://127.0.0.1/"] {
+            let error = read(&[
+                ("USERNOTIFY_JWT_ISSUER", issuer),
+                ("USERNOTIFY_JWT_AUDIENCE", "usernotify"),
+            ])
+            .unwrap_err();
+            assert_eq!(error.code(), "invalid-url", "{issuer}");
+        }
+    }
+
+    #[test]
+    fn the_log_format_and_the_shutdown_grace_are_read() {
+        let config = read(&[
+            ("USERNOTIFY_LOG_FORMAT", "JSON"),
+            ("USERNOTIFY_SHUTDOWN_GRACE_SECONDS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.delivery.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(read(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            read(&[]).unwrap().delivery.shutdown_grace,
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            read(&[("USERNOTIFY_LOG_FORMAT", "xml")])
+                .unwrap_err()
+                .code(),
+            "invalid-choice"
+        );
+        assert_eq!(
+            read(&[("USERNOTIFY_SHUTDOWN_GRACE_SECONDS", "soon")])
+                .unwrap_err()
+                .code(),
+            "invalid-number"
+        );
+    }
+
+    #[test]
+    fn an_empty_environment_but_the_vapid_subject_gives_the_contract_defaults() {
         let config = read(&[]).unwrap();
         assert_eq!(config.host, "127.0.0.1");
         assert_eq!(config.port, 8080);
-        assert_eq!(config.db_path, PathBuf::from("./usernotify.db"));
+        assert_eq!(
+            config.db,
+            DbLocation::Sqlite(PathBuf::from("./usernotify.db"))
+        );
+        assert_eq!(config.delivery.lease, Duration::from_secs(60));
         assert_eq!(config.rate_per_minute, 600);
         assert!(!config.allow_loopback_push);
         assert!(config.tokens.is_empty());
+        assert!(
+            config.delivery.declarative_push,
+            "Declarative Web Push is on by default"
+        );
+    }
+
+    #[test]
+    fn declarative_web_push_is_turned_off_with_0_and_a_bad_value_is_refused() {
+        let off = read(&[("USERNOTIFY_DECLARATIVE_PUSH", "0")]).unwrap();
+        assert!(!off.delivery.declarative_push);
+        let on = read(&[("USERNOTIFY_DECLARATIVE_PUSH", "1")]).unwrap();
+        assert!(on.delivery.declarative_push);
+        let error = read(&[("USERNOTIFY_DECLARATIVE_PUSH", "maybe")]).unwrap_err();
+        assert_eq!(error.code(), "invalid-flag");
+        assert!(error.to_string().contains("USERNOTIFY_DECLARATIVE_PUSH"));
     }
 
     #[test]
@@ -339,6 +698,25 @@ mod tests {
         let text = format!("{config:?}");
         assert!(!text.contains("s3cret"));
         assert!(text.contains("alice"));
+    }
+
+    #[test]
+    fn a_postgres_url_its_pool_and_the_lease_are_read_and_the_password_never_shown() {
+        let config = read(&[
+            (
+                "USERNOTIFY_DB",
+                "postgres://app:pw-secret@db.example:5432/notify",
+            ),
+            ("USERNOTIFY_DB_POOL", "8"),
+            ("USERNOTIFY_DELIVERY_LEASE_SECS", "5"),
+        ])
+        .unwrap();
+        assert!(matches!(config.db, DbLocation::Postgres(_)));
+        assert_eq!(config.db_settings.max_connections, 8);
+        assert_eq!(config.delivery.lease, Duration::from_secs(5));
+        assert!(!format!("{config:?}").contains("pw-secret"));
+        let error = read(&[("USERNOTIFY_DB_POOL", "0")]).unwrap_err();
+        assert_eq!(error.code(), "invalid-number");
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! The fan-out worker: sends queued deliveries, retries transient failures with backoff
 //! (honouring `Retry-After`), forgets subscriptions the push service says are gone.
 //!
-//! The queue lives in SQLite, so a restart loses nothing: the worker simply finds the
-//! deliveries still due when it starts.
+//! The queue lives in the database, so a restart loses nothing: the worker simply finds the
+//! deliveries still due when it starts. On PostgreSQL every replica runs a worker on the
+//! one shared queue; each claims what it sends (see `store::postgres`).
+//!
+//! When the service gives up on a delivery (state `failed`, with its `reason`): the push
+//! service refused it for good (a 4xx other than 404, 410 and 429: `push-service-refused`,
+//! or `vapid-refused` for 401/403); the notification expired before it could be sent
+//! (`expired`) or before the next retry would come (`expires-before-retry`); or
+//! `DeliverySettings::max_attempts` transient failures (429, 5xx, no answer) came in a row
+//! (`too-many-attempts`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,18 +20,24 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use usernotify::core::sync::change_push_visible_until;
 use usernotify::core::Millis;
 
+use crate::changes::push_body;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
+use crate::metrics::Metrics;
 use crate::push::{self, endpoint_tag, PushMessage};
-use crate::store::{Db, DueDelivery, Verdict};
+use crate::store::{reasons, Attempted, Db, DueDelivery, Verdict};
 use crate::vapid::Vapid;
 
 /// The longest `Retry-After` honoured; beyond it a push service's hint is capped.
 const MAX_RETRY_AFTER_SECS: u64 = 24 * 3600;
 /// How often expired notifications are purged from the store.
 const PURGE_EVERY_MS: Millis = 60_000;
+/// The `Topic` of every push that only carries changes: a push service keeps only the
+/// newest one a device has not received yet.
+const CHANGES_TOPIC: &str = "usernotify-changes";
 
 /// What became of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,17 +58,23 @@ pub enum Outcome {
     Expired,
     /// The request could not be built (bad stored keys or endpoint).
     Unbuildable(&'static str),
+    /// The subscription was reported gone after this delivery was queued: nothing to send.
+    AlreadyGone,
+    /// A push that only carries changes, not sent after all (its reason): an earlier push
+    /// carried them, or it would leave nothing visible on the device by now.
+    NotSent(&'static str),
 }
 
 impl Outcome {
     fn name(&self) -> &'static str {
         match self {
             Outcome::Delivered(_) => "delivered",
-            Outcome::Gone(_) => "subscription-gone",
+            Outcome::Gone(_) | Outcome::AlreadyGone => "subscription-gone",
             Outcome::Retry { .. } | Outcome::Unreachable(_) => "retry",
             Outcome::Rejected(_) => "rejected",
             Outcome::Expired => "expired",
             Outcome::Unbuildable(_) => "unbuildable",
+            Outcome::NotSent(_) => "skipped",
         }
     }
 }
@@ -104,6 +124,7 @@ pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
 pub struct Deliverer {
     pub db: Db,
     pub vapid: Arc<Vapid>,
+    pub metrics: Arc<Metrics>,
     pub client: reqwest::Client,
     pub settings: DeliverySettings,
     pub allow_loopback: bool,
@@ -124,7 +145,8 @@ pub fn push_client(settings: &DeliverySettings) -> Result<reqwest::Client, reqwe
 
 impl Deliverer {
     /// Runs until `shutdown` turns true, then lets the pushes in flight finish and records
-    /// them (each is bounded by the request timeout), so a clean stop re-sends nothing.
+    /// them, so a clean stop re-sends nothing; those still unanswered after
+    /// `settings.shutdown_grace` are abandoned and stay queued for the next start.
     ///
     /// A pool, not rounds: up to `settings.batch` pushes are in flight at once and a free
     /// slot is refilled as soon as one finishes, so one slow or hanging push service holds
@@ -134,12 +156,13 @@ impl Deliverer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limit = self.settings.batch.max(1);
         let mut sending: JoinSet<(DueDelivery, Outcome)> = JoinSet::new();
-        // Delivery ids being sent, by task, so the queue is never read back into a slot.
+        // Delivery ids being sent, by task, so a task that fails can give its claim back.
         let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
-        // Outcomes whose recording failed (the database was busy or failing): kept, and out
-        // of the queue's reach, until they are recorded, so they are not sent again.
-        let mut unrecorded: Vec<(i64, Verdict)> = Vec::new();
+        // Outcomes whose recording failed (the database was busy or failing): kept, and
+        // still claimed, until they are recorded, so they are not sent again meanwhile.
+        let mut unrecorded: Vec<Attempted> = Vec::new();
         let mut stopping = *shutdown.borrow();
+        let mut give_up_at = tokio::time::Instant::now() + self.settings.shutdown_grace;
         let mut last_purge: Millis = 0;
         loop {
             let mut wait = None;
@@ -167,8 +190,7 @@ impl Deliverer {
                 }
                 let free = limit.saturating_sub(sending.len());
                 if free > 0 {
-                    let skip: Vec<i64> = in_flight.values().copied().collect();
-                    let due = self.due(now, free, skip.clone()).await;
+                    let due = self.claim(now, free).await;
                     let fetched = due.len();
                     for delivery in due {
                         let id = delivery.id;
@@ -180,7 +202,7 @@ impl Deliverer {
                         in_flight.insert(task.id(), id);
                     }
                     if fetched < free {
-                        wait = Some(self.until_next_due(now, skip).await);
+                        wait = Some(self.until_next_due(now).await);
                     }
                 }
             }
@@ -191,25 +213,40 @@ impl Deliverer {
                         done.push(more);
                     }
                     let mut verdicts = Vec::with_capacity(done.len());
+                    let mut failed = Vec::new();
                     for joined in done {
                         match joined {
                             Ok((task, (delivery, outcome))) => {
                                 in_flight.remove(&task);
-                                verdicts.push((delivery.id, self.verdict(&delivery, &outcome)));
+                                verdicts.push(self.verdict(&delivery, &outcome));
                             }
-                            // The delivery stays queued; freeing its id lets it be retried.
+                            // The delivery stays queued; releasing its claim lets it be retried.
                             Err(error) => {
-                                in_flight.remove(&error.id());
+                                failed.extend(in_flight.remove(&error.id()));
                                 tracing::warn!(%error, "a push task failed");
                             }
                         }
                     }
-                    unrecorded = self.record(verdicts).await;
+                    if !failed.is_empty() {
+                        if let Err(error) = self.db.release_claims(failed).await {
+                            tracing::warn!(%error, "releasing claims failed; they run out by themselves");
+                        }
+                    }
+                    unrecorded.extend(self.record(verdicts).await);
                 }
                 _ = self.wake.notified(), if wait.is_some() => {}
                 _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
                 changed = shutdown.changed(), if !stopping => {
                     stopping = changed.is_err() || *shutdown.borrow();
+                    give_up_at = tokio::time::Instant::now() + self.settings.shutdown_grace;
+                }
+                _ = tokio::time::sleep_until(give_up_at), if stopping => {
+                    tracing::warn!(
+                        count = sending.len(),
+                        "pushes unanswered after the shutdown grace stay queued"
+                    );
+                    sending.abort_all();
+                    return;
                 }
                 // Not reached (some branch is always enabled); never spin or panic if it were.
                 else => tokio::time::sleep(self.settings.poll_interval).await,
@@ -218,18 +255,19 @@ impl Deliverer {
     }
 
     async fn purge(&self, now: Millis) {
-        match self.db.run(move |store| store.purge_expired(now)).await {
+        match self.db.purge_expired(now).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "purged expired notifications"),
             Err(error) => tracing::warn!(%error, "purging expired notifications failed"),
         }
     }
 
-    /// Up to `limit` due deliveries that are not already being sent.
-    async fn due(&self, now: Millis, limit: usize, skip: Vec<i64>) -> Vec<DueDelivery> {
+    /// Claims up to `limit` due deliveries for this process, for the lease.
+    async fn claim(&self, now: Millis, limit: usize) -> Vec<DueDelivery> {
+        let lease = Millis::try_from(self.settings.lease.as_millis()).unwrap_or(Millis::MAX);
         match self
             .db
-            .run(move |store| store.due_deliveries(now, limit, &skip))
+            .claim_due(now, limit, now.saturating_add(lease))
             .await
         {
             Ok(due) => due,
@@ -242,8 +280,8 @@ impl Deliverer {
 
     /// How long to sleep before the next queued delivery (not one in flight) is due,
     /// at most the poll interval.
-    async fn until_next_due(&self, now: Millis, skip: Vec<i64>) -> Duration {
-        match self.db.run(move |store| store.next_due(&skip)).await {
+    async fn until_next_due(&self, now: Millis) -> Duration {
+        match self.db.next_due(now).await {
             Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)),
             _ => self.settings.poll_interval,
         }
@@ -251,19 +289,19 @@ impl Deliverer {
     }
 
     /// Records a group of outcomes in one transaction; gives them back if that failed.
-    async fn record(&self, verdicts: Vec<(i64, Verdict)>) -> Vec<(i64, Verdict)> {
+    async fn record(&self, verdicts: Vec<Attempted>) -> Vec<Attempted> {
         if verdicts.is_empty() {
             return verdicts;
         }
         let now = now_millis();
         let shared = Arc::new(verdicts);
-        let batch = Arc::clone(&shared);
-        let result = self
-            .db
-            .run(move |store| store.record_outcomes(&batch, now))
-            .await;
-        match result {
-            Ok(()) => Vec::new(),
+        match self.db.record_outcomes(Arc::clone(&shared), now).await {
+            Ok(forgotten) => {
+                for subscription in forgotten {
+                    tracing::info!(%subscription, "the push service says the subscription is gone; forgotten");
+                }
+                Vec::new()
+            }
             Err(error) => {
                 tracing::warn!(%error, count = shared.len(), "recording delivery outcomes failed");
                 Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
@@ -273,21 +311,39 @@ impl Deliverer {
 
     /// One attempt: build the request purely, send it, classify the answer.
     pub async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
+        let (Some(endpoint), Some(p256dh), Some(auth)) =
+            (&delivery.endpoint, &delivery.p256dh, &delivery.auth)
+        else {
+            return Outcome::AlreadyGone;
+        };
         let now = now_millis();
-        let ttl_secs = u64::try_from((delivery.expires_at - now) / 1000).unwrap_or(0);
+        let (body, until, urgency, topic) = if delivery.changes_only {
+            match self.change_push(delivery, now).await {
+                Ok((body, until)) => (body, until, "low", Some(CHANGES_TOPIC.to_owned())),
+                Err(outcome) => return outcome,
+            }
+        } else {
+            (
+                self.body(delivery, now).await,
+                delivery.expires_at,
+                push::urgency_for(&delivery.priority),
+                delivery.app_notification_id.as_deref().map(push::topic_for),
+            )
+        };
+        let ttl_secs = u64::try_from((until.min(delivery.expires_at) - now) / 1000).unwrap_or(0);
         if ttl_secs == 0 {
             return Outcome::Expired;
         }
         let message = PushMessage {
-            payload: delivery.resource.as_bytes(),
+            payload: &body,
             ttl_secs,
-            urgency: push::urgency_for(&delivery.priority),
-            topic: delivery.app_notification_id.as_deref().map(push::topic_for),
+            urgency,
+            topic,
         };
         let request = match push::build_request(
-            &delivery.endpoint,
-            &delivery.p256dh,
-            &delivery.auth,
+            endpoint,
+            p256dh,
+            auth,
             &message,
             &self.vapid,
             self.allow_loopback,
@@ -298,7 +354,10 @@ impl Deliverer {
             Ok(request) => request,
             Err(code) => return Outcome::Unbuildable(code),
         };
-        match self.client.execute(request).await {
+        let started = std::time::Instant::now();
+        let answer = self.client.execute(request).await;
+        self.metrics.push_latency(started.elapsed());
+        match answer {
             Ok(response) => {
                 let retry_after = response
                     .headers()
@@ -318,59 +377,190 @@ impl Deliverer {
         }
     }
 
-    /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).
-    fn verdict(&self, delivery: &DueDelivery, outcome: &Outcome) -> Verdict {
-        let attempts = delivery.attempts.saturating_add(1);
-        let status = match outcome {
-            Outcome::Delivered(code) | Outcome::Gone(code) | Outcome::Rejected(code) => Some(*code),
-            Outcome::Retry { status, .. } => *status,
-            _ => None,
+    /// A push that only carries changes, decided again when its turn comes (more changes
+    /// may have come, or a push carried them meanwhile): its body and until when it is
+    /// worth delivering, or why it is not sent. The rule is the core's
+    /// ([`change_push_visible_until`]): it must leave a group's notification visible.
+    async fn change_push(
+        &self,
+        delivery: &DueDelivery,
+        now: Millis,
+    ) -> Result<(Vec<u8>, Millis), Outcome> {
+        if delivery.changes.is_empty() {
+            return Err(Outcome::NotSent(reasons::NO_CHANGES));
+        }
+        let user = delivery.user.clone().ok_or(Outcome::AlreadyGone)?;
+        let mut groups: Vec<String> = Vec::new();
+        for group in delivery
+            .changes
+            .iter()
+            .filter_map(|logged| logged.group.as_ref())
+        {
+            if !groups.contains(group) {
+                groups.push(group.clone());
+            }
+        }
+        if groups.is_empty() {
+            return Err(Outcome::NotSent(reasons::NOTHING_VISIBLE));
+        }
+        let on_device = self
+            .db
+            .on_devices(user, Some(delivery.subscription_id.clone()), groups)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "reading what a change push would leave visible failed");
+                Outcome::Unreachable("store")
+            })?;
+        let on_device: Vec<_> = on_device.into_iter().map(|(_, shown)| shown).collect();
+        let changed: Vec<(&str, Option<&str>)> = delivery
+            .changes
+            .iter()
+            .map(|logged| (logged.change.id.as_str(), logged.group.as_deref()))
+            .collect();
+        let until = change_push_visible_until(&changed, &on_device, now)
+            .ok_or(Outcome::NotSent(reasons::NOTHING_VISIBLE))?;
+        Ok((push_body(None, &delivery.changes), until))
+    }
+
+    /// The push body: the stored resource, with a Declarative Web Push message beside it
+    /// carrying the user's unread count, unless the deployment turned that off; then the
+    /// changes since the subscription's last push in the room left, so that changes are
+    /// dropped before anything of the notification.
+    async fn body(&self, delivery: &DueDelivery, now: Millis) -> Vec<u8> {
+        let content = if self.settings.declarative_push {
+            let id = delivery.notification_id.clone();
+            let unread = self.db.unread_count(id, now).await;
+            crate::declarative::push_body(&delivery.resource, unread.ok())
+        } else {
+            delivery.resource.as_bytes().to_vec()
         };
+        match String::from_utf8(content) {
+            Ok(content) => push_body(Some(&content), &delivery.changes),
+            Err(content) => content.into_bytes(),
+        }
+    }
+
+    /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).
+    fn verdict(&self, delivery: &DueDelivery, outcome: &Outcome) -> Attempted {
+        let attempts = delivery.attempts.saturating_add(1);
         let mut name = outcome.name();
         let verdict = match outcome {
-            Outcome::Delivered(_)
-            | Outcome::Rejected(_)
-            | Outcome::Expired
-            | Outcome::Unbuildable(_) => Verdict::Finished,
-            Outcome::Gone(_) => Verdict::SubscriptionGone {
+            Outcome::Delivered(code) => Verdict::Sent { status: *code },
+            Outcome::Rejected(code) => Verdict::Failed {
+                status: Some(*code),
+                reason: if *code == 401 || *code == 403 {
+                    reasons::VAPID_REFUSED
+                } else {
+                    reasons::REFUSED
+                },
+            },
+            Outcome::Expired => Verdict::Failed {
+                status: None,
+                reason: reasons::EXPIRED,
+            },
+            Outcome::Unbuildable(code) => Verdict::Failed {
+                status: None,
+                reason: code,
+            },
+            Outcome::Gone(code) => Verdict::SubscriptionGone {
+                status: Some(*code),
                 subscription_id: delivery.subscription_id.clone(),
             },
-            Outcome::Retry { .. } | Outcome::Unreachable(_) => {
-                let hint = match outcome {
-                    Outcome::Retry {
-                        retry_after_secs, ..
-                    } => *retry_after_secs,
-                    _ => None,
-                };
-                let delay = hint
-                    .map(Duration::from_secs)
-                    .unwrap_or_else(|| backoff(&self.settings, delivery.attempts));
-                let next_at = now_millis()
-                    .saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
-                if attempts >= self.settings.max_attempts || next_at >= delivery.expires_at {
-                    name = "gave-up";
-                    Verdict::Finished
-                } else {
-                    Verdict::Retry { attempts, next_at }
-                }
+            Outcome::AlreadyGone => Verdict::SubscriptionGone {
+                status: None,
+                subscription_id: delivery.subscription_id.clone(),
+            },
+            Outcome::NotSent(reason) => Verdict::Skipped { reason },
+            Outcome::Retry {
+                status,
+                retry_after_secs,
+            } => self.retry_or_give_up(delivery, attempts, *status, None, *retry_after_secs),
+            Outcome::Unreachable(why) => {
+                self.retry_or_give_up(delivery, attempts, None, Some(why), None)
             }
         };
-        let reason = match outcome {
-            Outcome::Unbuildable(code) | Outcome::Unreachable(code) => *code,
-            _ => "",
+        if matches!(verdict, Verdict::Failed { .. }) && name == "retry" {
+            name = "gave-up";
+        }
+        let (status, reason) = match &verdict {
+            Verdict::Sent { status } => (Some(*status), None),
+            Verdict::Retry { status, reason, .. } => (*status, *reason),
+            Verdict::Failed { status, reason } => (*status, Some(*reason)),
+            Verdict::SubscriptionGone { status, .. } => (*status, None),
+            Verdict::Skipped { reason } => (None, Some(*reason)),
         };
+        self.metrics.delivery(name);
+        let reason = reason.unwrap_or_default();
+        if matches!(outcome, Outcome::Rejected(401 | 403)) {
+            tracing::error!(
+                delivery = delivery.id,
+                subscription = %delivery.subscription_id,
+                endpoint = %endpoint_tag(delivery.endpoint.as_deref().unwrap_or_default()),
+                status,
+                "the push service refused the VAPID credentials: a configuration problem \
+                 (USERNOTIFY_VAPID_SUBJECT must be a mailto: or https: URL the push service \
+                 accepts, and the key must be the one the browser subscribed with)"
+            );
+        }
         tracing::info!(
             delivery = delivery.id,
             notification = %delivery.notification_id,
             subscription = %delivery.subscription_id,
-            endpoint = %endpoint_tag(&delivery.endpoint),
+            endpoint = %endpoint_tag(delivery.endpoint.as_deref().unwrap_or_default()),
             status,
             attempts,
             outcome = name,
             reason,
             "push delivery"
         );
-        verdict
+        // The newest change read for this push: once it is sent, the next one carries only
+        // later changes (one that did not fit is left to the next visit of a page).
+        let changes_through = delivery
+            .changes
+            .iter()
+            .map(|logged| logged.seq)
+            .max()
+            .map(|seq| (delivery.subscription_id.clone(), seq));
+        Attempted {
+            delivery_id: delivery.id,
+            attempts,
+            verdict,
+            changes_through,
+        }
+    }
+
+    /// A transient failure: retried after `Retry-After` or the backoff, unless that comes
+    /// after the notification expires or the attempts are used up.
+    fn retry_or_give_up(
+        &self,
+        delivery: &DueDelivery,
+        attempts: u32,
+        status: Option<u16>,
+        reason: Option<&'static str>,
+        retry_after_secs: Option<u64>,
+    ) -> Verdict {
+        let delay = retry_after_secs
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| backoff(&self.settings, delivery.attempts));
+        let next_at =
+            now_millis().saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
+        if attempts >= self.settings.max_attempts {
+            Verdict::Failed {
+                status,
+                reason: reasons::TOO_MANY_ATTEMPTS,
+            }
+        } else if next_at >= delivery.expires_at {
+            Verdict::Failed {
+                status,
+                reason: reasons::EXPIRES_BEFORE_RETRY,
+            }
+        } else {
+            Verdict::Retry {
+                status,
+                reason,
+                next_at,
+            }
+        }
     }
 }
 

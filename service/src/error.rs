@@ -3,9 +3,11 @@
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use usernotify::core::preferences::InvalidPreferences;
 use usernotify::core::InvalidNotification;
 
 use crate::ids::RandomUnavailable;
+use crate::oidc::TokenRejected;
 use crate::store::StoreError;
 
 /// Every way a request is refused. `code()` and `status()` are the contract's error table.
@@ -20,9 +22,21 @@ pub enum ApiError {
     InvalidSubscription(&'static str),
     /// A PATCH with a state Graph does not define.
     InvalidState(&'static str),
+    /// Preferences the core refused (its stable code), or a time zone the service's
+    /// database does not know.
+    InvalidPreferences(InvalidPreferences),
     /// A compressed body that does not decompress.
     UndecodableBody,
+    /// No bearer token at all.
     Unauthorized,
+    /// A bearer token that names nobody: unknown, or a JWT that does not verify.
+    InvalidToken(TokenRejected),
+    /// The identity provider's keys could not be fetched, so a JWT could not be checked.
+    IdentityUnavailable {
+        retry_after_secs: u64,
+    },
+    /// `/readyz`: the service cannot serve yet (the database does not answer).
+    NotReady(&'static str),
     CallerBlocked,
     NotAllowedForUser,
     NotFound,
@@ -32,6 +46,8 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     Busy,
+    /// The database cannot be reached (PostgreSQL down or restarting): try again shortly.
+    Unavailable,
     /// The request body (or what it decompresses to) is over the service's limit.
     RequestTooLarge,
     /// The stored resource would not fit a Web Push message.
@@ -47,6 +63,7 @@ pub enum InternalError {
     Store(StoreError),
     Random(RandomUnavailable),
     CorruptResource,
+    MetricsEncoding,
 }
 
 impl std::fmt::Display for InternalError {
@@ -55,6 +72,7 @@ impl std::fmt::Display for InternalError {
             InternalError::Store(error) => write!(f, "store: {error}"),
             InternalError::Random(error) => write!(f, "{error}"),
             InternalError::CorruptResource => f.write_str("a stored resource is not JSON"),
+            InternalError::MetricsEncoding => f.write_str("the metrics could not be written"),
         }
     }
 }
@@ -63,6 +81,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         if error.is_busy() {
             ApiError::Busy
+        } else if error.is_unavailable() {
+            tracing::warn!(%error, "the database cannot be reached");
+            ApiError::Unavailable
         } else {
             ApiError::Internal(InternalError::Store(error))
         }
@@ -83,8 +104,12 @@ impl ApiError {
             | ApiError::MissingUns
             | ApiError::InvalidSubscription(_)
             | ApiError::InvalidState(_)
+            | ApiError::InvalidPreferences(_)
             | ApiError::UndecodableBody => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::IdentityUnavailable { .. } | ApiError::NotReady(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::CallerBlocked | ApiError::NotAllowedForUser => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -93,6 +118,7 @@ impl ApiError {
             ApiError::RequestTooLarge | ApiError::TooLargeToPush { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,8 +130,11 @@ impl ApiError {
             ApiError::MissingUns => "missing-x-uns",
             ApiError::InvalidSubscription(_) => "invalid-subscription",
             ApiError::InvalidState(_) => "invalid-state",
+            ApiError::InvalidPreferences(invalid) => invalid.code(),
             ApiError::UndecodableBody => "undecodable-body",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::InvalidToken(_) => "unauthorized",
+            ApiError::IdentityUnavailable { .. } => "identity-provider-unavailable",
+            ApiError::NotReady(_) => "not-ready",
             ApiError::CallerBlocked => "caller-blocked",
             ApiError::NotAllowedForUser => "caller-not-allowed",
             ApiError::NotFound => "not-found",
@@ -113,6 +142,7 @@ impl ApiError {
             ApiError::UnsupportedEncoding => "unsupported-content-encoding",
             ApiError::RateLimited { .. } => "throttled",
             ApiError::Busy => "server-busy",
+            ApiError::Unavailable => "service-unavailable",
             ApiError::RequestTooLarge => "request-too-large",
             ApiError::TooLargeToPush { .. } => "too-large-to-push",
             ApiError::Internal(_) => "internal-error",
@@ -127,13 +157,20 @@ impl ApiError {
                 "The X-UNS header (the user notification subscription id) is required.".to_owned()
             }
             ApiError::InvalidSubscription(why) | ApiError::InvalidState(why) => (*why).to_owned(),
+            ApiError::InvalidPreferences(invalid) => invalid.message(),
             ApiError::UndecodableBody => {
                 "The body does not decode with its Content-Encoding.".to_owned()
             }
             ApiError::Unauthorized => "A valid bearer token is required.".to_owned(),
+            ApiError::InvalidToken(rejected) => rejected.message().to_owned(),
+            ApiError::IdentityUnavailable { .. } => {
+                "The identity provider's keys cannot be fetched; retry later.".to_owned()
+            }
+            ApiError::NotReady(why) => (*why).to_owned(),
             ApiError::CallerBlocked => "The caller is blocked.".to_owned(),
             ApiError::NotAllowedForUser => {
-                "The caller may not act for the user of this subscription.".to_owned()
+                "The X-UNS subscription is unknown, or belongs to another user than the caller's."
+                    .to_owned()
             }
             ApiError::NotFound => "No such resource.".to_owned(),
             ApiError::MethodNotAllowed => "The HTTP method is not supported here.".to_owned(),
@@ -144,6 +181,9 @@ impl ApiError {
                 "Too many requests; retry after the time in Retry-After.".to_owned()
             }
             ApiError::Busy => "The server is busy; retry shortly.".to_owned(),
+            ApiError::Unavailable => {
+                "The service cannot reach its database; retry shortly.".to_owned()
+            }
             ApiError::RequestTooLarge => "The request body is too large.".to_owned(),
             ApiError::TooLargeToPush { bytes } => format!(
                 "The notification is {bytes} bytes of JSON; a push holds at most {}.",
@@ -176,11 +216,24 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            // RFC 6750 §3.1: a token was presented and is not accepted.
+            ApiError::InvalidToken(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::IdentityUnavailable { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
         }

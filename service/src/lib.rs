@@ -1,5 +1,5 @@
-//! The usernotify app service: Graph's `/me/notifications` REST API over SQLite, with
-//! Web Push fan-out (RFC 8291 encryption, RFC 8292 VAPID) to every browser a user subscribed.
+//! The usernotify app service: Graph's `/me/notifications` REST API over SQLite or
+//! PostgreSQL (any number of replicas on one database), with Web Push fan-out (RFC 8291 encryption, RFC 8292 VAPID) to every browser a user subscribed.
 //!
 //! Validation is the core's (`usernotify::core`), so the service and the browser worker
 //! refuse the same notifications with the same codes.
@@ -21,11 +21,18 @@
 
 pub mod auth;
 pub mod body;
+pub mod changes;
 pub mod clock;
 pub mod config;
+pub mod declarative;
 pub mod delivery;
 pub mod error;
 pub mod ids;
+pub mod metrics;
+pub mod oidc;
+pub mod openapi;
+pub mod ops;
+pub mod preferences;
 pub mod push;
 pub mod routes;
 pub mod store;
@@ -38,19 +45,26 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use config::{Config, ConfigError, DeliverySettings, StaticDir};
+pub use config::{
+    Config, ConfigError, DbLocation, DbSettings, DeliverySettings, LogFormat, OidcSettings,
+    StaticDir,
+};
 pub use error::ApiError;
 pub use routes::{api_routes, router};
 
 use auth::{Gate, RateLimiter, Tokens};
+use changes::ChangeHub;
 use clock::now_millis;
 use delivery::Deliverer;
-use store::{Db, Store, StoreError};
+use metrics::Metrics;
+use oidc::Oidc;
+use store::{Db, StoreError};
 use vapid::{Vapid, VapidError};
 
 /// Why the service could not start.
 #[derive(Debug)]
 pub enum StartError {
+    Config(ConfigError),
     Store(StoreError),
     Vapid(VapidError),
     HttpClient(reqwest::Error),
@@ -60,6 +74,7 @@ pub enum StartError {
 impl StartError {
     pub fn code(&self) -> &'static str {
         match self {
+            StartError::Config(error) => error.code(),
             StartError::Store(error) => error.code(),
             StartError::Vapid(error) => error.code(),
             StartError::HttpClient(_) => "http-client",
@@ -71,6 +86,7 @@ impl StartError {
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            StartError::Config(error) => write!(f, "{error}"),
             StartError::Store(error) => write!(f, "{error}"),
             StartError::Vapid(error) => write!(f, "{error}"),
             StartError::HttpClient(error) => write!(f, "http-client: {error}"),
@@ -85,7 +101,10 @@ struct Shared {
     gate: Gate,
     db: Db,
     vapid: Arc<Vapid>,
+    metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    /// The change streams open in this process.
+    changes: Arc<ChangeHub>,
     allow_loopback_push: bool,
     demo_curl: bool,
     public_url: Option<String>,
@@ -98,27 +117,44 @@ pub struct AppState(Arc<Shared>);
 
 impl AppState {
     /// Opens (or creates and migrates) the database and loads or generates the VAPID key.
-    pub fn open(config: &Config) -> Result<AppState, StartError> {
-        let store = Store::open(&config.db_path).map_err(StartError::Store)?;
-        AppState::with_store(config, store)
+    pub async fn open(config: &Config) -> Result<AppState, StartError> {
+        let db = Db::open(&config.db, &config.db_settings)
+            .await
+            .map_err(StartError::Store)?;
+        AppState::with_db(config, db).await
     }
 
-    /// Builds the state around an already opened store.
-    pub fn with_store(config: &Config, store: Store) -> Result<AppState, StartError> {
-        let (private, _) = store
-            .vapid_key_or_insert(Vapid::generate, now_millis())
+    /// Builds the state around an already opened database. Refuses a configuration without
+    /// a VAPID subject. The deployment's VAPID key is the first one stored; a replica's own
+    /// candidate is dropped when another won.
+    pub async fn with_db(config: &Config, db: Db) -> Result<AppState, StartError> {
+        let subject = config
+            .vapid_subject
+            .clone()
+            .ok_or_else(|| StartError::Config(ConfigError::missing_vapid_subject()))?;
+        let oidc = match &config.oidc {
+            Some(settings) => Some(Arc::new(
+                Oidc::new(settings.clone()).map_err(StartError::HttpClient)?,
+            )),
+            None => None,
+        };
+        let (private, _) = db
+            .vapid_key_or_insert(Vapid::generate(), now_millis())
+            .await
             .map_err(StartError::Store)?;
-        let vapid = Vapid::from_private_key(&private, config.vapid_subject.clone())
-            .map_err(StartError::Vapid)?;
+        let vapid = Vapid::from_private_key(&private, subject).map_err(StartError::Vapid)?;
         Ok(AppState(Arc::new(Shared {
             gate: Gate {
                 tokens: Tokens::new(&config.tokens),
+                oidc,
                 blocked: config.blocked_callers.clone(),
                 limiter: RateLimiter::new(config.rate_per_minute),
             },
-            db: Db::new(store),
+            db,
             vapid: Arc::new(vapid),
+            metrics: Arc::new(Metrics::new()),
             wake: Arc::new(Notify::new()),
+            changes: Arc::new(ChangeHub::default()),
             allow_loopback_push: config.allow_loopback_push,
             demo_curl: config.demo_curl,
             public_url: config
@@ -141,6 +177,10 @@ impl AppState {
         &self.0.vapid
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
     pub fn allow_loopback_push(&self) -> bool {
         self.0.allow_loopback_push
     }
@@ -157,17 +197,36 @@ impl AppState {
     pub fn wake_deliveries(&self) {
         self.0.wake.notify_one();
     }
+
+    /// The change streams open in this process.
+    pub fn changes(&self) -> &ChangeHub {
+        &self.0.changes
+    }
 }
 
-/// Starts the worker that sends queued pushes until `shutdown` turns true.
+/// Starts what wakes this process when another replica on the same PostgreSQL queued
+/// deliveries or logged a change (one LISTEN connection); nothing on SQLite. Started by
+/// [`spawn_delivery_worker`]; call it alone when the process runs no delivery worker.
+pub fn spawn_listener(state: &AppState, shutdown: watch::Receiver<bool>) {
+    state.0.db.spawn_wakeups(
+        Arc::clone(&state.0.wake),
+        Arc::clone(&state.0.changes),
+        shutdown,
+    );
+}
+
+/// Starts the worker that sends queued pushes until `shutdown` turns true (and, on
+/// PostgreSQL, the listener that wakes it when another replica queues deliveries).
 pub fn spawn_delivery_worker(
     state: &AppState,
     shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, StartError> {
     let settings = state.0.delivery.clone();
+    spawn_listener(state, shutdown.clone());
     let deliverer = Deliverer {
         db: state.0.db.clone(),
         vapid: Arc::clone(&state.0.vapid),
+        metrics: Arc::clone(&state.0.metrics),
         client: delivery::push_client(&settings).map_err(StartError::HttpClient)?,
         allow_loopback: state.0.allow_loopback_push,
         wake: Arc::clone(&state.0.wake),
@@ -188,11 +247,12 @@ pub struct RunningService {
 /// Opens the store and serves the service on `listener`.
 pub async fn start(config: Config, listener: TcpListener) -> Result<RunningService, StartError> {
     let addr = listener.local_addr().map_err(StartError::Io)?;
-    let state = AppState::open(&config)?;
+    let state = AppState::open(&config).await?;
     let (stop, stopped) = watch::channel(false);
     let worker = if config.delivery.run_worker {
         Some(spawn_delivery_worker(&state, stopped.clone())?)
     } else {
+        spawn_listener(&state, stopped.clone());
         None
     };
     let app = router(state.clone(), &config.static_dirs, &config.cors_origins);
@@ -222,14 +282,23 @@ impl RunningService {
         &self.state
     }
 
-    /// Stops accepting requests, lets those in flight finish, stops the worker, and
-    /// returns once the database is no longer in use by them.
+    /// Stops accepting requests, gives those in flight and the pushes being sent the
+    /// shutdown grace to finish (pushes still unanswered then stay queued), and returns once
+    /// the database is no longer in use by them.
     pub async fn shutdown(self) {
+        // Change streams never end by themselves: they end now, so the server can finish.
+        self.state.changes().close();
         let _ = self.stop.send(true);
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
-            Err(error) => tracing::warn!(%error, "server task failed"),
+        let grace = self.state.0.delivery.shutdown_grace;
+        let mut server = self.server;
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "server stopped with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "server task failed"),
+            Err(_) => {
+                tracing::warn!("requests still running after the shutdown grace are cut off");
+                server.abort();
+            }
         }
         if let Some(worker) = self.worker {
             if let Err(error) = worker.await {

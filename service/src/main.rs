@@ -12,16 +12,16 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
-use usernotify_service::{start, Config};
+use usernotify_service::{start, Config, LogFormat};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    let format = LogFormat::from_vars(|name| std::env::var(name).ok());
+    init_logging(format.clone().unwrap_or_default());
+    if let Err(error) = format {
+        tracing::error!(code = error.code(), %error, "bad settings");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -29,8 +29,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if config.tokens.is_empty() {
-        tracing::warn!("USERNOTIFY_TOKENS is empty: every /me request will be refused");
+    if config.tokens.is_empty() && config.oidc.is_none() {
+        tracing::warn!(
+            "neither USERNOTIFY_TOKENS nor USERNOTIFY_JWT_ISSUER is set: every /me request will be refused"
+        );
     }
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(listener) => listener,
@@ -39,7 +41,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let db = config.db_path.display().to_string();
+    if let Some(oidc) = &config.oidc {
+        tracing::info!(issuer = %oidc.issuer, audience = %oidc.audience, user_claim = %oidc.user_claim, "bearer JWTs accepted from the identity provider");
+    }
+    // Shown without a password.
+    let db = config.db.to_string();
+    let grace = config.delivery.shutdown_grace;
     let service = match start(config, listener).await {
         Ok(service) => service,
         Err(error) => {
@@ -49,9 +56,30 @@ async fn main() -> ExitCode {
     };
     tracing::info!(address = %service.local_addr(), db = %db, "usernotify service listening");
     wait_for_stop().await;
-    tracing::info!("stopping");
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "stopping: no new requests; the pushes in flight get the grace to finish"
+    );
+    let state = service.state().clone();
     service.shutdown().await;
+    match state.db().queue_stats().await {
+        Ok(queue) => tracing::info!(
+            queued = queue.depth,
+            "stopped; queued deliveries are sent after the next start"
+        ),
+        Err(error) => tracing::warn!(%error, "stopped; the queue could not be read"),
+    }
     ExitCode::SUCCESS
+}
+
+/// Text lines (coloured on a terminal) or one JSON object per line; `RUST_LOG` filters.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers send).

@@ -7,14 +7,19 @@ use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 use serde_json::{json, Map, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
-use usernotify::core::{format_iso8601, Field, InvalidNotification, Json, Notification};
+use usernotify::core::preferences::InvalidPreferences;
+use usernotify::core::sync::{change_push_visible_until, OnDevice};
+use usernotify::core::{
+    format_iso8601, Field, InvalidNotification, Json, Millis, Notification, Priority,
+};
 
 use crate::body::{check_encoding, parse_json, read_body};
 use crate::clock::now_millis;
@@ -22,8 +27,8 @@ use crate::config::StaticDir;
 use crate::error::{graph_error_body, ApiError, InternalError};
 use crate::ids::{looks_like_id, new_id};
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
-use crate::store::{FeedItem, NewSubscription, Store, StoreError, SubscriptionInfo};
-use crate::AppState;
+use crate::store::{DeliveryInfo, FeedItem, LoggedChange, NewSubscription, SubscriptionInfo};
+use crate::{openapi, ops, AppState};
 
 /// The header naming the user notification subscription a post is for.
 pub const X_UNS: &str = "x-uns";
@@ -36,26 +41,47 @@ const MAX_HOST_NAME_CHARS: usize = 253;
 /// (e.g. the demo's) and call `.with_state(state)`; wrap with [`finish`] for Graph error
 /// bodies on 405 and the request log.
 pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/vapidPublicKey", get(vapid_public_key))
-        .route("/me/notificationSubscriptions", post(create_subscription))
-        .route("/me/notificationSubscriptions/", post(create_subscription))
-        .route(
+    route_table()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+}
+
+/// Every route, one entry per path: [`api_routes`] is made of this table, and a test holds
+/// `/openapi.json` to it (every path here in the document with its methods, nothing more).
+pub fn route_table() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/vapidPublicKey", get(vapid_public_key)),
+        ("/me/notificationSubscriptions", post(create_subscription)),
+        ("/me/notificationSubscriptions/", post(create_subscription)),
+        (
             "/me/notificationSubscriptions/{id}",
             delete(delete_subscription),
-        )
-        .route(
+        ),
+        (
             "/me/notifications",
             post(create_notification).get(list_notifications),
-        )
-        .route(
+        ),
+        (
             "/me/notifications/",
             post(create_notification).get(list_notifications),
-        )
-        .route(
+        ),
+        (
             "/me/notifications/{id}",
             patch(update_notification).delete(delete_notification),
-        )
+        ),
+        ("/me/notifications/{id}/deliveries", get(list_deliveries)),
+        ("/me/notifications/changes", get(change_stream)),
+        (
+            "/me/notificationPreferences",
+            get(get_preferences).patch(patch_preferences),
+        ),
+        ("/healthz", get(ops::healthz)),
+        ("/readyz", get(ops::readyz)),
+        ("/metrics", get(ops::metrics)),
+        ("/openapi.json", get(openapi::document)),
+    ]
 }
 
 /// The whole service: the API, then the static directories (a `/` mount serves every path
@@ -114,6 +140,8 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::CONTENT_ENCODING,
                 HeaderName::from_static(X_UNS),
+                // A page resuming the change stream (`GET /me/notifications/changes`).
+                HeaderName::from_static("last-event-id"),
             ])
             .expose_headers([header::LOCATION, header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(600)),
@@ -297,14 +325,14 @@ async fn create_subscription(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
+    let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let subscription = read_subscription(&parse_json(&bytes)?, state.allow_loopback_push())?;
     let candidate = new_id()?;
     let now = now_millis();
     let info = state
         .db()
-        .run(move |store| store.add_subscription(&user, &subscription, &candidate, now))
+        .add_subscription(user, subscription, candidate, now)
         .await?;
     let base = base_url(&state, &headers);
     if state.demo_curl() {
@@ -349,25 +377,13 @@ async fn delete_subscription(
     headers: HeaderMap,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    delete_owned(&state, &headers, id, Store::delete_subscription).await
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    deleted_or_not_found(looks_like_id(&id) && state.db().delete_subscription(user, id).await?)
 }
 
 /// DELETE of one of the caller's own resources: 204, or Graph's 404 when the id is not
 /// theirs (another user's looks exactly like one that does not exist).
-async fn delete_owned(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: String,
-    delete: fn(&Store, &str, &str) -> Result<bool, StoreError>,
-) -> Result<StatusCode, ApiError> {
-    let user = state.gate().admit(headers, Instant::now())?;
-    if !looks_like_id(&id) {
-        return Err(ApiError::NotFound);
-    }
-    let deleted = state
-        .db()
-        .run(move |store| delete(store, &user, &id))
-        .await?;
+fn deleted_or_not_found(deleted: bool) -> Result<StatusCode, ApiError> {
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -398,12 +414,25 @@ fn odata_context(base: &str, user: &str, entity: bool) -> String {
     format!("{base}/$metadata#users('{user}')/notifications{suffix}")
 }
 
+/// `POST /me/notifications`, its answers counted by status for `/metrics`.
 async fn create_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let response = post_notification(&state, headers, body)
+        .await
+        .into_response();
+    state.metrics().post_answered(response.status().as_u16());
+    response
+}
+
+async fn post_notification(
+    state: &AppState,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
+    let user = state.gate().admit(&headers, Instant::now()).await?;
     check_encoding(&headers)?;
     let uns = headers
         .get(X_UNS)
@@ -416,17 +445,9 @@ async fn create_notification(
     let json = parse_json(&bytes)?;
     let now = now_millis();
     let mut notification = Notification::from_json(&json, now).map_err(ApiError::Invalid)?;
-    // Unknown and foreign UNSIDs get the same answer, so ids cannot be probed.
-    let owner = if looks_like_id(&uns) {
-        state
-            .db()
-            .run(move |store| store.subscription(&uns))
-            .await?
-            .map(|info| info.user)
-    } else {
-        None
-    };
-    if owner.as_deref() != Some(user.as_str()) {
+    // Unknown and foreign UNSIDs get the same answer, so ids cannot be probed. The store
+    // checks the UNSID is the caller's in the same statement that saves.
+    if !looks_like_id(&uns) {
         return Err(ApiError::NotAllowedForUser);
     }
     // Every id this service hands out has the same length, so measuring with a fresh one
@@ -437,15 +458,40 @@ async fn create_notification(
     if bytes > MAX_PUSH_JSON_BYTES {
         return Err(ApiError::TooLargeToPush { bytes });
     }
-    let owner = user.clone();
+    // The user's preferences: a muted group, or quiet hours now in the user's time zone,
+    // and the notification is stored (the feed has it) but not pushed.
+    let (preferences, _) = crate::preferences::load(state.db(), &user).await?;
+    let withheld = crate::preferences::withheld(
+        &preferences,
+        notification.group_name.as_deref(),
+        notification.priority,
+        now,
+    )
+    .map(|withheld| withheld.reason());
     let saved = state
         .db()
-        .run(move |store| store.save_notification(&owner, &notification, &candidate, now))
-        .await?;
-    if saved.queued > 0 {
-        state.wake_deliveries();
+        .save_notification(user.clone(), uns, notification, candidate, withheld, now)
+        .await?
+        .ok_or(ApiError::NotAllowedForUser)?;
+    let fan_out = saved.fan_out;
+    match fan_out.why_nothing_was_queued() {
+        None => state.wake_deliveries(),
+        Some(why) if withheld.is_some() && fan_out.skipped_by_preferences > 0 => tracing::info!(
+            notification = %saved.item.id,
+            why,
+            reason = withheld.unwrap_or_default(),
+            "the user's preferences withhold the notification now: stored, not pushed"
+        ),
+        Some(why) => tracing::warn!(
+            notification = %saved.item.id,
+            why,
+            skipped_by_policy = fan_out.skipped_by_policy,
+            skipped_by_host = fan_out.skipped_by_host,
+            gone = fan_out.gone,
+            "the notification reaches no subscription: stored, not pushed"
+        ),
     }
-    let base = base_url(&state, &headers);
+    let base = base_url(state, &headers);
     let mut object = resource_value(&saved.item, false)?;
     object.insert(
         "@odata.context".to_owned(),
@@ -459,10 +505,9 @@ async fn list_notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
+    let user = state.gate().admit(&headers, Instant::now()).await?;
     let now = now_millis();
-    let owner = user.clone();
-    let items = state.db().run(move |store| store.feed(&owner, now)).await?;
+    let items = state.db().feed(user.clone(), now).await?;
     let value = items
         .iter()
         .map(|item| resource_value(item, true).map(Value::Object))
@@ -505,19 +550,22 @@ async fn update_notification(
     ResourceId(id): ResourceId,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now())?;
+    let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let (read_state, action_state) = read_state_patch(&parse_json(&bytes)?)?;
     if !looks_like_id(&id) {
         return Err(ApiError::NotFound);
     }
     let now = now_millis();
-    let item = state
+    let updated = state
         .db()
-        .run(move |store| store.update_state(&user, &id, read_state, action_state, now))
+        .update_state(user.clone(), id, read_state, action_state, now)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(Value::Object(resource_value(&item, true)?)).into_response())
+    if let Some(change) = &updated.change {
+        changed(&state, &user, change, now).await;
+    }
+    Ok(axum::Json(Value::Object(resource_value(&updated.item, true)?)).into_response())
 }
 
 async fn delete_notification(
@@ -525,5 +573,273 @@ async fn delete_notification(
     headers: HeaderMap,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    delete_owned(&state, &headers, id, Store::delete_notification).await
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    if !looks_like_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let change = state
+        .db()
+        .delete_notification(user.clone(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    changed(&state, &user, &change, now_millis()).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// After a change was logged: this process's streams of the user hear it at once (the
+/// store tells other replicas), and each device where the change would leave a group's
+/// notification redrawn gets a push that only carries changes (the core's rule,
+/// [`usernotify::core::sync::change_push_visible_until`]); never during quiet hours. The
+/// change is made already: a failure here only delays it to the next push or page visit.
+async fn changed(state: &AppState, user: &str, change: &LoggedChange, now: Millis) {
+    state.changes().wake(user);
+    let Some(group) = &change.group else {
+        return;
+    };
+    let queued = async {
+        let (preferences, _) = crate::preferences::load(state.db(), user).await?;
+        let quiet = crate::preferences::withheld(&preferences, None, Priority::Low, now);
+        if quiet.is_some() {
+            return Ok(0);
+        }
+        let on_devices = state
+            .db()
+            .on_devices(user.to_owned(), None, vec![group.clone()])
+            .await?;
+        let changed = [(change.change.id.as_str(), Some(group.as_str()))];
+        let mut subscriptions: Vec<String> = Vec::new();
+        for (subscription, _) in &on_devices {
+            if subscriptions.contains(subscription) {
+                continue;
+            }
+            let shown: Vec<OnDevice> = on_devices
+                .iter()
+                .filter(|(on, _)| on == subscription)
+                .map(|(_, shown)| shown.clone())
+                .collect();
+            if change_push_visible_until(&changed, &shown, now).is_some() {
+                subscriptions.push(subscription.clone());
+            }
+        }
+        if subscriptions.is_empty() {
+            return Ok(0);
+        }
+        state.db().queue_change_pushes(subscriptions, now).await
+    };
+    match queued.await {
+        Ok(0) => {}
+        Ok(count) => {
+            tracing::debug!(count, "pushes that only carry changes queued");
+            state.wake_deliveries();
+        }
+        Err(error) => {
+            let error: crate::store::StoreError = error;
+            tracing::warn!(%error, "queueing pushes that only carry changes failed")
+        }
+    }
+}
+
+/// How many logged changes a stream reads at a time.
+const STREAM_BATCH: usize = 100;
+/// How often an idle stream sends a comment, so that proxies keep the connection open.
+const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `GET /me/notifications/changes` (`Accept: text/event-stream`): the user's notification
+/// changes as Server-Sent Events, each `id: <seq>` and `data: {"id", "readState",
+/// "userActionState", "deleted"}`. Resumed after `Last-Event-ID`; without one (or with one
+/// this log never reached, e.g. another deployment's) it starts from the oldest change kept,
+/// so a new device catches up on everything that changed in the notifications' lifetime.
+/// It stays open, sending each change as it is logged (on any replica), until the client
+/// goes or the service stops.
+async fn change_stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+        .unwrap_or(0);
+    // Watched before the first read, so that a change between the read and the wait wakes it.
+    let wake = state.changes().watch(&user);
+    let (first, head) = state
+        .db()
+        .changes_since(user.clone(), after, STREAM_BATCH)
+        .await?;
+    // A position beyond the log's head is not this log's: start from its beginning.
+    let (first, after) = if after > head {
+        let (first, _) = state
+            .db()
+            .changes_since(user.clone(), 0, STREAM_BATCH)
+            .await?;
+        (first, 0)
+    } else {
+        (first, after)
+    };
+    let stream = ChangeStream {
+        db: state.db().clone(),
+        user,
+        after,
+        pending: first.into(),
+        more: false,
+        wake,
+        closing: state.changes().closing(),
+    };
+    let events = futures_util::stream::unfold(stream, |mut stream| async move {
+        let event = stream.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), stream))
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(STREAM_KEEP_ALIVE))
+        .into_response();
+    // Proxies that buffer responses (nginx) would hold the events back.
+    response.headers_mut().insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    Ok(response)
+}
+
+/// One open change stream: what it has read and not sent yet, and where it is in the log.
+struct ChangeStream {
+    db: crate::store::Db,
+    user: String,
+    /// The last `seq` read.
+    after: i64,
+    pending: std::collections::VecDeque<LoggedChange>,
+    /// The last read filled a batch: read again before waiting.
+    more: bool,
+    wake: tokio::sync::watch::Receiver<u64>,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ChangeStream {
+    /// The next event; `None` ends the stream (the service stops, or the database failed:
+    /// the client reconnects with its `Last-Event-ID`).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(logged) = self.pending.pop_front() {
+                self.after = logged.seq;
+                return Some(
+                    Event::default()
+                        .id(logged.seq.to_string())
+                        .data(logged.change.to_json()),
+                );
+            }
+            if *self.closing.borrow() {
+                return None;
+            }
+            if !self.more {
+                tokio::select! {
+                    changed = self.wake.changed() => changed.ok()?,
+                    _ = self.closing.changed() => return None,
+                }
+            }
+            match self
+                .db
+                .changes_since(self.user.clone(), self.after, STREAM_BATCH)
+                .await
+            {
+                Ok((changes, _)) => {
+                    self.more = changes.len() == STREAM_BATCH;
+                    self.pending = changes.into();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reading the change log for a stream failed; it ends");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /me/notificationPreferences`: the user's preferences (the defaults until set).
+async fn get_preferences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    let (preferences, _) = crate::preferences::load(state.db(), &user).await?;
+    Ok(json_text(preferences.to_json()))
+}
+
+/// `PATCH /me/notificationPreferences`: a member present replaces it (`quietHours: null`
+/// clears it), one absent stays; validated by the core (the browser's page API checks the
+/// same), the time zone against the service's time zone database. Answers the whole
+/// preferences as stored.
+async fn patch_preferences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    let bytes = read_body(&headers, body).await?;
+    let patch = parse_json(&bytes)?;
+    // Two requests at once: the second reads again and applies its patch to the first's.
+    for _ in 0..5 {
+        let (current, version) = crate::preferences::load(state.db(), &user).await?;
+        let patched = current
+            .patched(&&patch)
+            .map_err(ApiError::InvalidPreferences)?;
+        if let Some(hours) = &patched.quiet_hours {
+            if !crate::preferences::is_known_time_zone(&hours.time_zone) {
+                return Err(ApiError::InvalidPreferences(
+                    InvalidPreferences::InvalidTimeZone,
+                ));
+            }
+        }
+        let text = patched.to_json();
+        let stored = state
+            .db()
+            .put_preferences(user.clone(), text.clone(), version, now_millis())
+            .await?;
+        if stored {
+            return Ok(json_text(text));
+        }
+    }
+    Err(ApiError::Busy)
+}
+
+/// A JSON answer from text the core wrote.
+fn json_text(text: String) -> Response {
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /me/notifications/{id}/deliveries`: where the notification stands for each of the
+/// user's subscriptions (CONTRACT §5).
+async fn list_deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ResourceId(id): ResourceId,
+) -> Result<Response, ApiError> {
+    let user = state.gate().admit(&headers, Instant::now()).await?;
+    if !looks_like_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let deliveries = state
+        .db()
+        .deliveries(user, id, now_millis())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let value: Vec<Value> = deliveries.iter().map(delivery_body).collect();
+    Ok(axum::Json(json!({ "value": value })).into_response())
+}
+
+fn delivery_body(delivery: &DeliveryInfo) -> Value {
+    json!({
+        "subscriptionId": delivery.subscription_id,
+        "state": delivery.state.as_str(),
+        "attempts": delivery.attempts,
+        "lastStatus": delivery.last_status,
+        "reason": delivery.reason,
+        "nextAttemptDateTime": delivery.next_attempt_at.map(format_iso8601),
+        "updatedDateTime": format_iso8601(delivery.updated_at),
+    })
 }

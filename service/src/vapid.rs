@@ -18,6 +18,37 @@ const REUSE_TOKEN_FOR: std::time::Duration = std::time::Duration::from_secs(3600
 /// are registered by users, so their number of origins is not bounded by us).
 const MAX_CACHED_ORIGINS: usize = 256;
 
+/// The VAPID `sub` claim (RFC 8292 §2.1): a `mailto:` or `https:` URI by which a push
+/// service can reach the sender. Apple's push service refuses a token without a valid one
+/// (403 `BadJwtToken`), so the service does not start without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VapidSubject(String);
+
+impl VapidSubject {
+    /// A `mailto:` address (`name@host`) or an `https:` URL with a host; nothing else, and no
+    /// spaces (Apple refuses `mailto: <a@b>`).
+    pub fn parse(text: &str) -> Option<VapidSubject> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().any(char::is_whitespace) {
+            return None;
+        }
+        let url = url::Url::parse(text).ok()?;
+        let valid = match url.scheme() {
+            "mailto" => text
+                .get("mailto:".len()..)
+                .and_then(|address| address.split_once('@'))
+                .is_some_and(|(name, host)| !name.is_empty() && !host.is_empty()),
+            "https" => url.host_str().is_some_and(|host| !host.is_empty()),
+            _ => false,
+        };
+        valid.then(|| VapidSubject(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A VAPID key that could not be used.
 #[derive(Debug)]
 pub enum VapidError {
@@ -53,7 +84,7 @@ impl std::error::Error for VapidError {}
 pub struct Vapid {
     key: ES256KeyPair,
     public_key: String,
-    subject: Option<String>,
+    subject: VapidSubject,
     /// The last header signed per audience (origin), and when.
     signed: Mutex<HashMap<String, (String, Instant)>>,
 }
@@ -67,7 +98,7 @@ impl Vapid {
     }
 
     /// Loads the stored private key.
-    pub fn from_private_key(private: &[u8], subject: Option<String>) -> Result<Vapid, VapidError> {
+    pub fn from_private_key(private: &[u8], subject: VapidSubject) -> Result<Vapid, VapidError> {
         // jwt-simple asserts (panics) on a wrong length, so check it first.
         if private.len() != 32 {
             return Err(VapidError::BadStoredKey);
@@ -119,10 +150,9 @@ impl Vapid {
     }
 
     fn sign(&self, audience: &str) -> Result<String, VapidError> {
-        let mut claims = Claims::create(Duration::from_hours(TOKEN_HOURS)).with_audience(audience);
-        if let Some(subject) = &self.subject {
-            claims = claims.with_subject(subject);
-        }
+        let claims = Claims::create(Duration::from_hours(TOKEN_HOURS))
+            .with_audience(audience)
+            .with_subject(self.subject.as_str());
         let token = self
             .key
             .sign(claims)
@@ -135,10 +165,38 @@ impl Vapid {
 mod tests {
     use super::*;
 
+    fn subject() -> VapidSubject {
+        VapidSubject::parse("mailto:ops@app.example").unwrap()
+    }
+
+    #[test]
+    fn a_subject_is_a_mailto_address_or_an_https_url() {
+        for valid in [
+            "mailto:ops@app.example",
+            " mailto:ops@app.example ",
+            "https://app.example",
+            "https://app.example/contact",
+        ] {
+            assert!(VapidSubject::parse(valid).is_some(), "{valid}");
+        }
+        for invalid in [
+            "",
+            "ops@app.example",
+            "mailto:",
+            "mailto:ops",
+            "mailto: <ops@app.example>",
+            "http://app.example",
+            "https://",
+            "urn:app",
+        ] {
+            assert!(VapidSubject::parse(invalid).is_none(), "{invalid}");
+        }
+    }
+
     #[test]
     fn a_stored_key_loads_back_to_the_same_public_key() {
         let (private, public) = Vapid::generate();
-        let vapid = Vapid::from_private_key(&private, None).unwrap();
+        let vapid = Vapid::from_private_key(&private, subject()).unwrap();
         assert_eq!(public.len(), 65);
         assert_eq!(vapid.public_key(), URL_SAFE_NO_PAD.encode(&public));
     }
@@ -146,7 +204,7 @@ mod tests {
     #[test]
     fn the_header_carries_token_and_key() {
         let (private, _) = Vapid::generate();
-        let vapid = Vapid::from_private_key(&private, Some("mailto:a@b.example".into())).unwrap();
+        let vapid = Vapid::from_private_key(&private, subject()).unwrap();
         let url = reqwest::Url::parse("https://push.example:8443/x").unwrap();
         let header = vapid.authorization(&url).unwrap();
         assert!(header.starts_with("vapid t="));
@@ -156,7 +214,7 @@ mod tests {
     #[test]
     fn a_token_is_reused_per_origin_only() {
         let (private, _) = Vapid::generate();
-        let vapid = Vapid::from_private_key(&private, None).unwrap();
+        let vapid = Vapid::from_private_key(&private, subject()).unwrap();
         let a = reqwest::Url::parse("https://push.example/one").unwrap();
         let a_again = reqwest::Url::parse("https://push.example/two").unwrap();
         let b = reqwest::Url::parse("https://other.example/one").unwrap();
@@ -167,6 +225,6 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(Vapid::from_private_key(b"short", None).is_err());
+        assert!(Vapid::from_private_key(b"short", subject()).is_err());
     }
 }

@@ -24,10 +24,12 @@ async fn a_body_that_does_not_match_the_contract_or_is_not_json_is_400() {
     let (service, _receiver, uns) = with_subscription().await;
     let mut wrong_type = notification("a");
     wrong_type["priority"] = json!(3);
-    service
-        .notify(ALICE, &uns, &wrong_type)
-        .await
-        .assert_error(400, "contract-mismatch");
+    let answer = service.notify(ALICE, &uns, &wrong_type).await;
+    answer.assert_error(400, "contract-mismatch");
+    assert_eq!(
+        answer.body["error"]["message"], r#"priority must be "None", "High" or "Low" (any case)."#,
+        "the message names the field and the values it accepts"
+    );
     service
         .notify(ALICE, &uns, &json!("just a string"))
         .await
@@ -63,6 +65,28 @@ async fn an_invalid_payload_is_400_with_the_cores_code() {
         (
             json!({ "expirationDateTime": in_seconds(31 * 86_400), "payload": { "rawContent": "x" } }),
             "expires-too-late",
+        ),
+        (
+            json!({ "payload": { "visualContent": { "title": "t", "icon": "http://cdn.example/i.png" } } }),
+            "invalid-media-url",
+        ),
+        (
+            json!({ "payload": { "visualContent": { "title": "t", "image": format!("/{}", "i".repeat(2048)) } } }),
+            "media-url-too-long",
+        ),
+        (
+            json!({ "payload": { "visualContent": { "title": "t", "actions": [
+                { "action": "a", "title": "A" }, { "action": "b", "title": "B" }, { "action": "c", "title": "C" },
+            ] } } }),
+            "too-many-actions",
+        ),
+        (
+            json!({ "payload": { "visualContent": { "title": "t", "actions": [{ "action": "a" }] } } }),
+            "invalid-action",
+        ),
+        (
+            json!({ "payload": { "visualContent": { "title": "t", "badge": 7 } } }),
+            "contract-mismatch",
         ),
     ];
     for (body, code) in cases {

@@ -6,12 +6,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The most deliveries the worker has sent but not yet recorded at any moment, so the most a
 /// crash can make it send twice: its concurrency (`DeliverySettings::default().batch`).
@@ -19,33 +19,9 @@ fn in_flight_bound() -> usize {
     usernotify_service::DeliverySettings::default().batch
 }
 
-/// A notification with its own `appNotificationId`, so every push of it carries that `Topic`
-/// (and a push service would collapse a re-sent copy).
-fn tagged(tag: &str) -> Value {
-    let mut body = notification(tag);
-    body["appNotificationId"] = json!(tag);
-    body
-}
-
-/// Polls `done` every 10 ms until it is true; fails with `what` after `limit`.
-async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // kill -9 in the middle of a fan-out
 // ---------------------------------------------------------------------------------------
-
-/// Rows still queued, read straight from the file.
-fn queued_in_file(db: &Path) -> i64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row("SELECT COUNT(*) FROM deliveries", [], |row| row.get(0))
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_9_in_the_middle_of_a_fan_out_loses_no_push_and_resends_only_what_was_in_flight() {
@@ -76,18 +52,7 @@ async fn a_kill_9_in_the_middle_of_a_fan_out_loses_no_push_and_resends_only_what
         .collect();
     let mut uns = String::new();
     for browser in &browsers {
-        let answer = http
-            .post(format!("{}/me/notificationSubscriptions", service.base))
-            .bearer_auth(ALICE)
-            .body(browser.subscription_body(HOST).to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 201);
-        uns = serde_json::from_str::<Value>(&answer.text().await.unwrap()).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        uns = subscribe_at(&http, &service.base, browser).await;
     }
     // Posted by 8 clients at once, so all are stored before most pushes went out.
     let mut posting = tokio::task::JoinSet::new();
@@ -365,21 +330,7 @@ async fn posts_while_another_process_holds_the_write_lock_wait_for_it_and_none_i
     receiver.wait_for(1).await;
 
     // Another process takes the write lock, writes, and holds it for a second.
-    let db = service.db_path();
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let holder = std::thread::spawn(move || {
-        let mut conn = rusqlite::Connection::open(db).unwrap();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .unwrap();
-        tx.execute_batch("CREATE TABLE other_writer (x); INSERT INTO other_writer VALUES (1);")
-            .unwrap();
-        locked_tx.send(Instant::now()).unwrap();
-        std::thread::sleep(Duration::from_secs(1));
-        tx.commit().unwrap();
-        Instant::now()
-    });
-    let locked_at = locked_rx.recv().unwrap();
+    let (locked_at, holder) = hold_write_lock(&service.db_path(), Duration::from_secs(1));
 
     let service = Arc::new(service);
     let mut posts = tokio::task::JoinSet::new();

@@ -59,12 +59,141 @@ async fn a_notification_is_pushed_encrypted_and_signed_to_every_matching_subscri
         let mut resource = expected.clone();
         resource.remove("@odata.context");
         assert_eq!(
-            pushed,
+            graph_part(&pushed),
             Value::Object(resource),
             "the stored resource, with id"
         );
         assert_eq!(pushed["id"], posted.body["id"]);
     }
+}
+
+/// A pushed body without its Declarative Web Push members: the Graph resource.
+fn graph_part(pushed: &Value) -> Value {
+    let mut graph = pushed.as_object().unwrap().clone();
+    for name in ["web_push", "notification", "app_badge", "mutable"] {
+        graph.remove(name);
+    }
+    Value::Object(graph)
+}
+
+#[tokio::test]
+async fn a_push_carries_the_resource_and_a_declarative_web_push_message_with_the_users_unread_count(
+) {
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
+    let mut first = notification("Your order shipped");
+    first["groupName"] = json!("orders");
+    first["payload"]["visualContent"] = json!({
+        "title": "Your order shipped",
+        "body": "It arrives on Thursday.",
+        "url": "/orders/7",
+        "icon": "/icons/box.png",
+        "image": "https://cdn.example/parcel.jpg",
+        "badge": "/badge.png",
+        "actions": [
+            { "action": "track", "title": "Track", "url": "/orders/7/track" },
+            { "action": "later", "title": "Later" },
+        ],
+    });
+    let posted = service.notify(ALICE, &uns, &first).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let pushed: Value =
+        serde_json::from_slice(&browser.decrypt(&receiver.wait_for(1).await[0].body)).unwrap();
+    let mut resource = posted.body.as_object().unwrap().clone();
+    resource.remove("@odata.context");
+    let resource = Value::Object(resource);
+    assert_eq!(
+        graph_part(&pushed),
+        resource,
+        "the resource as stored, for the worker"
+    );
+    assert_eq!(
+        resource["payload"]["visualContent"]["actions"][1],
+        json!({ "action": "later", "title": "Later" }),
+        "the buttons are stored as posted"
+    );
+
+    // What a browser with Declarative Web Push reads (W3C Push API's members).
+    assert_eq!(pushed["web_push"], json!(8030));
+    assert_eq!(pushed["mutable"], json!(true));
+    assert_eq!(pushed["app_badge"], json!(1), "the user's unread count");
+    let declared = &pushed["notification"];
+    assert_eq!(declared["title"], "Your order shipped");
+    assert_eq!(declared["body"], "It arrives on Thursday.");
+    assert_eq!(declared["navigate"], "https://app.example/orders/7");
+    assert_eq!(declared["tag"], "usernotify-group:orders");
+    assert_eq!(declared["icon"], "https://app.example/icons/box.png");
+    assert_eq!(declared["image"], "https://cdn.example/parcel.jpg");
+    assert_eq!(declared["badge"], "https://app.example/badge.png");
+    assert_eq!(
+        declared["actions"],
+        json!([
+            { "action": "track", "title": "Track", "navigate": "https://app.example/orders/7/track" },
+            { "action": "later", "title": "Later", "navigate": "https://app.example/orders/7" },
+        ])
+    );
+    assert_eq!(declared["mutable"], json!(true));
+    assert_eq!(
+        declared["data"], resource,
+        "the resource again, for a mutable push's worker"
+    );
+
+    // The count follows the user's feed at the service: two more, one of them read.
+    let second = service.notify(ALICE, &uns, &notification("second")).await;
+    let id = second.body["id"].as_str().unwrap().to_owned();
+    receiver.wait_for(2).await;
+    let read = service
+        .patch(&id, ALICE, &json!({ "readState": "read" }))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(
+        service
+            .notify(ALICE, &uns, &notification("third"))
+            .await
+            .status,
+        201
+    );
+    let third: Value =
+        serde_json::from_slice(&browser.decrypt(&receiver.wait_for(3).await[2].body)).unwrap();
+    assert_eq!(
+        third["app_badge"],
+        json!(2),
+        "first and third are unread, second was read"
+    );
+}
+
+#[tokio::test]
+async fn with_declarative_web_push_turned_off_the_push_is_the_resource_alone() {
+    let (service, receiver, browser, uns) =
+        subscribed_with(|config| config.delivery.declarative_push = false).await;
+    let posted = service.notify(ALICE, &uns, &notification("plain")).await;
+    assert_eq!(posted.status, 201);
+    let pushed: Value =
+        serde_json::from_slice(&browser.decrypt(&receiver.wait_for(1).await[0].body)).unwrap();
+    let mut resource = posted.body.as_object().unwrap().clone();
+    resource.remove("@odata.context");
+    assert_eq!(pushed, Value::Object(resource));
+}
+
+#[tokio::test]
+async fn a_resource_too_large_for_both_parts_is_pushed_alone_and_shown_from_it() {
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
+    // 2,500 bytes of body: the resource fits a push, twice it (the declarative part carries
+    // it in `data`) does not.
+    let mut big = notification("Large");
+    big["payload"]["visualContent"]["body"] = json!("b".repeat(2500));
+    let posted = service.notify(ALICE, &uns, &big).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let push = receiver.wait_for(1).await.remove(0);
+    assert!(push.body.len() <= 4096, "one Web Push message");
+    let pushed: Value = serde_json::from_slice(&browser.decrypt(&push.body)).unwrap();
+    assert!(
+        pushed.get("web_push").is_none(),
+        "the declarative part went"
+    );
+    assert_eq!(
+        pushed["payload"]["visualContent"]["title"], "Large",
+        "the title stays"
+    );
 }
 
 #[tokio::test]
@@ -117,8 +246,7 @@ async fn a_410_from_the_push_service_removes_the_subscription() {
     let db = service.running().state().db().clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let id = uns.clone();
-        let info = db.run(move |store| store.subscription(&id)).await.unwrap();
+        let info = db.subscription(uns.clone()).await.unwrap();
         if !info.unwrap().active {
             break;
         }

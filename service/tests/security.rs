@@ -1,86 +1,126 @@
-//! Secrets stay secret: tokens and push endpoints never reach the log, the database that
-//! holds the VAPID private key is readable by its owner only, the API answers other
-//! origins' pages only when they are configured, and a push endpoint cannot redirect a push
-//! elsewhere.
+//! Secrets stay secret: static tokens, JWTs and push endpoints never reach the log, in text
+//! or JSON; the database that holds the VAPID private key is readable by its owner only; the
+//! API answers other origins' pages only when they are configured; and a push endpoint
+//! cannot redirect a push elsewhere.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
 use common::*;
+use jwt_simple::prelude::*;
 use reqwest::Method;
 
 /// A push endpoint path that must never appear in a log line.
 const SECRET_ENDPOINT: &str = "endpoint-secret-7f3a";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_log_names_requests_and_deliveries_but_never_a_token_or_a_push_endpoint() {
+/// Runs the real binary at `RUST_LOG=debug` with `USERNOTIFY_LOG_FORMAT=format`, static
+/// tokens and an identity provider, through a subscription, a post and its push, an unknown
+/// token, a valid JWT and an expired one. Returns the log and the secrets that must not be
+/// in it.
+async fn logged_flow(format: &str) -> (String, Vec<String>) {
     let files = tempfile::tempdir().unwrap();
     let (db, log) = (
         files.path().join("service.db"),
         files.path().join("service.log"),
     );
+    let key = oidc::es256_key("k1");
+    let provider = oidc::Provider::start(vec![oidc::es256_jwk(&key)]).await;
     let receiver = PushReceiver::start().await;
     let browser = FakeBrowser::new(&receiver, SECRET_ENDPOINT);
-    let service = Binary::start_logging(&db, Some(&log)).await;
+    let service = Binary::start_with(
+        &db,
+        Some(&log),
+        &[
+            ("USERNOTIFY_LOG_FORMAT", format),
+            ("USERNOTIFY_JWT_ISSUER", &provider.issuer),
+            ("USERNOTIFY_JWT_AUDIENCE", oidc::AUDIENCE),
+        ],
+    )
+    .await;
+    let unsid = service.subscribe(&browser).await;
+    assert_eq!(service.notify(&unsid, &notification("logged")).await, 201);
     let http = reqwest::Client::new();
-    let subscribed = http
-        .post(format!("{}/me/notificationSubscriptions", service.base))
-        .bearer_auth(ALICE)
-        .header("content-type", "application/json")
-        .body(browser.subscription_body(HOST).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(subscribed.status(), 201);
-    let created: serde_json::Value =
-        serde_json::from_slice(&subscribed.bytes().await.unwrap()).unwrap();
-    let unsid = created["id"].as_str().unwrap().to_owned();
-    let posted = http
-        .post(format!("{}/me/notifications", service.base))
-        .bearer_auth(ALICE)
-        .header("x-uns", &unsid)
-        .header("content-type", "application/json")
-        .body(notification("logged").to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 201);
-    let refused = http
-        .get(format!("{}/me/notifications", service.base))
-        .bearer_auth("wrong-secret-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+    let jwt = key.sign(provider.claims("alice")).unwrap();
+    let mut stale = provider.claims("alice");
+    stale.expires_at = Some(Clock::now_since_epoch() - Duration::from_mins(10));
+    let expired_jwt = key.sign(stale).unwrap();
+    for (token, status) in [
+        ("wrong-secret-token", 401),
+        (jwt.as_str(), 200),
+        (expired_jwt.as_str(), 401),
+    ] {
+        let answer = http
+            .get(format!("{}/me/notifications", service.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+    }
     receiver.wait_for(1).await;
     // Let the worker write its delivery line before the process goes.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     service.kill_9();
 
     let text = std::fs::read_to_string(&log).unwrap();
+    let subscription = browser.subscription_body(HOST);
+    let keys = &subscription["pushSubscription"]["keys"];
+    let mut secrets = vec![
+        ALICE.to_owned(),
+        "wrong-secret-token".to_owned(),
+        SECRET_ENDPOINT.to_owned(),
+        keys["p256dh"].as_str().unwrap().to_owned(),
+        keys["auth"].as_str().unwrap().to_owned(),
+    ];
+    for token in [&jwt, &expired_jwt] {
+        // The whole token, and its signature alone.
+        secrets.push(token.clone());
+        secrets.push(token.rsplit('.').next().unwrap().to_owned());
+    }
+    (text, secrets)
+}
+
+fn assert_no_secret(text: &str, secrets: &[String]) {
     assert!(
         text.contains("/me/notifications"),
         "requests are logged:\n{text}"
     );
     assert!(
-        text.to_lowercase().contains("deliver"),
+        text.contains("push delivery"),
         "delivery outcomes are logged:\n{text}"
     );
-    let subscription = browser.subscription_body(HOST);
-    let keys = &subscription["pushSubscription"]["keys"];
-    for secret in [
-        ALICE,
-        "wrong-secret-token",
-        SECRET_ENDPOINT,
-        keys["p256dh"].as_str().unwrap(),
-        keys["auth"].as_str().unwrap(),
-    ] {
+    assert!(
+        text.contains("bearer token refused"),
+        "refused JWTs are logged:\n{text}"
+    );
+    for secret in secrets {
         assert!(
-            !text.contains(secret),
+            !text.contains(secret.as_str()),
             "the log shows a secret ({secret}):\n{text}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_names_requests_and_deliveries_but_never_a_token_a_jwt_or_a_push_endpoint() {
+    let (text, secrets) = logged_flow("text").await;
+    assert_no_secret(&text, &secrets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_log_is_one_object_a_line_and_never_shows_a_token_a_jwt_or_a_push_endpoint() {
+    let (text, secrets) = logged_flow("json").await;
+    assert_no_secret(&text, &secrets);
+    let mut lines = 0;
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let object: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+        assert!(object["level"].is_string(), "{line}");
+        assert!(object["timestamp"].is_string(), "{line}");
+        lines += 1;
+    }
+    assert!(lines > 5, "{text}");
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! file, an HTTP client, and a fake browser with its own push receiver.
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
@@ -25,12 +27,14 @@ use sha2::Sha256;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use usernotify::core::{format_iso8601, Millis};
-use usernotify_service::{start, Config, DeliverySettings, RunningService};
+use usernotify_service::{start, Config, DbLocation, DeliverySettings, RunningService};
 
 pub const ALICE: &str = "alice-token";
 pub const BOB: &str = "bob-token";
 pub const MALLORY: &str = "mallory-token";
 pub const HOST: &str = "app.example";
+/// The VAPID subject every test service runs with (the service refuses to start without).
+pub const VAPID_SUBJECT: &str = "mailto:tests@usernotify.test";
 
 pub fn now_millis() -> Millis {
     usernotify_service::clock::now_millis()
@@ -42,8 +46,10 @@ pub fn in_seconds(seconds: i64) -> String {
 }
 
 /// A test configuration: three users (mallory blocked), loopback push allowed, fast retries.
-pub fn config(db_path: PathBuf) -> Config {
-    let mut config = Config::new(db_path)
+pub fn config(db: impl Into<DbLocation>) -> Config {
+    let mut config = Config::new(db)
+        .with_vapid_subject(VAPID_SUBJECT)
+        .unwrap()
         .with_token(ALICE, "alice")
         .with_token(BOB, "bob")
         .with_token(MALLORY, "mallory");
@@ -60,9 +66,11 @@ pub fn config(db_path: PathBuf) -> Config {
     config
 }
 
-/// The service on 127.0.0.1 with its database in a temporary directory.
+/// The service on 127.0.0.1 with its database in a temporary directory (or a fresh database
+/// of the test PostgreSQL).
 pub struct TestService {
     pub dir: TempDir,
+    pub db: DbLocation,
     pub service: Option<RunningService>,
     pub base: String,
     pub http: reqwest::Client,
@@ -76,12 +84,37 @@ impl TestService {
     /// Starts with `adjust` applied to the test configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestService {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = config(dir.path().join("usernotify.db"));
+        let db = DbLocation::from(dir.path().join("usernotify.db"));
+        TestService::start_on(dir, db, adjust).await
+    }
+
+    /// Starts on a fresh database of the test PostgreSQL.
+    pub async fn start_on_postgres(adjust: impl FnOnce(&mut Config)) -> TestService {
+        let db = DbLocation::from(postgres::fresh_database().await);
+        TestService::start_on(tempfile::tempdir().unwrap(), db, adjust).await
+    }
+
+    /// One service per backend, SQLite first, for tests that run on both.
+    pub async fn on_both_backends() -> Vec<TestService> {
+        vec![
+            TestService::start().await,
+            TestService::start_on_postgres(|_| {}).await,
+        ]
+    }
+
+    pub async fn start_on(
+        dir: TempDir,
+        db: DbLocation,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestService {
+        let mut config = config(db.clone());
+        config.db_settings.max_connections = 4;
         adjust(&mut config);
         let service = serve(config).await;
         let base = format!("http://{}", service.local_addr());
         TestService {
             dir,
+            db,
             service: Some(service),
             base,
             http: reqwest::Client::new(),
@@ -99,7 +132,7 @@ impl TestService {
     /// Stops the service and starts it again on the same file (a new port).
     pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
         self.service.take().unwrap().shutdown().await;
-        let mut config = config(self.db_path());
+        let mut config = config(self.db.clone());
         adjust(&mut config);
         let service = serve(config).await;
         self.base = format!("http://{}", service.local_addr());
@@ -197,7 +230,7 @@ impl TestService {
         self.running()
             .state()
             .db()
-            .run(|store| store.pending_deliveries())
+            .pending_deliveries()
             .await
             .unwrap()
     }
@@ -267,6 +300,23 @@ pub fn notification(title: &str) -> Value {
         "expirationDateTime": in_seconds(3600),
         "payload": { "visualContent": { "title": title, "body": "body of it" } },
     })
+}
+
+/// A notification with its own `appNotificationId`, so every push of it carries that `Topic`
+/// (and a push service would collapse a re-sent copy).
+pub fn tagged(tag: &str) -> Value {
+    let mut body = notification(tag);
+    body["appNotificationId"] = json!(tag);
+    body
+}
+
+/// Polls `done` every 10 ms until it is true; fails with `what` after `limit`.
+pub async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// A browser's push subscription: its own P-256 key pair and auth secret, and the path on
@@ -362,10 +412,15 @@ impl Received {
     }
 }
 
+/// Answers a receiver gives, in order: (status, `Retry-After` or, for a 3xx, `Location`).
+type Script = VecDeque<(u16, Option<&'static str>)>;
+
 #[derive(Default)]
 struct ReceiverState {
-    /// Answers to give, in order: (status, Retry-After); 201 once empty.
-    script: Mutex<VecDeque<(u16, Option<&'static str>)>>,
+    /// Answers to give, in order; 201 once empty.
+    script: Mutex<Script>,
+    /// Answers for one path (`/push/NAME`), before the shared script.
+    scripts_by_path: Mutex<std::collections::HashMap<String, Script>>,
     /// How long each of the next requests waits before answering (a slow or hung push
     /// service); once empty, `delay` applies.
     stalls: Mutex<VecDeque<Duration>>,
@@ -392,11 +447,14 @@ impl PushReceiver {
                 async move {
                     let stall = state.stalls.lock().unwrap().pop_front();
                     let wait = stall.unwrap_or_else(|| *state.delay.lock().unwrap());
-                    let (status, retry_after) = state
-                        .script
+                    let for_path = state
+                        .scripts_by_path
                         .lock()
                         .unwrap()
-                        .pop_front()
+                        .get_mut(uri.path())
+                        .and_then(VecDeque::pop_front);
+                    let (status, retry_after) = for_path
+                        .or_else(|| state.script.lock().unwrap().pop_front())
                         .unwrap_or((201, None));
                     state.received.lock().unwrap().push(Received {
                         path: uri.path().to_owned(),
@@ -450,6 +508,17 @@ impl PushReceiver {
             .extend(answers.iter().copied());
     }
 
+    /// The next answers to `endpoint(name)` alone, before the shared script.
+    pub fn answer_next_for(&self, name: &str, answers: &[(u16, Option<&'static str>)]) {
+        self.state
+            .scripts_by_path
+            .lock()
+            .unwrap()
+            .entry(format!("/push/{name}"))
+            .or_default()
+            .extend(answers.iter().copied());
+    }
+
     /// The next requests each wait this long before answering (hang past a client timeout).
     pub fn stall_next(&self, stalls: &[Duration]) {
         self.state
@@ -499,7 +568,7 @@ impl Drop for PushReceiver {
 
 /// Checks the VAPID `Authorization` header (RFC 8292) with p256 directly: `k` is the
 /// service's public key, the ES256 signature verifies with it, `aud` is the endpoint's
-/// origin and `exp` is in the future and at most 24 hours away.
+/// origin, `sub` the configured subject, and `exp` is in the future and at most 24 hours away.
 pub fn verify_vapid(push: &Received, service_key: &str, origin: &str) {
     let header = push.header("authorization").expect("Authorization header");
     let rest = header.strip_prefix("vapid ").expect("vapid scheme");
@@ -534,10 +603,61 @@ pub fn verify_vapid(push: &Received, service_key: &str, origin: &str) {
         .expect("the ES256 signature verifies with the service's key");
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
     assert_eq!(claims["aud"], origin);
+    assert_eq!(
+        claims["sub"], VAPID_SUBJECT,
+        "sub names the sender (Apple requires it)"
+    );
     let exp = claims["exp"].as_i64().unwrap();
     let now = now_millis() / 1000;
     assert!(exp > now, "exp in the future");
     assert!(exp <= now + 24 * 3600, "exp at most 24 h ahead");
+}
+
+/// Deliveries still queued (or waiting for a retry), read straight from the file.
+pub fn queued_in_file(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*) FROM deliveries WHERE state IN ('queued', 'retrying')",
+        [],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+/// Another process's connection takes SQLite's write lock on `db`, writes, and keeps the
+/// lock for `hold`. Returns when it holds it, with the time it took it and the thread, which
+/// ends with the time it let go.
+pub fn hold_write_lock(db: &Path, hold: Duration) -> (Instant, std::thread::JoinHandle<Instant>) {
+    let db = db.to_owned();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = rusqlite::Connection::open(db).unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        tx.execute_batch("CREATE TABLE other_writer (x); INSERT INTO other_writer VALUES (1);")
+            .unwrap();
+        locked_tx.send(Instant::now()).unwrap();
+        std::thread::sleep(hold);
+        tx.commit().unwrap();
+        Instant::now()
+    });
+    (locked_rx.recv().unwrap(), holder)
+}
+
+/// Registers `browser` for ALICE's user on `HOST` with the service at `base` (a binary or a
+/// replica); returns the UNSID.
+pub async fn subscribe_at(http: &reqwest::Client, base: &str, browser: &FakeBrowser) -> String {
+    let answer = http
+        .post(format!("{base}/me/notificationSubscriptions"))
+        .bearer_auth(ALICE)
+        .body(browser.subscription_body(HOST).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    body["id"].as_str().unwrap().to_owned()
 }
 
 /// The real `usernotify-service` binary, configured through its environment.
@@ -555,17 +675,22 @@ fn free_port() -> u16 {
 }
 
 impl Binary {
-    pub async fn start(db: &Path) -> Binary {
+    /// Starts it on `db`: a SQLite file or a `postgres://` URL (`USERNOTIFY_DB`).
+    pub async fn start(db: impl AsRef<std::ffi::OsStr>) -> Binary {
         Binary::start_logging(db, None).await
     }
 
     /// Starts it with its log (`RUST_LOG=debug`, stdout and stderr) written to `log`.
-    pub async fn start_logging(db: &Path, log: Option<&Path>) -> Binary {
+    pub async fn start_logging(db: impl AsRef<std::ffi::OsStr>, log: Option<&Path>) -> Binary {
         Binary::start_with(db, log, &[]).await
     }
 
     /// Starts it with more settings in its environment.
-    pub async fn start_with(db: &Path, log: Option<&Path>, settings: &[(&str, &str)]) -> Binary {
+    pub async fn start_with(
+        db: impl AsRef<std::ffi::OsStr>,
+        log: Option<&Path>,
+        settings: &[(&str, &str)],
+    ) -> Binary {
         let port = free_port();
         let output = |log: Option<&Path>| match log {
             Some(path) => Stdio::from(
@@ -582,6 +707,7 @@ impl Binary {
             .env("USERNOTIFY_TOKENS", format!("{ALICE}:alice"))
             .env("USERNOTIFY_ALLOW_LOOPBACK_PUSH", "1")
             .env("USERNOTIFY_RATE_PER_MINUTE", "0")
+            .env("USERNOTIFY_VAPID_SUBJECT", VAPID_SUBJECT)
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
@@ -610,6 +736,36 @@ impl Binary {
         }
     }
 
+    /// Registers `browser` for alice on `HOST`; returns the UNSID.
+    pub async fn subscribe(&self, browser: &FakeBrowser) -> String {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/me/notificationSubscriptions", self.base))
+            .bearer_auth(ALICE)
+            .header("content-type", "application/json")
+            .body(browser.subscription_body(HOST).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+        let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Posts `body` as alice for the subscription `uns`; returns the status.
+    pub async fn notify(&self, uns: &str, body: &Value) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/me/notifications", self.base))
+            .bearer_auth(ALICE)
+            .header("x-uns", uns)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Peak resident memory of the process so far, in KiB.
     pub fn peak_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -630,3 +786,5 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+pub mod postgres;

@@ -1,0 +1,1257 @@
+//! The PostgreSQL backend: any number of service processes (replicas) on one database serve
+//! the same API and share one delivery queue.
+//!
+//! - A deliverer claims due deliveries with `FOR UPDATE SKIP LOCKED` and a lease
+//!   (`leased_until`): replicas never claim the same row, and when a replica dies mid-send,
+//!   its claims are due again once their lease runs out. No transaction stays open while a
+//!   push is sent: the claim and the outcome are each one statement.
+//! - A post that queues deliveries has its process announce it with `pg_notify` (at most once
+//!   per [`ANNOUNCE_EVERY`], off the request: a NOTIFY in the post's own transaction would
+//!   hold PostgreSQL's global notify lock through the commit's WAL flush, serialising every
+//!   post); every replica LISTENs and wakes its deliverer. Polling stays as the fallback (a
+//!   listener that reconnects misses what was sent while it was down).
+//! - Durability: a post (what the app was answered 201 for) commits at the database's own
+//!   `synchronous_commit`. The queue's bookkeeping (claims, outcomes, announcements) commits
+//!   asynchronously: a crash of PostgreSQL may forget the last fraction of a second of it,
+//!   which at worst sends those pushes again (each with its `Topic`), as a replica killed
+//!   mid-send does; it never loses one. Waiting for a WAL flush on every claim would bound a
+//!   deliverer by the disk's flush latency.
+//! - Migrations run in one transaction under an advisory lock, so replicas starting
+//!   together on an empty database make one schema; the VAPID key is inserted once
+//!   (`ON CONFLICT DO NOTHING`) and read back, so they share one key.
+//! - Each post is at most two round trips (the `appNotificationId` lookup, then one
+//!   statement that stores the notification, records its fan-out and notifies); each
+//!   claim and each round of outcomes is one.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use tokio::sync::{watch, Notify};
+use usernotify::core::{Millis, Notification};
+
+use super::{
+    delivery_info, display_until, queue_stats, stored_resource, Attempted, ChangeHub, DbSettings,
+    DeliveryInfo, DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice,
+    QueueStats, Saved, StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+};
+
+/// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
+/// Never edit one that was released: add another.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE vapid_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    private_key BYTEA NOT NULL,
+    public_key BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE subscriptions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    -- NULL once the push service said the subscription is gone (404/410): the UNSID still
+    -- names its user, but nothing is pushed to it any more.
+    endpoint TEXT,
+    p256dh BYTEA,
+    auth BYTEA,
+    target_host_name TEXT NOT NULL,
+    display_name TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    gone_at BIGINT
+);
+CREATE INDEX subscriptions_by_user ON subscriptions (user_id);
+CREATE UNIQUE INDEX subscriptions_by_endpoint ON subscriptions (user_id, endpoint)
+    WHERE endpoint IS NOT NULL;
+CREATE SEQUENCE notifications_seq;
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    app_notification_id TEXT,
+    resource TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    read_state TEXT NOT NULL DEFAULT 'unread',
+    user_action_state TEXT NOT NULL DEFAULT 'none'
+);
+CREATE UNIQUE INDEX notifications_by_app_id ON notifications (user_id, app_notification_id)
+    WHERE app_notification_id IS NOT NULL;
+CREATE INDEX notifications_feed ON notifications (user_id, seq);
+CREATE INDEX notifications_expiry ON notifications (expires_at);
+CREATE SEQUENCE deliveries_id_seq;
+-- Room on each page, so that a claim (which changes only leased_until, in no index) is a
+-- HOT update that writes no index entry. No foreign key to subscriptions: its check locks
+-- the subscription row FOR KEY SHARE in every post's transaction, and concurrent posts to
+-- one user's browsers then share that lock through a MultiXact each time, which costs more
+-- than the post. Deleting a subscription deletes its deliveries in the same statement; a
+-- delivery a concurrent post made for it anyway is claimed as gone.
+CREATE TABLE deliveries (
+    id BIGINT PRIMARY KEY DEFAULT nextval('deliveries_id_seq'),
+    subscription_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER,
+    next_attempt_at BIGINT NOT NULL,
+    -- A deliverer's claim: until then no other replica takes the row.
+    leased_until BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (notification_id, subscription_id)
+) WITH (fillfactor = 80);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('queued', 'retrying');
+CREATE INDEX deliveries_by_subscription ON deliveries (subscription_id);
+"#,
+    // State across devices and the user's preferences: each notification's group and the
+    // end of its display time (what a push that only carries changes would leave visible),
+    // the user's change log (one row per notification, its latest change under the user's
+    // next seq, assigned under the lock of the user's change_heads row so that seqs commit in
+    // order) with each subscription's cursor in it, pushes that only carry changes
+    // (deliveries of kind `changes`, without a notification, at most one waiting per
+    // subscription), and the preferences.
+    r#"
+ALTER TABLE notifications ADD COLUMN group_name TEXT, ADD COLUMN display_until BIGINT;
+UPDATE notifications SET group_name = resource::jsonb ->> 'groupName',
+    display_until = updated_at
+        + 1000 * (resource::jsonb ->> 'displayTimeToLive')::numeric::bigint;
+CREATE INDEX notifications_by_group ON notifications (user_id, group_name)
+    WHERE group_name IS NOT NULL;
+ALTER TABLE subscriptions ADD COLUMN changes_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'notification',
+    ALTER COLUMN notification_id DROP NOT NULL;
+CREATE UNIQUE INDEX deliveries_pending_changes ON deliveries (subscription_id)
+    WHERE kind = 'changes' AND state IN ('queued', 'retrying');
+CREATE TABLE change_heads (
+    user_id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+);
+CREATE TABLE changes (
+    user_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    read_state TEXT,
+    user_action_state TEXT,
+    deleted BOOLEAN NOT NULL DEFAULT false,
+    group_name TEXT,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, notification_id)
+);
+CREATE UNIQUE INDEX changes_by_seq ON changes (user_id, seq);
+CREATE INDEX changes_expiry ON changes (expires_at);
+CREATE TABLE preferences (
+    user_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#,
+];
+
+/// The advisory lock migrations run under ("usernoti" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7573_6572_6e6f_7469;
+/// The LISTEN/NOTIFY channel a post that queued deliveries notifies.
+const WAKE_CHANNEL: &str = "usernotify_deliveries";
+/// The channel a logged change is announced on; the payload is a JSON array of the users
+/// whose change logs grew.
+const CHANGES_CHANNEL: &str = "usernotify_changes";
+/// NOTIFY payloads must stay under 8,000 bytes; users are announced in chunks below it.
+const MAX_NOTIFY_PAYLOAD: usize = 7_000;
+/// How long the listener waits before reconnecting after PostgreSQL went away.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+/// The most often a process announces queued deliveries: posts within this window share one
+/// `pg_notify`, and an idle replica wakes at most this late (plus the notification's trip).
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+
+/// A pool of connections to one PostgreSQL database. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// What the announcer task is to NOTIFY the replicas of.
+    announcements: Arc<Announcements>,
+}
+
+/// Signalled when a post queued deliveries or a change was logged; the announcer task
+/// NOTIFYs the replicas.
+#[derive(Default)]
+struct Announcements {
+    signal: Notify,
+    /// Deliveries were queued since the last announcement.
+    queued: std::sync::atomic::AtomicBool,
+    /// Users whose change logs grew since the last announcement.
+    changed: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Announcements {
+    fn changed(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.changed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// PostgreSQL cannot be reached or is going away: answered 503, tried again later.
+pub(super) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08 connection exceptions, 57P admin/crash shutdown and "cannot connect
+        // now", 53300 too many connections, 25006 a read-only standby after a failover.
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "25006"
+        }),
+        _ => false,
+    }
+}
+
+impl PgStore {
+    /// Connects and migrates. Fails if PostgreSQL does not answer within the acquire timeout.
+    pub async fn open(url: &str, settings: &DbSettings) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("usernotify-service");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(2))
+            .acquire_timeout(settings.acquire_timeout)
+            // A round trip saved per query; a connection broken by a restart fails its one
+            // query (503) and is then dropped by the pool's check on release.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        let announcements = Arc::new(Announcements::default());
+        spawn_announcer(pool.clone(), &announcements);
+        Ok(PgStore {
+            pool,
+            announcements,
+        })
+    }
+
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let version: i32 = sqlx::query_scalar("SELECT version FROM usernotify_schema")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(i64::from(version))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*), min(created_at) FROM deliveries
+             WHERE state IN ('queued', 'retrying')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(queue_stats(row.try_get(0)?, row.try_get(1)?, now))
+    }
+
+    /// See [`super::Db::unread_count`].
+    pub async fn unread_count(
+        &self,
+        notification_id: &str,
+        now: Millis,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM notifications
+             WHERE user_id = (SELECT user_id FROM notifications WHERE id = $1)
+               AND expires_at > $2 AND read_state = 'unread'
+               AND user_action_state <> 'dismissed'",
+        )
+        .bind(notification_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    pub async fn subscription_count(&self) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM subscriptions WHERE endpoint IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Two statements, not one: a statement that inserts and reads back in one snapshot
+    /// would read nothing when another replica's insert won the race.
+    pub async fn vapid_key_or_insert(
+        &self,
+        candidate: &(Vec<u8>, Vec<u8>),
+        now: Millis,
+    ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        sqlx::query(
+            "INSERT INTO vapid_key (id, private_key, public_key, created_at)
+             VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&candidate.0)
+        .bind(&candidate.1)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT private_key, public_key FROM vapid_key WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    pub async fn add_subscription(
+        &self,
+        user: &str,
+        subscription: &NewSubscription,
+        candidate_id: &str,
+        now: Millis,
+    ) -> Result<SubscriptionInfo, StoreError> {
+        // A new subscription's first push carries only changes made after it.
+        let row = sqlx::query(
+            "INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth, target_host_name,
+                 display_name, created_at, updated_at, changes_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8,
+                 COALESCE((SELECT seq FROM change_heads WHERE user_id = $2), 0))
+             ON CONFLICT (user_id, endpoint) WHERE endpoint IS NOT NULL DO UPDATE SET
+                 p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
+                 target_host_name = EXCLUDED.target_host_name,
+                 display_name = EXCLUDED.display_name, updated_at = EXCLUDED.updated_at,
+                 gone_at = NULL
+             RETURNING id, created_at",
+        )
+        .bind(candidate_id)
+        .bind(user)
+        .bind(&subscription.endpoint)
+        .bind(&subscription.p256dh)
+        .bind(&subscription.auth)
+        .bind(&subscription.target_host_name)
+        .bind(&subscription.display_name)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SubscriptionInfo {
+            id: row.try_get(0)?,
+            user: user.to_owned(),
+            target_host_name: subscription.target_host_name.clone(),
+            display_name: subscription.display_name.clone(),
+            created_at: row.try_get(1)?,
+            active: true,
+        })
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, target_host_name, display_name, created_at,
+                    endpoint IS NOT NULL
+             FROM subscriptions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SubscriptionInfo {
+                id: row.try_get(0)?,
+                user: row.try_get(1)?,
+                target_host_name: row.try_get(2)?,
+                display_name: row.try_get(3)?,
+                created_at: row.try_get(4)?,
+                active: row.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The subscription and its deliveries, in one statement.
+    pub async fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted: i64 = sqlx::query_scalar(
+            "WITH deleted AS (
+                 DELETE FROM subscriptions WHERE id = $1 AND user_id = $2 RETURNING id
+             ), its_deliveries AS (
+                 DELETE FROM deliveries WHERE subscription_id IN (SELECT id FROM deleted)
+             )
+             SELECT count(*) FROM deleted",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(deleted > 0)
+    }
+
+    /// The notification and its fan-out in one statement (atomic without a transaction's
+    /// extra round trips); then the replicas are told, if deliveries were queued.
+    ///
+    /// An update resets the earlier deliveries of the notification in place, each under a
+    /// new id, so an attempt of the earlier version still in flight on some replica records
+    /// nothing over the new one. Two posts with the same new `appNotificationId` at once:
+    /// the second fails on the unique index and [`super::Db::save_notification`] runs it
+    /// again, when it finds the first and updates it.
+    pub async fn save_notification(
+        &self,
+        user: &str,
+        uns: &str,
+        notification: &Notification,
+        candidate_id: &str,
+        withheld: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Saved>, StoreError> {
+        let existing: Option<String> =
+            match &notification.app_notification_id {
+                Some(app_id) => sqlx::query_scalar(
+                    "SELECT id FROM notifications WHERE user_id = $1 AND app_notification_id = $2",
+                )
+                .bind(user)
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?,
+                None => None,
+            };
+        let updated = existing.is_some();
+        let id = existing.unwrap_or_else(|| candidate_id.to_owned());
+        let resource = stored_resource(notification, &id);
+        let row = sqlx::query(
+            "WITH owned AS (
+                 SELECT 1 FROM subscriptions WHERE id = $10 AND user_id = $2
+             ), stored AS (
+                 INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
+                     expires_at, created_at, updated_at, seq, group_name, display_until)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $7, nextval('notifications_seq'), $12, $13
+                 WHERE EXISTS (SELECT 1 FROM owned)
+                 ON CONFLICT (id) DO UPDATE SET resource = EXCLUDED.resource,
+                     priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at,
+                     updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq,
+                     read_state = 'unread', user_action_state = 'none',
+                     group_name = EXCLUDED.group_name, display_until = EXCLUDED.display_until
+                 WHERE notifications.user_id = EXCLUDED.user_id
+                 RETURNING created_at
+             ), forgotten AS (
+                 -- An update is news again: an earlier change of it is not one to tell.
+                 DELETE FROM changes WHERE $14 AND user_id = $2 AND notification_id = $1
+                     AND EXISTS (SELECT 1 FROM owned)
+             ), fanned AS (
+                 INSERT INTO deliveries (subscription_id, notification_id, state, reason,
+                     next_attempt_at, created_at, updated_at)
+                 SELECT id, $1,
+                     CASE WHEN endpoint IS NULL THEN 'gone'
+                          WHEN NOT $8 OR $9::text IS NULL
+                              OR lower(target_host_name) <> lower($9)
+                              OR $11::text IS NOT NULL THEN 'skipped'
+                          ELSE 'queued' END,
+                     CASE WHEN endpoint IS NULL THEN 'subscription-gone'
+                          WHEN NOT $8 THEN 'target-policy'
+                          WHEN $9::text IS NULL OR lower(target_host_name) <> lower($9)
+                              THEN 'target-host'
+                          ELSE $11::text END,
+                     $7, $7, $7
+                 FROM subscriptions WHERE user_id = $2 AND EXISTS (SELECT 1 FROM owned)
+                 ON CONFLICT (notification_id, subscription_id) DO UPDATE SET
+                     id = nextval('deliveries_id_seq'), state = EXCLUDED.state,
+                     reason = EXCLUDED.reason, attempts = 0, last_status = NULL,
+                     next_attempt_at = EXCLUDED.next_attempt_at, leased_until = 0,
+                     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+                 RETURNING state, reason
+             ), counted AS (
+                 SELECT count(*) FILTER (WHERE state = 'queued') AS queued,
+                        count(*) FILTER (WHERE reason = 'target-policy') AS policy,
+                        count(*) FILTER (WHERE reason = 'target-host') AS host,
+                        count(*) FILTER (WHERE state = 'gone') AS gone,
+                        count(*) FILTER (WHERE reason IN ('muted', 'quiet-hours')) AS withheld
+                 FROM fanned
+             )
+             SELECT stored.created_at, counted.queued, counted.policy, counted.host,
+                    counted.gone, counted.withheld
+             FROM stored, counted",
+        )
+        .bind(&id)
+        .bind(user)
+        .bind(&notification.app_notification_id)
+        .bind(&resource)
+        .bind(notification.priority.as_str())
+        .bind(notification.expiration)
+        .bind(now)
+        .bind(notification.targets_web_push())
+        .bind(&notification.target_host_name)
+        .bind(uns)
+        .bind(withheld)
+        .bind(&notification.group_name)
+        .bind(display_until(notification, now))
+        .bind(updated)
+        .fetch_optional(&self.pool)
+        .await?;
+        // No row: the subscription is not the user's, and nothing was stored.
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let count = |index: usize| -> Result<usize, StoreError> {
+            let value: i64 = row.try_get(index)?;
+            Ok(usize::try_from(value).unwrap_or(0))
+        };
+        let fan_out = FanOut {
+            queued: count(1)?,
+            skipped_by_policy: count(2)?,
+            skipped_by_host: count(3)?,
+            gone: count(4)?,
+            skipped_by_preferences: count(5)?,
+        };
+        if fan_out.queued > 0 {
+            self.announce_queued();
+        }
+        Ok(Some(Saved {
+            item: FeedItem {
+                id,
+                resource,
+                read_state: "unread".to_owned(),
+                user_action_state: "none".to_owned(),
+                created_at: row.try_get(0)?,
+            },
+            updated,
+            fan_out,
+        }))
+    }
+
+    pub async fn feed(&self, user: &str, now: Millis) -> Result<Vec<FeedItem>, StoreError> {
+        sqlx::query(
+            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY seq DESC",
+        )
+        .bind(user)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(feed_item)
+        .collect()
+    }
+
+    pub async fn notification(
+        &self,
+        user: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<FeedItem>, StoreError> {
+        sqlx::query(
+            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
+             WHERE id = $1 AND user_id = $2 AND expires_at > $3",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(feed_item)
+        .transpose()
+    }
+
+    /// One transaction: the row locked and read, the update, and when it changed anything,
+    /// the user's next `seq` (the `change_heads` row stays locked until the commit, so the
+    /// user's seqs commit in order) and the logged change.
+    pub async fn update_state(
+        &self,
+        user: &str,
+        id: &str,
+        read_state: Option<&str>,
+        user_action_state: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<StateUpdated>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let before = sqlx::query(
+            "SELECT read_state, user_action_state FROM notifications
+             WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let (was_read, was_action): (String, String) = (before.try_get(0)?, before.try_get(1)?);
+        let new_read = read_state.unwrap_or(&was_read).to_owned();
+        let new_action = user_action_state.unwrap_or(&was_action).to_owned();
+        let changed = new_read != was_read || new_action != was_action;
+        let row = sqlx::query(
+            "WITH updated AS (
+                 UPDATE notifications SET read_state = $3, user_action_state = $4
+                 WHERE id = $1 AND user_id = $2
+                 RETURNING id, resource, read_state, user_action_state, created_at, group_name,
+                     expires_at
+             ), head AS (
+                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 WHERE $5
+                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + 1
+                 RETURNING seq
+             ), logged AS (
+                 INSERT INTO changes (user_id, notification_id, seq, read_state,
+                     user_action_state, deleted, group_name, expires_at)
+                 SELECT $2, u.id, head.seq, u.read_state, u.user_action_state, false,
+                     u.group_name, u.expires_at
+                 FROM updated u, head
+                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
+                     read_state = EXCLUDED.read_state,
+                     user_action_state = EXCLUDED.user_action_state, deleted = false,
+                     group_name = EXCLUDED.group_name, expires_at = EXCLUDED.expires_at
+             )
+             SELECT u.id, u.resource, u.read_state, u.user_action_state, u.created_at,
+                    u.group_name, (SELECT seq FROM head)
+             FROM updated u",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(&new_read)
+        .bind(&new_action)
+        .bind(changed)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let item = feed_item(&row)?;
+        let seq: Option<i64> = row.try_get(6)?;
+        let change = seq.map(|seq| {
+            LoggedChange::from_row(
+                seq,
+                item.id.clone(),
+                Some(&item.read_state),
+                Some(&item.user_action_state),
+                false,
+                row.try_get(5).ok().flatten(),
+            )
+        });
+        Ok(Some(StateUpdated { item, change }))
+    }
+
+    /// One statement: the notification (its deliveries by cascade), the user's next `seq`
+    /// and the logged deletion.
+    pub async fn delete_notification(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<LoggedChange>, StoreError> {
+        let row = sqlx::query(
+            "WITH deleted AS (
+                 DELETE FROM notifications WHERE id = $1 AND user_id = $2
+                 RETURNING id, group_name, expires_at
+             ), head AS (
+                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 FROM deleted
+                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + 1
+                 RETURNING seq
+             ), logged AS (
+                 INSERT INTO changes (user_id, notification_id, seq, read_state,
+                     user_action_state, deleted, group_name, expires_at)
+                 SELECT $2, d.id, head.seq, NULL, NULL, true, d.group_name, d.expires_at
+                 FROM deleted d, head
+                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
+                     read_state = NULL, user_action_state = NULL, deleted = true
+             )
+             SELECT head.seq, d.group_name FROM deleted d, head",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LoggedChange::from_row(
+                row.try_get(0)?,
+                id.to_owned(),
+                None,
+                None,
+                true,
+                row.try_get(1)?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn changes_since(
+        &self,
+        user: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.seq, c.notification_id, c.read_state, c.user_action_state, c.deleted,
+                    c.group_name, h.seq
+             FROM change_heads h
+             LEFT JOIN LATERAL (
+                 SELECT * FROM changes WHERE user_id = h.user_id AND seq > $2
+                 ORDER BY seq LIMIT $3
+             ) c ON true
+             WHERE h.user_id = $1
+             ORDER BY c.seq",
+        )
+        .bind(user)
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut head = 0;
+        let mut changes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            head = row.try_get(6)?;
+            let Some(seq) = row.try_get::<Option<i64>, _>(0)? else {
+                continue;
+            };
+            let read: Option<String> = row.try_get(2)?;
+            let action: Option<String> = row.try_get(3)?;
+            changes.push(LoggedChange::from_row(
+                seq,
+                row.try_get(1)?,
+                read.as_deref(),
+                action.as_deref(),
+                row.try_get(4)?,
+                row.try_get(5)?,
+            ));
+        }
+        Ok((changes, head))
+    }
+
+    pub async fn on_devices(
+        &self,
+        user: &str,
+        subscription: &Option<String>,
+        groups: &[String],
+    ) -> Result<Vec<(String, OnDevice)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.subscription_id, n.id, n.group_name,
+                    n.read_state = 'unread' AND n.user_action_state <> 'dismissed',
+                    n.updated_at, n.expires_at, n.display_until
+             FROM notifications n
+             JOIN deliveries d ON d.notification_id = n.id AND d.state = 'sent'
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.endpoint IS NOT NULL
+             WHERE n.user_id = $1 AND n.group_name = ANY($2)
+               AND ($3::text IS NULL OR d.subscription_id = $3)",
+        )
+        .bind(user)
+        .bind(groups)
+        .bind(subscription)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    OnDevice {
+                        id: row.try_get(1)?,
+                        group: row.try_get(2)?,
+                        counts: row.try_get(3)?,
+                        posted: row.try_get(4)?,
+                        expiration: row.try_get(5)?,
+                        display_until: row.try_get(6)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn queue_change_pushes(
+        &self,
+        subscriptions: &[String],
+        now: Millis,
+    ) -> Result<usize, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
+                 next_attempt_at, created_at, updated_at)
+             SELECT id, NULL, 'changes', 'queued', $2, $2, $2 FROM subscriptions
+             WHERE id = ANY($1) AND endpoint IS NOT NULL
+             ON CONFLICT (subscription_id) WHERE kind = 'changes'
+                 AND state IN ('queued', 'retrying') DO NOTHING",
+        )
+        .bind(subscriptions)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let queued = usize::try_from(done.rows_affected()).unwrap_or(0);
+        if queued > 0 {
+            self.announce_queued();
+        }
+        Ok(queued)
+    }
+
+    pub async fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query("SELECT body, version FROM preferences WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
+    }
+
+    pub async fn put_preferences(
+        &self,
+        user: &str,
+        body: &str,
+        expected: Option<i64>,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let done = match expected {
+            None => {
+                sqlx::query(
+                    "INSERT INTO preferences (user_id, body, version, updated_at)
+                     VALUES ($1, $2, 1, $3) ON CONFLICT (user_id) DO NOTHING",
+                )
+                .bind(user)
+                .bind(body)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+            }
+            Some(version) => {
+                sqlx::query(
+                    "UPDATE preferences SET body = $2, version = version + 1, updated_at = $3
+                     WHERE user_id = $1 AND version = $4",
+                )
+                .bind(user)
+                .bind(body)
+                .bind(now)
+                .bind(version)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// One statement: no row means no such notification of the user; one row of NULLs, a
+    /// notification without deliveries.
+    pub async fn deliveries(
+        &self,
+        user: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.subscription_id, d.state, d.attempts, d.last_status, d.reason,
+                    d.next_attempt_at, d.updated_at
+             FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
+             WHERE n.id = $1 AND n.user_id = $2 AND n.expires_at > $3
+             ORDER BY d.subscription_id",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some(subscription_id) = row.try_get::<Option<String>, _>(0)? else {
+                continue;
+            };
+            let state: String = row.try_get(1)?;
+            let attempts: i32 = row.try_get(2)?;
+            let last_status: Option<i32> = row.try_get(3)?;
+            deliveries.push(delivery_info(
+                subscription_id,
+                &state,
+                i64::from(attempts),
+                last_status.map(i64::from),
+                row.try_get(4)?,
+                row.try_get(5)?,
+                row.try_get(6)?,
+            ));
+        }
+        Ok(Some(deliveries))
+    }
+
+    /// Expired notifications (their deliveries go with them), their logged changes, and
+    /// change-only pushes older than their lifetime, in one statement.
+    pub async fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
+        let purged: i64 = sqlx::query_scalar(
+            "WITH purged AS (
+                 DELETE FROM notifications WHERE expires_at <= $1 RETURNING 1
+             ), changes_purged AS (
+                 DELETE FROM changes WHERE expires_at <= $1
+             ), pushes_purged AS (
+                 DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= $2
+             )
+             SELECT count(*) FROM purged",
+        )
+        .bind(now)
+        .bind(now - CHANGE_PUSH_LIFETIME)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+
+    /// One statement: lock due rows no other replica holds (`SKIP LOCKED`), lease them, and
+    /// read what each push needs. The row locks end with the statement; the lease stays.
+    pub async fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        sqlx::query(
+            "WITH due AS (
+                 SELECT id FROM deliveries
+                 WHERE state IN ('queued', 'retrying') AND next_attempt_at <= $1
+                   AND leased_until <= $1
+                 ORDER BY next_attempt_at LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             ), claimed AS (
+                 UPDATE deliveries SET leased_until = $3 FROM due WHERE deliveries.id = due.id
+                 RETURNING deliveries.id, deliveries.attempts, deliveries.subscription_id,
+                           deliveries.notification_id, deliveries.kind, deliveries.created_at
+             )
+             SELECT c.id, c.attempts, c.subscription_id, s.endpoint, s.p256dh, s.auth,
+                    COALESCE(n.id, ''), COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'),
+                    n.app_notification_id, COALESCE(n.expires_at, c.created_at + $4),
+                    c.kind = 'changes', s.user_id, pending.changes
+             FROM claimed c
+             LEFT JOIN subscriptions s ON s.id = c.subscription_id
+             LEFT JOIN notifications n ON n.id = c.notification_id
+             LEFT JOIN LATERAL (
+                 SELECT json_agg(json_build_array(x.seq, x.notification_id, x.read_state,
+                            x.user_action_state, x.deleted, x.group_name)
+                            ORDER BY x.seq DESC)::text AS changes
+                 FROM (SELECT * FROM changes WHERE user_id = s.user_id AND seq > s.changes_seq
+                       ORDER BY seq DESC LIMIT $5) x
+             ) pending ON true
+             WHERE (c.kind = 'changes' OR n.id IS NOT NULL)
+               AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'",
+        )
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(lease_until)
+        .bind(CHANGE_PUSH_LIFETIME)
+        .bind(i64::try_from(usernotify::core::sync::MAX_CHANGES_PER_PUSH).unwrap_or(20))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(due_delivery)
+        .collect()
+    }
+
+    pub async fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE deliveries SET leased_until = 0 WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The earliest moment a queued delivery can be claimed: its due time, or its lease's
+    /// end when another replica holds it (one that died releases it then).
+    pub async fn next_due(&self, _now: Millis) -> Result<Option<Millis>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT min(greatest(next_attempt_at, leased_until)) FROM (
+                 SELECT next_attempt_at, leased_until FROM deliveries
+                 WHERE state IN ('queued', 'retrying') ORDER BY next_attempt_at LIMIT 256
+             ) AS head",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn pending_deliveries(&self) -> Result<usize, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'retrying')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// One statement for a whole round, committed asynchronously: each delivery's new state
+    /// (its lease released), the subscriptions reported gone forgotten (`endpoint IS NOT
+    /// NULL` makes that happen once, whichever replicas saw the 404 or 410), and what was
+    /// still queued for them gone too.
+    pub async fn record_outcomes(
+        &self,
+        outcomes: &[Attempted],
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::with_capacity(outcomes.len());
+        let mut states = Vec::with_capacity(outcomes.len());
+        let mut attempts = Vec::with_capacity(outcomes.len());
+        let mut statuses: Vec<Option<i32>> = Vec::with_capacity(outcomes.len());
+        let mut reasons: Vec<Option<String>> = Vec::with_capacity(outcomes.len());
+        let mut next_ats: Vec<Option<i64>> = Vec::with_capacity(outcomes.len());
+        let mut gone: Vec<String> = Vec::new();
+        for outcome in outcomes {
+            let (state, status, reason, next_at) = outcome.row();
+            ids.push(outcome.delivery_id);
+            states.push(state.as_str().to_owned());
+            attempts.push(i32::try_from(outcome.attempts).unwrap_or(i32::MAX));
+            statuses.push(status.map(i32::from));
+            reasons.push(reason.map(str::to_owned));
+            next_ats.push(next_at);
+            if let Verdict::SubscriptionGone {
+                subscription_id, ..
+            } = &outcome.verdict
+            {
+                gone.push(subscription_id.clone());
+            }
+        }
+        let (cursor_ids, cursor_seqs): (Vec<String>, Vec<i64>) =
+            Attempted::cursors(outcomes).into_iter().unzip();
+        let forgotten: Option<Vec<String>> = sqlx::query_scalar(
+            "WITH recorded AS (
+                 UPDATE deliveries d SET state = v.state, attempts = v.attempts,
+                     last_status = v.status, reason = v.reason,
+                     next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
+                     leased_until = 0, updated_at = $7
+                 FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[],
+                             $6::bigint[]) AS v(id, state, attempts, status, reason, next_at)
+                 WHERE d.id = v.id
+             ), forgotten AS (
+                 UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL,
+                     gone_at = $7
+                 WHERE id = ANY($8) AND endpoint IS NOT NULL
+                 RETURNING id
+             ), dropped AS (
+                 UPDATE deliveries SET state = 'gone', reason = 'subscription-gone',
+                     leased_until = 0, updated_at = $7
+                 WHERE subscription_id = ANY($8) AND state IN ('queued', 'retrying')
+                   AND NOT (id = ANY($1))
+             ), cursors AS (
+                 UPDATE subscriptions s SET changes_seq = greatest(s.changes_seq, v.seq)
+                 FROM UNNEST($9::text[], $10::bigint[]) AS v(id, seq)
+                 WHERE s.id = v.id
+             )
+             SELECT (SELECT array_agg(id) FROM forgotten)
+             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous",
+        )
+        .bind(&ids)
+        .bind(&states)
+        .bind(&attempts)
+        .bind(&statuses)
+        .bind(&reasons)
+        .bind(&next_ats)
+        .bind(now)
+        .bind(&gone)
+        .bind(&cursor_ids)
+        .bind(&cursor_seqs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(forgotten.unwrap_or_default())
+    }
+
+    /// Tells the replicas (the announcer, off the request) that deliveries were queued.
+    fn announce_queued(&self) {
+        self.announcements
+            .queued
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.announcements.signal.notify_one();
+    }
+
+    /// Tells the replicas (the announcer, off the request) that `user`'s change log grew.
+    pub fn announce_change(&self, user: &str) {
+        self.announcements.changed().insert(user.to_owned());
+        self.announcements.signal.notify_one();
+    }
+
+    /// LISTENs on its own connection (one per process) and wakes the deliverer on each
+    /// notification of queued deliveries, and the user's change streams on each logged
+    /// change; both once after every (re)connection, for what was announced while it was
+    /// not listening.
+    pub fn spawn_wakeups(
+        &self,
+        wake: Arc<Notify>,
+        hub: Arc<ChangeHub>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow() {
+                match listen(&pool).await {
+                    Ok(mut listener) => {
+                        wake.notify_one();
+                        hub.wake_all();
+                        loop {
+                            tokio::select! {
+                                received = listener.try_recv() => match received {
+                                    Ok(Some(notification)) if notification.channel() == CHANGES_CHANNEL => {
+                                        let users: Vec<String> =
+                                            serde_json::from_str(notification.payload()).unwrap_or_default();
+                                        for user in users {
+                                            hub.wake(&user);
+                                        }
+                                    }
+                                    Ok(Some(_)) => wake.notify_one(),
+                                    // The connection was lost and is made again: what came
+                                    // meanwhile is read again.
+                                    Ok(None) => {
+                                        wake.notify_one();
+                                        hub.wake_all();
+                                    }
+                                    Err(error) => {
+                                        tracing::warn!(%error, "listening for queued deliveries and changes failed");
+                                        break;
+                                    }
+                                },
+                                _ = shutdown.changed() => return,
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot listen for queued deliveries yet");
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(LISTEN_RETRY) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+}
+
+/// NOTIFYs the replicas of what this process did: deliveries queued, change logs grown. At
+/// most once per [`ANNOUNCE_EVERY`], one statement for everything since the last time. Ends
+/// soon after the last clone of its store is dropped.
+fn spawn_announcer(pool: PgPool, announcements: &Arc<Announcements>) {
+    let announcements = Arc::downgrade(announcements);
+    tokio::spawn(async move {
+        while let Some(signal) = announcements.upgrade() {
+            let signalled = tokio::time::timeout(Duration::from_secs(1), signal.signal.notified())
+                .await
+                .is_ok();
+            let queued = signal
+                .queued
+                .swap(false, std::sync::atomic::Ordering::Relaxed);
+            let changed: Vec<String> = signal.changed().drain().collect();
+            drop(signal);
+            if !signalled && !queued && changed.is_empty() {
+                continue;
+            }
+            let mut channels = Vec::new();
+            let mut payloads = Vec::new();
+            if queued {
+                channels.push(WAKE_CHANNEL);
+                payloads.push(String::new());
+            }
+            for chunk in user_chunks(&changed) {
+                channels.push(CHANGES_CHANNEL);
+                payloads.push(chunk);
+            }
+            if channels.is_empty() {
+                continue;
+            }
+            let announced = sqlx::query(
+                "SELECT pg_notify(channel, payload), set_config('synchronous_commit', 'off', true)
+                 FROM UNNEST($1::text[], $2::text[]) AS n(channel, payload)",
+            )
+            .bind(&channels)
+            .bind(&payloads)
+            .execute(&pool)
+            .await;
+            if let Err(error) = announced {
+                // The replicas' polling finds the deliveries anyway; their streams catch up
+                // on the next change, or when they reconnect.
+                tracing::debug!(%error, "announcing queued deliveries and changes failed");
+            }
+            tokio::time::sleep(ANNOUNCE_EVERY).await;
+        }
+    });
+}
+
+/// Users as JSON arrays, each under [`MAX_NOTIFY_PAYLOAD`] bytes.
+fn user_chunks(users: &[String]) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<&str> = Vec::new();
+    let mut size = 2;
+    for user in users {
+        let cost = user.len() + 3;
+        if !chunk.is_empty() && size + cost > MAX_NOTIFY_PAYLOAD {
+            chunks.push(serde_json::to_string(&chunk).unwrap_or_default());
+            chunk.clear();
+            size = 2;
+        }
+        if cost + 2 > MAX_NOTIFY_PAYLOAD {
+            continue;
+        }
+        chunk.push(user);
+        size += cost;
+    }
+    if !chunk.is_empty() {
+        chunks.push(serde_json::to_string(&chunk).unwrap_or_default());
+    }
+    chunks
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen_all([WAKE_CHANNEL, CHANGES_CHANNEL]).await?;
+    Ok(listener)
+}
+
+/// Applies what is missing of [`MIGRATIONS`] in one transaction, under an advisory lock
+/// that a second replica starting at the same moment waits on: it then finds the schema
+/// made and applies nothing.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS usernotify_schema (version INTEGER NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let version: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM usernotify_schema")
+        .fetch_one(&mut *tx)
+        .await?;
+    let version = i64::from(version.unwrap_or(0));
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            known,
+        });
+    }
+    if version == known {
+        return Ok(());
+    }
+    for sql in MIGRATIONS
+        .iter()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+    }
+    sqlx::query("DELETE FROM usernotify_schema")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO usernotify_schema (version) VALUES ($1)")
+        .bind(i32::try_from(known).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn feed_item(row: &PgRow) -> Result<FeedItem, StoreError> {
+    Ok(FeedItem {
+        id: row.try_get(0)?,
+        resource: row.try_get(1)?,
+        read_state: row.try_get(2)?,
+        user_action_state: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+    })
+}
+
+fn due_delivery(row: &PgRow) -> Result<DueDelivery, StoreError> {
+    let attempts: i32 = row.try_get(1)?;
+    Ok(DueDelivery {
+        id: row.try_get(0)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        subscription_id: row.try_get(2)?,
+        endpoint: row.try_get(3)?,
+        p256dh: row.try_get(4)?,
+        auth: row.try_get(5)?,
+        notification_id: row.try_get(6)?,
+        resource: row.try_get(7)?,
+        priority: row.try_get(8)?,
+        app_notification_id: row.try_get(9)?,
+        expires_at: row.try_get(10)?,
+        changes_only: row.try_get(11)?,
+        user: row.try_get(12)?,
+        changes: LoggedChange::list_of(row.try_get::<Option<String>, _>(13)?.as_deref()),
+    })
+}

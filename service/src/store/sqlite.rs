@@ -1,0 +1,1153 @@
+//! The SQLite backend: one process, one file. The embedded default (`make demo`, a single
+//! small install).
+//!
+//! One connection behind a mutex; [`super::Db`] runs each call on tokio's blocking pool.
+//! A claim is kept in this process (the set of deliveries being sent): a file has one
+//! process, and a restart finds every unfinished delivery due again at once.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use usernotify::core::{Millis, Notification};
+
+use super::{
+    delivery_info, display_until, queue_stats, stored_resource, Attempted, DeliveryInfo,
+    DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved,
+    StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE vapid_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    private_key BLOB NOT NULL,
+    public_key BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE subscriptions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    -- NULL once the push service said the subscription is gone (404/410): the UNSID still
+    -- names its user, but nothing is pushed to it any more.
+    endpoint TEXT,
+    p256dh BLOB,
+    auth BLOB,
+    target_host_name TEXT NOT NULL,
+    display_name TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    gone_at INTEGER
+);
+CREATE INDEX subscriptions_by_user ON subscriptions (user_id);
+CREATE UNIQUE INDEX subscriptions_by_endpoint ON subscriptions (user_id, endpoint)
+    WHERE endpoint IS NOT NULL;
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    app_notification_id TEXT,
+    resource TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    read_state TEXT NOT NULL DEFAULT 'unread',
+    user_action_state TEXT NOT NULL DEFAULT 'none'
+);
+CREATE UNIQUE INDEX notifications_by_app_id ON notifications (user_id, app_notification_id)
+    WHERE app_notification_id IS NOT NULL;
+CREATE INDEX notifications_feed ON notifications (user_id, seq);
+CREATE INDEX notifications_expiry ON notifications (expires_at);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (subscription_id, notification_id)
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
+"#,
+    // MAX(seq) on every post scanned the whole table without an index that starts with seq.
+    r#"
+CREATE INDEX notifications_seq ON notifications (seq);
+"#,
+    // Each delivery keeps its state after its attempts (GET .../deliveries): rows are no
+    // longer deleted once sent. Rows of earlier files were all still queued.
+    r#"
+ALTER TABLE deliveries ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';
+ALTER TABLE deliveries ADD COLUMN reason TEXT;
+ALTER TABLE deliveries ADD COLUMN last_status INTEGER;
+ALTER TABLE deliveries ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END,
+    updated_at = created_at;
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('queued', 'retrying');
+CREATE INDEX deliveries_by_notification ON deliveries (notification_id);
+"#,
+    // State across devices and the user's preferences: each notification's group and the
+    // end of its display time (what a push that only carries changes would leave visible),
+    // the user's change log (one row per notification, its latest change under the user's
+    // next seq) with each subscription's cursor in it, pushes that only carry changes
+    // (deliveries of kind `changes`, without a notification: the table is made again, since
+    // SQLite cannot drop a NOT NULL), and the preferences.
+    r#"
+ALTER TABLE notifications ADD COLUMN group_name TEXT;
+ALTER TABLE notifications ADD COLUMN display_until INTEGER;
+UPDATE notifications SET group_name = json_extract(resource, '$.groupName'),
+    display_until = updated_at + 1000 * json_extract(resource, '$.displayTimeToLive');
+CREATE INDEX notifications_by_group ON notifications (user_id, group_name)
+    WHERE group_name IS NOT NULL;
+ALTER TABLE subscriptions ADD COLUMN changes_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE deliveries_v4 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    notification_id TEXT REFERENCES notifications (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL DEFAULT 'notification',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    reason TEXT,
+    last_status INTEGER,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (subscription_id, notification_id)
+);
+INSERT INTO deliveries_v4 (id, subscription_id, notification_id, attempts, next_attempt_at,
+        created_at, state, reason, last_status, updated_at)
+    SELECT id, subscription_id, notification_id, attempts, next_attempt_at, created_at, state,
+        reason, last_status, updated_at
+    FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v4 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('queued', 'retrying');
+CREATE INDEX deliveries_by_notification ON deliveries (notification_id);
+CREATE UNIQUE INDEX deliveries_pending_changes ON deliveries (subscription_id)
+    WHERE kind = 'changes' AND state IN ('queued', 'retrying');
+CREATE TABLE change_heads (
+    user_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE changes (
+    user_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    read_state TEXT,
+    user_action_state TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    group_name TEXT,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, notification_id)
+);
+CREATE UNIQUE INDEX changes_by_seq ON changes (user_id, seq);
+CREATE INDEX changes_expiry ON changes (expires_at);
+CREATE TABLE preferences (
+    user_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
+];
+
+/// The SQLite file, and the deliveries this process is sending.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    /// Deliveries claimed by [`SqliteStore::claim_due`] and not yet recorded or released.
+    claimed: Mutex<HashSet<i64>>,
+}
+
+/// The columns `DueDelivery` is read from, in order: a change-only push has no notification
+/// (its lifetime is the queue's), and every push the subscription's changes since its last.
+fn due_columns() -> String {
+    format!(
+        "d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, COALESCE(n.id, ''), \
+         COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'), n.app_notification_id, \
+         COALESCE(n.expires_at, d.created_at + {CHANGE_PUSH_LIFETIME}), d.kind = 'changes', \
+         s.user_id, \
+         (SELECT json_group_array(json_array(x.seq, x.notification_id, x.read_state, \
+                 x.user_action_state, x.deleted, x.group_name)) \
+          FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id AND c.seq > s.changes_seq \
+                ORDER BY c.seq DESC LIMIT {}) x)",
+        usernotify::core::sync::MAX_CHANGES_PER_PUSH
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating with owner-only permissions if absent) and migrates the database.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        create_private_file(path)?;
+        let conn = Connection::open(path)?;
+        SqliteStore::setup(conn)
+    }
+
+    /// An in-memory database, for unit tests of the store itself.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // WAL lets the feed be read while the worker writes; returns the mode as a row.
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            claimed: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn claims(&self) -> MutexGuard<'_, HashSet<i64>> {
+        // Only whole ids are ever inserted or removed, so a poisoned set is still whole.
+        self.claimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The schema version the file is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let _one: i64 = self.lock().query_row("SELECT 1", [], |row| row.get(0))?;
+        Ok(())
+    }
+
+    pub fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
+        let (depth, oldest): (i64, Option<Millis>) = self.lock().query_row(
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries
+             WHERE state IN ('queued', 'retrying')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(queue_stats(depth, oldest, now))
+    }
+
+    /// See [`super::Db::unread_count`].
+    pub fn unread_count(&self, notification_id: &str, now: Millis) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .lock()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM notifications
+                 WHERE user_id = (SELECT user_id FROM notifications WHERE id = ?1)
+                   AND expires_at > ?2 AND read_state = 'unread'
+                   AND user_action_state <> 'dismissed'",
+            )?
+            .query_row(params![notification_id, now], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    pub fn subscription_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT COUNT(*) FROM subscriptions WHERE endpoint IS NOT NULL")
+    }
+
+    /// The one count a statement without parameters selects, as the caller's integer type.
+    fn count<N: TryFrom<i64> + Default>(&self, statement: &str) -> Result<N, StoreError> {
+        let count: i64 = self.lock().query_row(statement, [], |row| row.get(0))?;
+        Ok(N::try_from(count).unwrap_or_default())
+    }
+
+    /// The stored VAPID key pair `(private, public)`; `candidate` is stored on first use.
+    pub fn vapid_key_or_insert(
+        &self,
+        candidate: &(Vec<u8>, Vec<u8>),
+        now: Millis,
+    ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        tx.execute(
+            "INSERT INTO vapid_key (id, private_key, public_key, created_at)
+             VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            params![candidate.0, candidate.1, now],
+        )?;
+        let pair = tx.query_row(
+            "SELECT private_key, public_key FROM vapid_key WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        tx.commit()?;
+        Ok(pair)
+    }
+
+    pub fn add_subscription(
+        &self,
+        user: &str,
+        subscription: &NewSubscription,
+        candidate_id: &str,
+        now: Millis,
+    ) -> Result<SubscriptionInfo, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let existing: Option<(String, Millis)> = tx
+            .query_row(
+                "SELECT id, created_at FROM subscriptions WHERE user_id = ?1 AND endpoint = ?2",
+                params![user, subscription.endpoint],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (id, created_at) = match existing {
+            Some((id, created_at)) => {
+                tx.execute(
+                    "UPDATE subscriptions SET p256dh = ?2, auth = ?3, target_host_name = ?4,
+                         display_name = ?5, updated_at = ?6, gone_at = NULL WHERE id = ?1",
+                    params![
+                        id,
+                        subscription.p256dh,
+                        subscription.auth,
+                        subscription.target_host_name,
+                        subscription.display_name,
+                        now
+                    ],
+                )?;
+                (id, created_at)
+            }
+            None => {
+                // A new subscription's first push carries only changes made after it.
+                tx.execute(
+                    "INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth,
+                         target_host_name, display_name, created_at, updated_at, changes_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
+                         COALESCE((SELECT seq FROM change_heads WHERE user_id = ?2), 0))",
+                    params![
+                        candidate_id,
+                        user,
+                        subscription.endpoint,
+                        subscription.p256dh,
+                        subscription.auth,
+                        subscription.target_host_name,
+                        subscription.display_name,
+                        now
+                    ],
+                )?;
+                (candidate_id.to_owned(), now)
+            }
+        };
+        tx.commit()?;
+        Ok(SubscriptionInfo {
+            id,
+            user: user.to_owned(),
+            target_host_name: subscription.target_host_name.clone(),
+            display_name: subscription.display_name.clone(),
+            created_at,
+            active: true,
+        })
+    }
+
+    pub fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, user_id, target_host_name, display_name, created_at,
+                    endpoint IS NOT NULL
+             FROM subscriptions WHERE id = ?1",
+        )?;
+        let found = statement
+            .query_row(params![id], |row| {
+                Ok(SubscriptionInfo {
+                    id: row.get(0)?,
+                    user: row.get(1)?,
+                    target_host_name: row.get(2)?,
+                    display_name: row.get(3)?,
+                    created_at: row.get(4)?,
+                    active: row.get(5)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    pub fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "DELETE FROM subscriptions WHERE id = ?1 AND user_id = ?2",
+            params![id, user],
+        )?;
+        Ok(changed > 0)
+    }
+
+    pub fn save_notification(
+        &self,
+        user: &str,
+        uns: &str,
+        notification: &Notification,
+        candidate_id: &str,
+        withheld: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Saved>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let owned = tx
+            .prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1 AND user_id = ?2")?
+            .query_row(params![uns, user], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !owned {
+            return Ok(None);
+        }
+        let existing: Option<(String, Millis)> = match &notification.app_notification_id {
+            Some(app_id) => tx
+                .prepare_cached(
+                    "SELECT id, created_at FROM notifications
+                     WHERE user_id = ?1 AND app_notification_id = ?2",
+                )?
+                .query_row(params![user, app_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?,
+            None => None,
+        };
+        let updated = existing.is_some();
+        let (id, created_at) = existing.unwrap_or_else(|| (candidate_id.to_owned(), now));
+        let resource = stored_resource(notification, &id);
+        let seq = next_seq(&tx)?;
+        if updated {
+            tx.prepare_cached(
+                "UPDATE notifications SET resource = ?2, priority = ?3, expires_at = ?4,
+                     updated_at = ?5, seq = ?6, read_state = 'unread', user_action_state = 'none',
+                     group_name = ?7, display_until = ?8
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq,
+                notification.group_name,
+                display_until(notification, now)
+            ])?;
+            // The update is news again: the push carries its state, so an earlier change of
+            // it is no longer one to tell other devices.
+            tx.prepare_cached("DELETE FROM changes WHERE user_id = ?1 AND notification_id = ?2")?
+                .execute(params![user, id])?;
+            // The update starts its deliveries afresh (new ids, so an attempt of the earlier
+            // version still in flight records nothing over them).
+            tx.prepare_cached("DELETE FROM deliveries WHERE notification_id = ?1")?
+                .execute(params![id])?;
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
+                     expires_at, created_at, updated_at, seq, group_name, display_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id,
+                user,
+                notification.app_notification_id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq,
+                notification.group_name,
+                display_until(notification, now)
+            ])?;
+        }
+        let mut fan_out = FanOut::default();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO deliveries (subscription_id, notification_id, state, reason,
+                     next_attempt_at, created_at, updated_at)
+                 SELECT id, ?1, CASE
+                         WHEN endpoint IS NULL THEN 'gone'
+                         WHEN NOT ?2 OR ?3 IS NULL
+                             OR target_host_name <> ?3 COLLATE NOCASE
+                             OR ?6 IS NOT NULL THEN 'skipped'
+                         ELSE 'queued' END,
+                     CASE
+                         WHEN endpoint IS NULL THEN 'subscription-gone'
+                         WHEN NOT ?2 THEN 'target-policy'
+                         WHEN ?3 IS NULL OR target_host_name <> ?3 COLLATE NOCASE
+                             THEN 'target-host'
+                         ELSE ?6
+                         END,
+                     ?4, ?4, ?4
+                 FROM subscriptions WHERE user_id = ?5
+                 RETURNING state, reason",
+            )?;
+            let rows = insert.query_map(
+                params![
+                    id,
+                    notification.targets_web_push(),
+                    notification.target_host_name,
+                    now,
+                    user,
+                    withheld
+                ],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?)),
+            )?;
+            for row in rows {
+                let (state, reason) = row?;
+                fan_out.count(&state, reason.as_deref());
+            }
+        }
+        tx.commit()?;
+        Ok(Some(Saved {
+            item: FeedItem {
+                id,
+                resource,
+                read_state: "unread".to_owned(),
+                user_action_state: "none".to_owned(),
+                created_at,
+            },
+            updated,
+            fan_out,
+        }))
+    }
+
+    pub fn feed(&self, user: &str, now: Millis) -> Result<Vec<FeedItem>, StoreError> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
+             WHERE user_id = ?1 AND expires_at > ?2 ORDER BY seq DESC",
+        )?;
+        let rows = statement.query_map(params![user, now], feed_item)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn notification(
+        &self,
+        user: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<FeedItem>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
+                 WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
+                params![id, user, now],
+                feed_item,
+            )
+            .optional()?)
+    }
+
+    pub fn update_state(
+        &self,
+        user: &str,
+        id: &str,
+        read_state: Option<&str>,
+        user_action_state: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<StateUpdated>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let before: Option<(String, String)> = tx
+            .prepare_cached(
+                "SELECT read_state, user_action_state FROM notifications
+                 WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![id, user, now], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((was_read, was_action)) = before else {
+            return Ok(None);
+        };
+        let (item, group, expires_at): (FeedItem, Option<String>, Millis) = tx
+            .prepare_cached(
+                "UPDATE notifications SET read_state = COALESCE(?3, read_state),
+                     user_action_state = COALESCE(?4, user_action_state)
+                 WHERE id = ?1 AND user_id = ?2
+                 RETURNING id, resource, read_state, user_action_state, created_at, group_name,
+                     expires_at",
+            )?
+            .query_row(params![id, user, read_state, user_action_state], |row| {
+                Ok((feed_item(row)?, row.get(5)?, row.get(6)?))
+            })?;
+        let change = if item.read_state != was_read || item.user_action_state != was_action {
+            let seq = next_change_seq(&tx, user)?;
+            log_change(&tx, user, &item, seq, group.as_deref(), expires_at)?;
+            Some(LoggedChange::from_row(
+                seq,
+                item.id.clone(),
+                Some(&item.read_state),
+                Some(&item.user_action_state),
+                false,
+                group,
+            ))
+        } else {
+            None
+        };
+        tx.commit()?;
+        Ok(Some(StateUpdated { item, change }))
+    }
+
+    pub fn delete_notification(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<LoggedChange>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let deleted: Option<(Option<String>, Millis)> = tx
+            .prepare_cached(
+                "DELETE FROM notifications WHERE id = ?1 AND user_id = ?2
+                 RETURNING group_name, expires_at",
+            )?
+            .query_row(params![id, user], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((group, expires_at)) = deleted else {
+            return Ok(None);
+        };
+        let seq = next_change_seq(&tx, user)?;
+        tx.prepare_cached(
+            "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
+                 deleted, group_name, expires_at)
+             VALUES (?1, ?2, ?3, NULL, NULL, 1, ?4, ?5)
+             ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
+                 read_state = NULL, user_action_state = NULL, deleted = 1",
+        )?
+        .execute(params![user, id, seq, group, expires_at])?;
+        tx.commit()?;
+        Ok(Some(LoggedChange::from_row(
+            seq,
+            id.to_owned(),
+            None,
+            None,
+            true,
+            group,
+        )))
+    }
+
+    pub fn changes_since(
+        &self,
+        user: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
+        let conn = self.lock();
+        let head: i64 = conn
+            .prepare_cached("SELECT seq FROM change_heads WHERE user_id = ?1")?
+            .query_row(params![user], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut statement = conn.prepare_cached(
+            "SELECT seq, notification_id, read_state, user_action_state, deleted, group_name
+             FROM changes WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![user, after, limit], |row| {
+            let read: Option<String> = row.get(2)?;
+            let action: Option<String> = row.get(3)?;
+            Ok(LoggedChange::from_row(
+                row.get(0)?,
+                row.get(1)?,
+                read.as_deref(),
+                action.as_deref(),
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })?;
+        Ok((rows.collect::<Result<Vec<_>, _>>()?, head))
+    }
+
+    pub fn on_devices(
+        &self,
+        user: &str,
+        subscription: &Option<String>,
+        groups: &[String],
+    ) -> Result<Vec<(String, OnDevice)>, StoreError> {
+        let conn = self.lock();
+        let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
+        let mut statement = conn.prepare_cached(
+            "SELECT d.subscription_id, n.id, n.group_name,
+                    n.read_state = 'unread' AND n.user_action_state <> 'dismissed',
+                    n.updated_at, n.expires_at, n.display_until
+             FROM notifications n
+             JOIN deliveries d ON d.notification_id = n.id AND d.state = 'sent'
+             JOIN subscriptions s ON s.id = d.subscription_id AND s.endpoint IS NOT NULL
+             WHERE n.user_id = ?1 AND n.group_name IN (SELECT value FROM json_each(?2))
+               AND (?3 IS NULL OR d.subscription_id = ?3)",
+        )?;
+        let rows = statement.query_map(params![user, groups, subscription], |row| {
+            Ok((
+                row.get(0)?,
+                OnDevice {
+                    id: row.get(1)?,
+                    group: row.get(2)?,
+                    counts: row.get(3)?,
+                    posted: row.get(4)?,
+                    expiration: row.get(5)?,
+                    display_until: row.get(6)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn queue_change_pushes(
+        &self,
+        subscriptions: &[String],
+        now: Millis,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let mut queued = 0;
+        for subscription in subscriptions {
+            queued += tx
+                .prepare_cached(
+                    "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
+                         next_attempt_at, created_at, updated_at)
+                     SELECT id, NULL, 'changes', 'queued', ?2, ?2, ?2 FROM subscriptions
+                     WHERE id = ?1 AND endpoint IS NOT NULL
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![subscription, now])?;
+        }
+        tx.commit()?;
+        Ok(queued)
+    }
+
+    pub fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(self
+            .lock()
+            .prepare_cached("SELECT body, version FROM preferences WHERE user_id = ?1")?
+            .query_row(params![user], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    pub fn put_preferences(
+        &self,
+        user: &str,
+        body: &str,
+        expected: Option<i64>,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        let changed = match expected {
+            None => conn.execute(
+                "INSERT INTO preferences (user_id, body, version, updated_at)
+                 VALUES (?1, ?2, 1, ?3) ON CONFLICT (user_id) DO NOTHING",
+                params![user, body, now],
+            )?,
+            Some(version) => conn.execute(
+                "UPDATE preferences SET body = ?2, version = version + 1, updated_at = ?3
+                 WHERE user_id = ?1 AND version = ?4",
+                params![user, body, now, version],
+            )?,
+        };
+        Ok(changed > 0)
+    }
+
+    pub fn deliveries(
+        &self,
+        user: &str,
+        id: &str,
+        now: Millis,
+    ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
+        let conn = self.lock();
+        let exists = conn
+            .prepare_cached(
+                "SELECT 1 FROM notifications WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![id, user, now], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let mut statement = conn.prepare_cached(
+            "SELECT subscription_id, state, attempts, last_status, reason, next_attempt_at,
+                    updated_at
+             FROM deliveries WHERE notification_id = ?1 ORDER BY subscription_id",
+        )?;
+        let rows = statement.query_map(params![id], |row| {
+            let state: String = row.get(1)?;
+            Ok(delivery_info(
+                row.get(0)?,
+                &state,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ))
+        })?;
+        Ok(Some(rows.collect::<Result<Vec<_>, _>>()?))
+    }
+
+    /// Expired notifications (their deliveries go with them), their logged changes, and
+    /// change-only pushes older than their lifetime.
+    pub fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let purged = tx.execute(
+            "DELETE FROM notifications WHERE expires_at <= ?1",
+            params![now],
+        )?;
+        tx.execute("DELETE FROM changes WHERE expires_at <= ?1", params![now])?;
+        tx.execute(
+            "DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= ?1",
+            params![now - CHANGE_PUSH_LIFETIME],
+        )?;
+        tx.commit()?;
+        Ok(purged)
+    }
+
+    /// Due deliveries not already claimed by this process; the lease is not needed, since
+    /// no other process shares the file.
+    pub fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        _lease_until: Millis,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let conn = self.lock();
+        let mut claimed = self.claims();
+        // The ids to leave out travel as one JSON array, so the statement stays cached.
+        let skip: Vec<i64> = claimed.iter().copied().collect();
+        let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".to_owned());
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {}
+             FROM deliveries d
+             JOIN subscriptions s ON s.id = d.subscription_id
+             LEFT JOIN notifications n ON n.id = d.notification_id
+             WHERE d.state IN ('queued', 'retrying') AND d.next_attempt_at <= ?1
+               AND d.id NOT IN (SELECT value FROM json_each(?3))
+             ORDER BY d.next_attempt_at, d.id LIMIT ?2",
+            due_columns()
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![now, limit, skip], due_delivery)?;
+        let due = rows.collect::<Result<Vec<_>, _>>()?;
+        claimed.extend(due.iter().map(|delivery| delivery.id));
+        Ok(due)
+    }
+
+    pub fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut claimed = self.claims();
+        for id in ids {
+            claimed.remove(id);
+        }
+        Ok(())
+    }
+
+    /// When the next queued delivery not claimed is due, if any (walks the due index and
+    /// stops at the first row).
+    pub fn next_due(&self, _now: Millis) -> Result<Option<Millis>, StoreError> {
+        let conn = self.lock();
+        let skip: Vec<i64> = self.claims().iter().copied().collect();
+        let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".to_owned());
+        let mut statement = conn.prepare_cached(
+            "SELECT next_attempt_at FROM deliveries
+             WHERE state IN ('queued', 'retrying')
+               AND id NOT IN (SELECT value FROM json_each(?1))
+             ORDER BY next_attempt_at LIMIT 1",
+        )?;
+        Ok(statement
+            .query_row(params![skip], |row| row.get(0))
+            .optional()?)
+    }
+
+    pub fn pending_deliveries(&self) -> Result<usize, StoreError> {
+        self.count("SELECT COUNT(*) FROM deliveries WHERE state IN ('queued', 'retrying')")
+    }
+
+    pub fn record_outcomes(
+        &self,
+        outcomes: &[Attempted],
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.lock();
+        let tx = write_transaction(&mut conn)?;
+        let mut forgotten = Vec::new();
+        for outcome in outcomes {
+            let (state, status, reason, next_at) = outcome.row();
+            tx.prepare_cached(
+                "UPDATE deliveries SET state = ?2, attempts = ?3, last_status = ?4, reason = ?5,
+                     next_attempt_at = COALESCE(?6, next_attempt_at), updated_at = ?7
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                outcome.delivery_id,
+                state.as_str(),
+                outcome.attempts,
+                status,
+                reason,
+                next_at,
+                now
+            ])?;
+            if let Verdict::SubscriptionGone {
+                subscription_id, ..
+            } = &outcome.verdict
+            {
+                if forget_subscription(&tx, subscription_id, now)? {
+                    forgotten.push(subscription_id.clone());
+                }
+            }
+        }
+        for (subscription, seq) in Attempted::cursors(outcomes) {
+            tx.prepare_cached(
+                "UPDATE subscriptions SET changes_seq = MAX(changes_seq, ?2) WHERE id = ?1",
+            )?
+            .execute(params![subscription, seq])?;
+        }
+        tx.commit()?;
+        drop(conn);
+        let mut claimed = self.claims();
+        for outcome in outcomes {
+            claimed.remove(&outcome.delivery_id);
+        }
+        Ok(forgotten)
+    }
+}
+
+/// Forgets a subscription's endpoint and keys; what was still queued for it is gone too.
+/// False when it was already forgotten.
+fn forget_subscription(tx: &Transaction<'_>, id: &str, now: Millis) -> Result<bool, StoreError> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL, gone_at = ?2
+             WHERE id = ?1 AND endpoint IS NOT NULL",
+        )?
+        .execute(params![id, now])?;
+    tx.prepare_cached(
+        "UPDATE deliveries SET state = 'gone', reason = 'subscription-gone', updated_at = ?2
+         WHERE subscription_id = ?1 AND state IN ('queued', 'retrying')",
+    )?
+    .execute(params![id, now])?;
+    Ok(changed > 0)
+}
+
+fn feed_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedItem> {
+    Ok(FeedItem {
+        id: row.get(0)?,
+        resource: row.get(1)?,
+        read_state: row.get(2)?,
+        user_action_state: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+fn due_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueDelivery> {
+    Ok(DueDelivery {
+        id: row.get(0)?,
+        attempts: row.get(1)?,
+        subscription_id: row.get(2)?,
+        endpoint: row.get(3)?,
+        p256dh: row.get(4)?,
+        auth: row.get(5)?,
+        notification_id: row.get(6)?,
+        resource: row.get(7)?,
+        priority: row.get(8)?,
+        app_notification_id: row.get(9)?,
+        expires_at: row.get(10)?,
+        changes_only: row.get(11)?,
+        user: row.get(12)?,
+        changes: LoggedChange::list_of(row.get::<_, Option<String>>(13)?.as_deref()),
+    })
+}
+
+/// The user's next change `seq`. The write transaction holds SQLite's one write lock, so
+/// numbers are committed in order.
+fn next_change_seq(tx: &Transaction<'_>, user: &str) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO change_heads (user_id, seq) VALUES (?1, 1)
+             ON CONFLICT (user_id) DO UPDATE SET seq = seq + 1 RETURNING seq",
+        )?
+        .query_row(params![user], |row| row.get(0))?)
+}
+
+/// Logs the latest state of a notification under `seq`, replacing its earlier change.
+fn log_change(
+    tx: &Transaction<'_>,
+    user: &str,
+    item: &FeedItem,
+    seq: i64,
+    group: Option<&str>,
+    expires_at: Millis,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
+             deleted, group_name, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
+         ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
+             read_state = excluded.read_state, user_action_state = excluded.user_action_state,
+             deleted = 0, group_name = excluded.group_name, expires_at = excluded.expires_at",
+    )?
+    .execute(params![
+        user,
+        item.id,
+        seq,
+        item.read_state,
+        item.user_action_state,
+        group,
+        expires_at
+    ])?;
+    Ok(())
+}
+
+/// A counter that orders the feed: a post or an update makes a notification the newest.
+fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// A transaction that takes the write lock at `BEGIN`. A deferred one that reads first and
+/// writes later cannot wait for another writer (SQLite answers `SQLITE_BUSY` at once rather
+/// than invoke the busy handler, since waiting could deadlock), so every post would fail
+/// while another process held the lock; taking it up front lets `busy_timeout` apply.
+fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > known {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Creates the database file readable by its owner only: it holds the VAPID private key and
+/// the browsers' push secrets. An existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Io(error)),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::store::DeliveryState;
+    use std::os::unix::fs::PermissionsExt;
+
+    const NOW: Millis = 1_700_000_000_000;
+
+    #[test]
+    fn a_new_database_file_is_readable_by_its_owner_only_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usernotify.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let (private, _) = store
+            .vapid_key_or_insert(&(vec![1; 32], vec![4; 65]), 0)
+            .unwrap();
+        drop(store);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(again.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let (stored, _) = again
+            .vapid_key_or_insert(&(vec![2; 32], vec![4; 65]), 0)
+            .unwrap();
+        assert_eq!(stored, private);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    /// A file as the previous release wrote it: schema version 2 (the first two migrations,
+    /// which are never edited), with a key, a subscription, a notification, one delivery
+    /// still queued and one already retried once.
+    fn write_version_2_file(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for (index, sql) in MIGRATIONS[..2].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index + 1).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO vapid_key VALUES (1, x'{}', x'{}', 1);
+             INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth, target_host_name,
+                 display_name, created_at, updated_at)
+             VALUES ('sub-one', 'alice', 'https://push.example/1', x'04', x'01', 'app.example',
+                 'Laptop', 1, 1),
+                    ('sub-two', 'alice', 'https://push.example/2', x'04', x'01', 'app.example',
+                 NULL, 1, 1);
+             INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
+                 expires_at, created_at, updated_at, seq, read_state)
+             VALUES ('note-one', 'alice', 'app-1', '{{\"id\":\"note-one\"}}', 'None', {expiry},
+                 5, 5, 1, 'read');
+             INSERT INTO deliveries (subscription_id, notification_id, attempts, next_attempt_at,
+                 created_at)
+             VALUES ('sub-one', 'note-one', 0, 5, 5), ('sub-two', 'note-one', 1, 6, 5);",
+            "07".repeat(32),
+            "04".repeat(65),
+            expiry = NOW + 3_600_000,
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_file_of_the_previous_schema_is_upgraded_in_place_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        write_version_2_file(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let (private, _) = store
+            .vapid_key_or_insert(&(vec![1; 32], vec![4; 65]), NOW)
+            .unwrap();
+        assert_eq!(private, vec![7; 32], "the deployment keeps its VAPID key");
+        let subscription = store.subscription("sub-one").unwrap().unwrap();
+        assert_eq!(
+            (subscription.user.as_str(), subscription.active),
+            ("alice", true)
+        );
+        let feed = store.feed("alice", NOW).unwrap();
+        assert_eq!(feed.len(), 1);
+        assert_eq!(feed[0].read_state, "read");
+        let deliveries = store.deliveries("alice", "note-one", NOW).unwrap().unwrap();
+        let states: Vec<(&str, DeliveryState, u32)> = deliveries
+            .iter()
+            .map(|row| (row.subscription_id.as_str(), row.state, row.attempts))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("sub-one", DeliveryState::Queued, 0),
+                ("sub-two", DeliveryState::Retrying, 1)
+            ]
+        );
+        let due = store.claim_due(NOW, 10, NOW).unwrap();
+        assert_eq!(due.len(), 2, "both queued deliveries are still sent");
+        assert_eq!(store.pending_deliveries().unwrap(), 2);
+    }
+}
