@@ -1,4 +1,4 @@
-//! What the worker decides to show (README, "The notification contract"), checked on the host.
+//! What the worker decides to show (docs/contract.md), checked on the host.
 #![cfg(not(target_arch = "wasm32"))]
 
 use usernotify::core::display::{

@@ -6,6 +6,7 @@ use usernotify::core::feed::{
     activate, arrive, dismiss, group_members, listing, set_state, tombstone_for, Arrival,
     FeedEntry, ReadState, UserActionState,
 };
+use usernotify::core::record::{entry_of, record_of};
 use usernotify::core::{refresh_after_change, Json, Millis, Notification, Refresh};
 
 const NOW: Millis = 1_795_435_200_000;
@@ -247,4 +248,57 @@ fn a_group_with_nothing_left_to_count_closes_and_one_already_closed_is_not_broug
         refresh_after_change("a", Some("news"), &[only], true, NOW),
         Refresh::Close(format!("{GROUP_TAG_PREFIX}news"))
     );
+}
+
+/// `notification("a", None, "Hi")` with pictures and buttons.
+fn with_rich(icon: &str) -> Notification {
+    let text = format!(
+        r#"{{ "appNotificationId": "a", "expirationDateTime": "2026-11-23T13:00:00Z",
+             "payload": {{ "visualContent": {{ "title": "Hi", "body": "b", "icon": "{icon}",
+                "image": "https://cdn.example/i.jpg",
+                "actions": [{{"action": "open", "title": "Open", "url": "/o"}}, {{"action": "mute", "title": "Mute"}}] }} }} }}"#
+    );
+    let body: Json = serde_json::from_str(&text).expect("test JSON parses");
+    Notification::from_json(&body, NOW).expect("test notification is valid")
+}
+
+#[test]
+fn an_entry_keeps_its_pictures_and_buttons_through_its_stored_record() {
+    let entry = FeedEntry::arrived(&with_rich("/i.png"), NOW);
+    assert_eq!(
+        entry.rich.as_deref(),
+        Some(
+            r#"{"icon":"/i.png","image":"https://cdn.example/i.jpg","actions":[{"action":"open","title":"Open","url":"/o"},{"action":"mute","title":"Mute","url":null}],"urls":{"open":"/o"}}"#
+        )
+    );
+    let record: Json = serde_json::from_str(&record_of(&entry)).expect("records are JSON");
+    assert_eq!(entry_of(&&record), Some(entry.clone()));
+    // A record written before pictures and buttons existed reads with none.
+    let old: Json = serde_json::from_str(
+        r#"{"id":"o","created":1,"expires":2,"readState":"unread","userActionState":"none"}"#,
+    )
+    .unwrap();
+    assert_eq!(entry_of(&&old).map(|entry| entry.rich), Some(None));
+    assert_eq!(
+        stored("p", None, "Plain", NOW).rich,
+        None,
+        "nothing but text"
+    );
+}
+
+#[test]
+fn a_push_that_changes_only_a_picture_is_an_update_and_the_same_pictures_a_redelivery() {
+    let first = FeedEntry::arrived(&with_rich("/i.png"), NOW - MINUTE);
+    let again = arrive(&with_rich("/i.png"), Some(&first), None, NOW);
+    assert!(matches!(again, Arrival::Redelivered(_)));
+    let changed = arrive(&with_rich("/other.png"), Some(&first), None, NOW);
+    assert!(matches!(changed, Arrival::Updated(_)));
+}
+
+#[test]
+fn what_is_shown_carries_the_newest_entrys_pictures_and_buttons() {
+    let entry = FeedEntry::arrived(&with_rich("/i.png"), NOW);
+    let display = usernotify::core::plan_entry(&entry, &[], NOW).unwrap();
+    assert_eq!(display.rich, entry.rich);
+    assert!(display.rich.unwrap().contains(r#""icon":"/i.png""#));
 }

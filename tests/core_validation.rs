@@ -1,9 +1,9 @@
-//! The notification contract (README, "The notification contract"), checked on the host against the pure core.
+//! The notification contract (docs/contract.md), checked on the host against the pure core.
 #![cfg(not(target_arch = "wasm32"))]
 
 use usernotify::core::{
-    parse_iso8601, Field, InvalidNotification, Json, Millis, Notification, Platform, Priority,
-    MAX_LIFETIME,
+    parse_iso8601, Action, Field, InvalidNotification, Json, Millis, Notification, Platform,
+    Priority, MAX_LIFETIME,
 };
 
 /// 2026-11-23T12:00:00Z: every test runs at this instant.
@@ -419,6 +419,10 @@ fn every_error_code_is_distinct_kebab_case() {
         InvalidNotification::MissingTitle,
         InvalidNotification::Expired,
         InvalidNotification::ExpiresTooLate,
+        InvalidNotification::InvalidMediaUrl(Field::Icon),
+        InvalidNotification::MediaUrlTooLong(Field::Image),
+        InvalidNotification::TooManyActions,
+        InvalidNotification::InvalidAction,
     ];
     let codes: Vec<&str> = all.iter().map(|invalid| invalid.code()).collect();
     for (index, code) in codes.iter().enumerate() {
@@ -435,9 +439,50 @@ fn every_error_code_is_distinct_kebab_case() {
 }
 
 #[test]
-fn a_contract_mismatch_message_names_the_field_path() {
+fn a_contract_mismatch_message_names_the_field_path_and_the_values_it_accepts() {
     let message = InvalidNotification::ContractMismatch(Field::PlatformTypes).message();
-    assert!(message.contains("targetPolicy.platformTypes"), "{message}");
+    assert_eq!(
+        message,
+        r#"targetPolicy.platformTypes must be an array of "windows", "ios", "android" or "webPush" (any case)."#
+    );
+    let message = InvalidNotification::ContractMismatch(Field::Priority).message();
+    assert_eq!(
+        message,
+        r#"priority must be "None", "High" or "Low" (any case)."#
+    );
+    let message = InvalidNotification::ContractMismatch(Field::Root).message();
+    assert_eq!(
+        message,
+        "The body must be a JSON object: one notification resource."
+    );
+}
+
+#[test]
+fn every_contract_mismatch_message_starts_with_its_field_and_says_what_it_must_be() {
+    let fields = [
+        Field::Id,
+        Field::TargetHostName,
+        Field::AppNotificationId,
+        Field::GroupName,
+        Field::TargetPolicy,
+        Field::PlatformTypes,
+        Field::Payload,
+        Field::VisualContent,
+        Field::Title,
+        Field::VisualBody,
+        Field::Url,
+        Field::RawContent,
+        Field::Priority,
+        Field::DisplayTimeToLive,
+        Field::ExpirationDateTime,
+    ];
+    for field in fields {
+        let message = InvalidNotification::ContractMismatch(field).message();
+        let mut expected = field.path().to_owned();
+        expected.push_str(" must be ");
+        assert!(message.starts_with(&expected), "{message}");
+        assert!(message.ends_with('.'), "{message}");
+    }
 }
 
 #[test]
@@ -451,4 +496,223 @@ fn the_resource_written_back_parses_to_the_same_notification() {
         "{written}"
     );
     assert!(written.contains(r#""displayTimeToLive":60"#), "{written}");
+}
+
+/// `minimal` with `visual` members added to `visualContent`.
+fn rich(visual: &str) -> String {
+    format!(r#"{{ "payload": {{ "visualContent": {{ "title": "t", {visual} }} }} }}"#)
+}
+
+#[test]
+fn icon_image_badge_and_two_actions_are_read_with_their_urls() {
+    let notification = validate(&rich(
+        r#""icon": "/icons/order.png", "image": "https://cdn.example/parcel.jpg",
+           "badge": "HTTPS://cdn.example/b.png",
+           "actions": [{"action": "track", "title": "Track", "url": "/orders/7"},
+                       {"action": "later", "title": "Later"}]"#,
+    ))
+    .unwrap();
+    let rich = notification.visual.unwrap().rich;
+    assert_eq!(rich.icon.as_deref(), Some("/icons/order.png"));
+    assert_eq!(
+        rich.image.as_deref(),
+        Some("https://cdn.example/parcel.jpg")
+    );
+    assert_eq!(rich.badge.as_deref(), Some("HTTPS://cdn.example/b.png"));
+    assert_eq!(
+        rich.actions,
+        vec![
+            Action {
+                action: "track".into(),
+                title: "Track".into(),
+                url: Some("/orders/7".into())
+            },
+            Action {
+                action: "later".into(),
+                title: "Later".into(),
+                url: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_picture_must_be_an_https_url_or_a_path_of_the_apps_origin() {
+    for (url, expected) in [
+        ("https://cdn.example/a.png", "valid"),
+        ("/a.png", "valid"),
+        ("/", "valid"),
+        ("http://cdn.example/a.png", "invalid-media-url"),
+        ("//cdn.example/a.png", "invalid-media-url"),
+        ("/\\\\cdn.example/a.png", "invalid-media-url"),
+        ("/\\t/cdn.example/a.png", "invalid-media-url"),
+        ("a.png", "invalid-media-url"),
+        ("javascript:alert(1)", "invalid-media-url"),
+        ("data:image/png;base64,AAAA", "invalid-media-url"),
+        ("https:cdn.example/a.png", "invalid-media-url"),
+    ] {
+        for field in ["icon", "image", "badge"] {
+            let text = rich(&format!(r#""{field}": "{url}""#));
+            assert_eq!(code(&text), expected, "{field} {url}");
+        }
+    }
+    let refused = validate(&rich(r#""image": "ftp://x/a.png""#));
+    assert_eq!(
+        refused,
+        Err(InvalidNotification::InvalidMediaUrl(Field::Image))
+    );
+}
+
+#[test]
+fn a_picture_may_be_2048_characters_long_but_not_one_more() {
+    let url = |length: usize| format!("/{}", "a".repeat(length - 1));
+    assert_eq!(code(&rich(&format!(r#""icon": "{}""#, url(2048)))), "valid");
+    assert_eq!(
+        validate(&rich(&format!(r#""badge": "{}""#, url(2049)))),
+        Err(InvalidNotification::MediaUrlTooLong(Field::Badge))
+    );
+}
+
+#[test]
+fn more_than_two_actions_or_an_action_without_its_name_or_title_are_refused() {
+    let three = r#""actions": [{"action":"a","title":"A"},{"action":"b","title":"B"},{"action":"c","title":"C"}]"#;
+    assert_eq!(code(&rich(three)), "too-many-actions");
+    for actions in [
+        r#"[{"title":"A"}]"#,
+        r#"[{"action":"a"}]"#,
+        r#"[{"action":"","title":"A"}]"#,
+        r#"[{"action":"a","title":""}]"#,
+    ] {
+        assert_eq!(
+            code(&rich(&format!(r#""actions": {actions}"#))),
+            "invalid-action",
+            "{actions}"
+        );
+    }
+    assert_eq!(code(&rich(r#""actions": []"#)), "valid");
+}
+
+#[test]
+fn rich_fields_of_the_wrong_type_are_a_contract_mismatch_naming_the_field() {
+    for (visual, field) in [
+        (r#""icon": 1"#, Field::Icon),
+        (r#""image": {}"#, Field::Image),
+        (r#""badge": []"#, Field::Badge),
+        (r#""actions": {}"#, Field::Actions),
+        (r#""actions": ["a"]"#, Field::Actions),
+        (
+            r#""actions": [{"action": 1, "title": "A"}]"#,
+            Field::ActionName,
+        ),
+        (
+            r#""actions": [{"action": "a", "title": true}]"#,
+            Field::ActionTitle,
+        ),
+        (
+            r#""actions": [{"action": "a", "title": "A", "url": 3}]"#,
+            Field::ActionUrl,
+        ),
+    ] {
+        assert_eq!(
+            validate(&rich(visual)),
+            Err(InvalidNotification::ContractMismatch(field)),
+            "{visual}"
+        );
+    }
+    let message = InvalidNotification::ContractMismatch(Field::ActionTitle).message();
+    assert!(
+        message.contains("payload.visualContent.actions[].title"),
+        "{message}"
+    );
+}
+
+#[test]
+fn rich_content_is_written_back_and_reads_to_the_same_notification() {
+    let notification = validate(&rich(
+        r#""icon": "/i.png", "image": "https://x.example/i.jpg", "badge": "/b.png",
+           "actions": [{"action": "open", "title": "Open", "url": "/o"}]"#,
+    ))
+    .unwrap();
+    let written = notification.to_json().to_json_string();
+    assert_eq!(
+        Notification::from_json(&json(&written), NOW).unwrap(),
+        notification
+    );
+    assert!(
+        written.contains(r#""actions":[{"action":"open","title":"Open","url":"/o"}]"#),
+        "{written}"
+    );
+}
+
+fn pushed(text: &str) -> Result<Notification, InvalidNotification> {
+    Notification::read_push(&json(text), NOW)
+}
+
+#[test]
+fn a_push_with_a_declarative_part_beside_the_resource_is_read_as_the_resource() {
+    let text = r#"{"appNotificationId": "a1", "groupName": "g",
+        "payload": {"visualContent": {"title": "Graph title"}},
+        "web_push": 8030, "mutable": true, "app_badge": 2,
+        "notification": {"title": "Declarative title", "navigate": "https://app.example/", "mutable": true}}"#;
+    let notification = pushed(text).unwrap();
+    assert_eq!(notification.visual.as_ref().unwrap().title, "Graph title");
+    assert_eq!(notification.group_name.as_deref(), Some("g"));
+    assert_eq!(notification.key(), "a1");
+}
+
+#[test]
+fn a_declarative_message_alone_is_read_from_its_notification_member() {
+    let text = r#"{"web_push": 8030, "app_badge": 4, "notification": {
+        "title": "Sale", "body": "Today only", "navigate": "/sale", "tag": "sale-1",
+        "icon": "/i.png", "silent": true,
+        "actions": [{"action": "buy", "title": "Buy", "navigate": "/buy"}]}}"#;
+    let notification = pushed(text).unwrap();
+    assert_eq!(
+        notification.key(),
+        "sale-1",
+        "the tag is the key: the same tag replaces"
+    );
+    assert_eq!(notification.priority, Priority::Low, "silent");
+    assert_eq!(notification.expiration, NOW + MAX_LIFETIME);
+    let visual = notification.visual.unwrap();
+    assert_eq!(
+        (visual.title.as_str(), visual.body.as_str()),
+        ("Sale", "Today only")
+    );
+    assert_eq!(
+        visual.url.as_deref(),
+        Some("/sale"),
+        "navigate is the click URL"
+    );
+    assert_eq!(visual.rich.icon.as_deref(), Some("/i.png"));
+    assert_eq!(visual.rich.actions[0].url.as_deref(), Some("/buy"));
+
+    let urgent = pushed(
+        r#"{"web_push": 8030, "notification": {"title": "t", "navigate": "/", "requireInteraction": true}}"#,
+    );
+    assert_eq!(urgent.unwrap().priority, Priority::High);
+    assert_eq!(
+        pushed(r#"{"web_push": 8030, "notification": {"navigate": "/"}}"#),
+        Err(InvalidNotification::MissingTitle)
+    );
+    assert_eq!(
+        code(r#"{"web_push": 8030, "notification": {"title": "t"}}"#),
+        "invalid-payload",
+        "the service takes Graph resources only"
+    );
+    assert_eq!(
+        pushed(r#"{"web_push": 9001, "notification": {"title": "t"}}"#),
+        Err(InvalidNotification::InvalidPayload),
+        "only web_push 8030 is a declarative message"
+    );
+}
+
+#[test]
+fn a_declarative_notification_keeps_its_text_when_its_pictures_or_buttons_break_the_contract() {
+    let text = r#"{"web_push": 8030, "notification": {"title": "t", "navigate": "/",
+        "icon": "http://plain.example/i.png",
+        "actions": [{"action": "a", "title": "A"}, {"action": "b", "title": "B"}, {"action": "c", "title": "C"}]}}"#;
+    let visual = pushed(text).unwrap().visual.unwrap();
+    assert_eq!(visual.title, "t");
+    assert_eq!(visual.rich, Default::default());
 }

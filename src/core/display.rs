@@ -8,6 +8,7 @@ use super::json::push_int;
 use super::notification::{is_expired, Notification, Priority};
 use super::time::{Millis, SECOND};
 use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -45,6 +46,8 @@ pub struct Display {
     pub key: String,
     pub group_name: Option<String>,
     pub url: Option<String>,
+    /// The newest notification's pictures and buttons, as the feed keeps them.
+    pub rich: Option<String>,
     /// Keys counted by this notification, oldest first; one for an ungrouped notification.
     pub members: Vec<String>,
 }
@@ -112,6 +115,7 @@ pub fn plan_entry(entry: &FeedEntry, group_members: &[&str], now: Millis) -> Opt
         key,
         group_name: entry.group_name.clone(),
         url: entry.url.clone(),
+        rich: entry.rich.clone(),
         members,
     })
 }
@@ -124,7 +128,7 @@ pub enum Refresh {
     /// Close the notification under this tag: nothing it stood for is left to show.
     Close(String),
     /// Show the group's notification again, quietly, with its new newest entry and count.
-    Show(Display),
+    Show(Box<Display>),
 }
 
 /// Decides what the screen shows after the entry under `key` (in `group`, if any) changed,
@@ -154,7 +158,7 @@ pub fn refresh_after_change(
     match newest.and_then(|newest| plan_entry(newest, &members, now)) {
         None => Refresh::Close(prefixed(GROUP_TAG_PREFIX, group)),
         Some(_) if !group_shown => Refresh::Keep,
-        Some(display) => Refresh::Show(display),
+        Some(display) => Refresh::Show(Box::new(display)),
     }
 }
 
@@ -188,6 +192,7 @@ pub fn plan_status(now: Millis) -> Display {
         key: String::new(),
         group_name: None,
         url: None,
+        rich: None,
         members: Vec::new(),
     }
 }

@@ -28,6 +28,15 @@ pub enum InvalidNotification {
     Expired,
     /// `expirationDateTime` is more than 30 days ahead.
     ExpiresTooLate,
+    /// An `icon`, `image` or `badge` that is neither an https URL nor a path of the app's
+    /// origin (`/...`).
+    InvalidMediaUrl(Field),
+    /// An `icon`, `image` or `badge` longer than 2,048 characters.
+    MediaUrlTooLong(Field),
+    /// More than two `actions`.
+    TooManyActions,
+    /// An action without a non-empty `action` or `title`.
+    InvalidAction,
 }
 
 /// The field a contract mismatch was found in, so a caller can fix their request.
@@ -45,6 +54,13 @@ pub enum Field {
     Title,
     VisualBody,
     Url,
+    Icon,
+    Image,
+    Badge,
+    Actions,
+    ActionName,
+    ActionTitle,
+    ActionUrl,
     RawContent,
     Priority,
     DisplayTimeToLive,
@@ -67,10 +83,60 @@ impl Field {
             Field::Title => "payload.visualContent.title",
             Field::VisualBody => "payload.visualContent.body",
             Field::Url => "payload.visualContent.url",
+            Field::Icon => "payload.visualContent.icon",
+            Field::Image => "payload.visualContent.image",
+            Field::Badge => "payload.visualContent.badge",
+            Field::Actions => "payload.visualContent.actions",
+            Field::ActionName => "payload.visualContent.actions[].action",
+            Field::ActionTitle => "payload.visualContent.actions[].title",
+            Field::ActionUrl => "payload.visualContent.actions[].url",
             Field::RawContent => "payload.rawContent",
             Field::Priority => "priority",
             Field::DisplayTimeToLive => "displayTimeToLive",
             Field::ExpirationDateTime => "expirationDateTime",
+        }
+    }
+}
+
+impl Field {
+    /// What the contract accepts in the field, for a message that lets the caller fix it.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Field::Root => "must be a JSON object: one notification resource",
+            Field::Id
+            | Field::AppNotificationId
+            | Field::GroupName
+            | Field::Title
+            | Field::VisualBody => "must be a string",
+            Field::TargetHostName => {
+                "must be a string: the app's host name, as its browsers subscribed with it"
+            }
+            Field::TargetPolicy => "must be an object, e.g. {\"platformTypes\": [\"webPush\"]}",
+            Field::PlatformTypes => {
+                "must be an array of \"windows\", \"ios\", \"android\" or \"webPush\" (any case)"
+            }
+            Field::Payload => "must be an object with visualContent, rawContent or both",
+            Field::VisualContent => {
+                "must be an object: {\"title\": string, \"body\": string, \"url\": string, \"icon\", \"image\", \"badge\", \"actions\"}, title required"
+            }
+            Field::Url | Field::ActionUrl => {
+                "must be a string: a URL or path of the app's own origin"
+            }
+            Field::Icon | Field::Image | Field::Badge => {
+                "must be a string: an https URL or a path of the app's origin (/...), at most 2,048 characters"
+            }
+            Field::Actions => {
+                "must be an array of at most 2 {\"action\": string, \"title\": string, \"url\"?: string}"
+            }
+            Field::ActionName | Field::ActionTitle => "must be a non-empty string",
+            Field::RawContent => "must be a string: the app's data as text (JSON, say)",
+            Field::Priority => "must be \"None\", \"High\" or \"Low\" (any case)",
+            Field::DisplayTimeToLive => {
+                "must be whole seconds, zero or more: a number or a numeric string, e.g. 60 or \"60\""
+            }
+            Field::ExpirationDateTime => {
+                "must be a string: an ISO 8601 date and time with a zone, e.g. \"2026-12-01T18:00:00Z\""
+            }
         }
     }
 }
@@ -88,6 +154,10 @@ impl InvalidNotification {
             InvalidNotification::MissingTitle => "missing-title",
             InvalidNotification::Expired => "expired",
             InvalidNotification::ExpiresTooLate => "expires-too-late",
+            InvalidNotification::InvalidMediaUrl(_) => "invalid-media-url",
+            InvalidNotification::MediaUrlTooLong(_) => "media-url-too-long",
+            InvalidNotification::TooManyActions => "too-many-actions",
+            InvalidNotification::InvalidAction => "invalid-action",
         }
     }
 
@@ -100,12 +170,16 @@ impl InvalidNotification {
                 "The body is an array; post one notification at a time.".to_owned()
             }
             InvalidNotification::ContractMismatch(Field::Root) => {
-                "The body must be a JSON object.".to_owned()
+                let mut text = "The body ".to_owned();
+                text.push_str(Field::Root.expected());
+                text.push('.');
+                text
             }
             InvalidNotification::ContractMismatch(field) => {
-                let mut text = "The field ".to_owned();
-                text.push_str(field.path());
-                text.push_str(" does not match the notification contract.");
+                let mut text = field.path().to_owned();
+                text.push(' ');
+                text.push_str(field.expected());
+                text.push('.');
                 text
             }
             InvalidNotification::InvalidDate => {
@@ -121,6 +195,22 @@ impl InvalidNotification {
             InvalidNotification::Expired => "expirationDateTime has already passed.".to_owned(),
             InvalidNotification::ExpiresTooLate => {
                 "expirationDateTime is more than 30 days ahead.".to_owned()
+            }
+            InvalidNotification::InvalidMediaUrl(field) => {
+                let mut text = field.path().to_owned();
+                text.push_str(" must be an https URL or a path of the app's origin.");
+                text
+            }
+            InvalidNotification::MediaUrlTooLong(field) => {
+                let mut text = field.path().to_owned();
+                text.push_str(" is longer than 2048 characters.");
+                text
+            }
+            InvalidNotification::TooManyActions => {
+                "visualContent has more than 2 actions.".to_owned()
+            }
+            InvalidNotification::InvalidAction => {
+                "Every action needs a non-empty action and title.".to_owned()
             }
         }
     }

@@ -89,6 +89,9 @@ pub struct FeedEntry {
     pub raw_content: Option<String>,
     /// usernotify extension: the page a click opens (`payload.visualContent.url`).
     pub url: Option<String>,
+    /// usernotify extensions: pictures and buttons (`payload.visualContent`'s `icon`,
+    /// `image`, `badge`, `actions`), as [`crate::core::RichContent::json`] writes them.
+    pub rich: Option<String>,
     pub priority: Priority,
     pub creation: Millis,
     pub expiration: Millis,
@@ -118,6 +121,10 @@ impl FeedEntry {
                 .visual
                 .as_ref()
                 .and_then(|visual| visual.url.clone()),
+            rich: notification
+                .visual
+                .as_ref()
+                .and_then(|visual| visual.rich.json()),
             priority: notification.priority,
             creation: now,
             expiration: notification.expiration,
@@ -144,6 +151,7 @@ impl FeedEntry {
             && self.body == other.body
             && self.raw_content == other.raw_content
             && self.url == other.url
+            && self.rich == other.rich
             && self.priority == other.priority
             && self.expiration == other.expiration
             && self.display_time_to_live == other.display_time_to_live
@@ -188,6 +196,42 @@ pub fn arrive(
         Some(stored) if stored.same_content(&incoming) => Arrival::Redelivered(stored.clone()),
         Some(_) => Arrival::Updated(incoming),
     }
+}
+
+impl Arrival {
+    /// Why the push shows nothing of its own: the user deleted it, or a redelivery of what
+    /// the user already read or dismissed. It stays as the user left it.
+    pub fn quiet_outcome(&self) -> Option<&'static str> {
+        match self {
+            Arrival::Deleted => Some("deleted"),
+            Arrival::Redelivered(entry) if !entry.counts_in_group() => Some("already-seen"),
+            _ => None,
+        }
+    }
+
+    /// The entry to write, and what it is to the feed's pages: `added` or `updated`.
+    pub fn written(&self) -> Option<(&FeedEntry, &'static str)> {
+        match self {
+            Arrival::New(entry) => Some((entry, "added")),
+            Arrival::Updated(entry) => Some((entry, "updated")),
+            Arrival::Redelivered(_) | Arrival::Deleted => None,
+        }
+    }
+}
+
+/// The keys a grouped push's notification counts besides the push itself, from what its
+/// group counted in the feed before it (oldest first) less what expired since. News (a new
+/// or updated entry) leaves its own key out, so that it is counted as a new member and the
+/// group alerts again; a redelivery keeps its place.
+pub fn counted_besides(
+    mut counted: Vec<String>,
+    expired: &[String],
+    key: &str,
+    arrival: &Arrival,
+) -> Vec<String> {
+    let news = arrival.written().is_some();
+    counted.retain(|member| !(expired.contains(member) || news && member == key));
+    counted
 }
 
 /// A click on the notification: the user opened it, so it is read too.

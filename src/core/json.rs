@@ -2,11 +2,11 @@
 //!
 //! Validation reads through [`JsonRead`], so that both sides run the very same checks and
 //! agree on every error code: the service parses bytes into the [`Json`] tree (serde_json),
-//! and the worker reads what the engine's `JSON.parse` made, passed to its module as a
-//! [`super::tape::Tape`]. Writing is hand-rolled ([`ObjectWriter`]), to keep `serde_json`
-//! and float formatting out of the worker.
+//! and the worker reads the JS value the engine's `JSON.parse` made, in place
+//! (`src/web/js.rs`). Writing is hand-rolled ([`ObjectWriter`]), to keep `serde_json` and
+//! float formatting out of the worker.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -24,21 +24,34 @@ pub enum Kind {
     Object,
 }
 
-/// What validation reads from a parsed JSON value, borrowed from it for `'a`.
-pub trait JsonRead<'a>: Sized + Copy {
-    fn kind(self) -> Kind;
+/// What validation reads from a parsed JSON value. Text is borrowed for `'a` where the value
+/// holds it (the core's tree) and copied out where it cannot be borrowed (a JS value).
+pub trait JsonRead<'a>: Sized + Clone {
+    fn kind(&self) -> Kind;
     /// The member `name` of an object (its last, as `JSON.parse` keeps); `None` when
     /// absent, `null`, or not an object.
-    fn member(self, name: &str) -> Option<Self>;
-    fn text(self) -> Option<&'a str>;
-    fn number(self) -> Option<f64>;
+    fn member(&self, name: &str) -> Option<Self>;
+    /// The member `name` where `null` matters (a patch's "clear this"): `None` when absent,
+    /// `Some(None)` when `null`.
+    fn field(&self, name: &str) -> Option<Option<Self>>;
+    fn text(&self) -> Option<Cow<'a, str>>;
+    fn flag(&self) -> Option<bool>;
+    fn number(&self) -> Option<f64>;
     /// The items of an array; empty for anything else.
-    fn items(self) -> Vec<Self>;
+    fn items(&self) -> Vec<Self>;
+
+    /// An array's string items; anything else is left out.
+    fn strings(&self) -> Vec<String> {
+        self.items()
+            .iter()
+            .filter_map(|item| item.text().map(Cow::into_owned))
+            .collect()
+    }
 }
 
 impl<'a> JsonRead<'a> for &'a Json {
-    fn kind(self) -> Kind {
-        match self {
+    fn kind(&self) -> Kind {
+        match *self {
             Json::Null => Kind::Null,
             Json::Bool(_) => Kind::Bool,
             Json::Number(_) => Kind::Number,
@@ -48,23 +61,43 @@ impl<'a> JsonRead<'a> for &'a Json {
         }
     }
 
-    fn member(self, name: &str) -> Option<&'a Json> {
+    fn member(&self, name: &str) -> Option<&'a Json> {
         Json::get(self, name)
     }
 
-    fn text(self) -> Option<&'a str> {
-        self.as_str()
+    fn field(&self, name: &str) -> Option<Option<&'a Json>> {
+        let json: &'a Json = self;
+        match json {
+            Json::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| (!matches!(value, Json::Null)).then_some(value)),
+            _ => None,
+        }
     }
 
-    fn number(self) -> Option<f64> {
-        match self {
+    fn text(&self) -> Option<Cow<'a, str>> {
+        let json: &'a Json = self;
+        json.as_str().map(Cow::Borrowed)
+    }
+
+    fn flag(&self) -> Option<bool> {
+        match *self {
+            Json::Bool(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match *self {
             Json::Number(number) => Some(*number),
             _ => None,
         }
     }
 
-    fn items(self) -> Vec<&'a Json> {
-        match self {
+    fn items(&self) -> Vec<&'a Json> {
+        match *self {
             Json::Array(items) => items.iter().collect(),
             _ => Vec::new(),
         }

@@ -8,8 +8,9 @@ pub mod error;
 pub mod feed;
 pub mod json;
 pub mod notification;
+pub mod preferences;
 pub mod record;
-pub mod tape;
+pub mod sync;
 pub mod time;
 
 pub use display::{
@@ -18,5 +19,7 @@ pub use display::{
 };
 pub use error::{Field, InvalidNotification};
 pub use json::Json;
-pub use notification::{Notification, Platform, Priority, VisualContent, MAX_LIFETIME};
+pub use notification::{
+    Action, Notification, Platform, Priority, RichContent, VisualContent, MAX_LIFETIME,
+};
 pub use time::{format_iso8601, parse_iso8601, Millis};

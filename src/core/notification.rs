@@ -1,9 +1,9 @@
 //! The Graph `notification` resource and its validation.
 
 use super::error::{Field, InvalidNotification};
-use super::json::{is_whole, Json, JsonRead, Kind};
+use super::json::{is_whole, Json, JsonRead, Kind, ObjectWriter};
 use super::time::{format_iso8601, parse_iso8601, Millis, DAY, SECOND};
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -13,6 +13,13 @@ pub const MAX_LIFETIME: Millis = 30 * DAY;
 /// The largest JSON body that still fits a Web Push message once encrypted
 /// (4096 bytes minus the aes128gcm header, tag and padding delimiter).
 pub const MAX_PUSH_JSON_BYTES: usize = 3993;
+
+/// The longest `icon`, `image` or `badge`, in characters.
+pub const MAX_MEDIA_URL_CHARS: usize = 2048;
+/// The most `actions` a notification may carry (the most browsers show).
+pub const MAX_ACTIONS: usize = 2;
+/// `web_push` of a Declarative Web Push message (W3C Push API).
+pub const DECLARATIVE_PUSH: f64 = 8030.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Priority {
@@ -80,6 +87,80 @@ pub struct VisualContent {
     pub body: String,
     /// usernotify extension: the page a click opens (same origin only; checked by the worker).
     pub url: Option<String>,
+    pub rich: RichContent,
+}
+
+/// usernotify extensions beside the text: pictures and buttons (the Notifications API's
+/// `icon`, `image`, `badge` and `actions`). Each picture is an https URL or a path of the
+/// app's origin.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RichContent {
+    pub icon: Option<String>,
+    pub image: Option<String>,
+    pub badge: Option<String>,
+    /// At most [`MAX_ACTIONS`].
+    pub actions: Vec<Action>,
+}
+
+impl RichContent {
+    /// As the browser keeps it (a feed entry, a record, a shown notification's `data`): a
+    /// JSON object with the members present, its `actions` as [`actions_json`] writes them
+    /// and `urls`, each button's URL under its action name; `None` when there is nothing.
+    pub fn json(&self) -> Option<String> {
+        let mut object = ObjectWriter::default();
+        for (name, url) in [
+            ("icon", &self.icon),
+            ("image", &self.image),
+            ("badge", &self.badge),
+        ] {
+            if let Some(url) = url {
+                object = object.str(name, url);
+            }
+        }
+        if !self.actions.is_empty() {
+            let mut urls = ObjectWriter::default();
+            for action in &self.actions {
+                if let Some(url) = &action.url {
+                    urls = urls.str(&action.action, url);
+                }
+            }
+            object = object
+                .raw("actions", &actions_json(&self.actions))
+                .raw("urls", &urls.end());
+        }
+        let json = object.end();
+        (json.len() > 2).then_some(json)
+    }
+}
+
+/// Actions as JSON text, `[{"action", "title", "url"}]` (`url` null when absent): what
+/// the browser reads as the options' `actions` (`action` and `title`), and where the worker
+/// finds a clicked button's URL.
+pub fn actions_json(actions: &[Action]) -> String {
+    let mut json = String::from("[");
+    for action in actions {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(
+            &ObjectWriter::default()
+                .str("action", &action.action)
+                .str("title", &action.title)
+                .opt_str("url", action.url.as_deref())
+                .end(),
+        );
+    }
+    json.push(']');
+    json
+}
+
+/// A button of the notification: a click on it opens `url` (same origin only, like the
+/// notification's own) and is reported with its `action`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Action {
+    pub action: String,
+    pub title: String,
+    pub url: Option<String>,
 }
 
 /// A valid notification, normalised: optional strings are `None` rather than empty.
@@ -104,9 +185,70 @@ impl Notification {
         Notification::read(body, now)
     }
 
-    /// Validates any parsed JSON value (the core's tree, or the worker's tape). Every field
-    /// is checked before anything is copied out of the value: no allocation is left to undo
-    /// when a later field is refused.
+    /// Validates a push as the worker gets it: the Graph resource (also when it carries a
+    /// Declarative Web Push part beside it), or a declarative message alone (`web_push`
+    /// 8030 and its `notification`, no `payload`) from another sender, read by
+    /// [`Notification::read_declarative`].
+    pub fn read_push<'a, V: JsonRead<'a>>(
+        body: V,
+        now: Millis,
+    ) -> Result<Notification, InvalidNotification> {
+        match body.member("notification") {
+            Some(notification)
+                if body.member("payload").is_none()
+                    && body.member("web_push").and_then(|tag| tag.number())
+                        == Some(DECLARATIVE_PUSH) =>
+            {
+                Notification::read_declarative(notification, now)
+            }
+            _ => Notification::read(body, now),
+        }
+    }
+
+    /// A declarative message's `notification` member (or a browser's `Notification`, read
+    /// the same way): `title`, `body`, `navigate` (the click URL), `tag` (the key, so the
+    /// same tag replaces), `silent` (Low priority), `requireInteraction` (High), and the
+    /// pictures and `actions` (with `navigate`) under the contract's rules; pictures or
+    /// actions the contract refuses are left out, not the notification. It expires
+    /// [`MAX_LIFETIME`] after `now`.
+    pub fn read_declarative<'a, V: JsonRead<'a>>(
+        value: V,
+        now: Millis,
+    ) -> Result<Notification, InvalidNotification> {
+        let (title, body, url, rich) = visual_content(value.clone(), "navigate")?;
+        let flag = |name: &str| value.member(name).and_then(|flag| flag.flag()) == Some(true);
+        let priority = match (flag("silent"), flag("requireInteraction")) {
+            (true, _) => Priority::Low,
+            (_, true) => Priority::High,
+            _ => Priority::None,
+        };
+        let owned = |text: Option<Cow<str>>| text.map(Cow::into_owned);
+        Ok(Notification {
+            id: None,
+            target_host_name: None,
+            app_notification_id: value
+                .member("tag")
+                .and_then(|tag| tag.text())
+                .filter(|tag| !tag.is_empty())
+                .map(Cow::into_owned),
+            group_name: None,
+            platform_types: None,
+            visual: Some(VisualContent {
+                title: title.into_owned(),
+                body: body.into_owned(),
+                url: owned(url),
+                rich: rich.unwrap_or_default(),
+            }),
+            raw_content: None,
+            priority,
+            display_time_to_live: None,
+            expiration: now.saturating_add(MAX_LIFETIME),
+        })
+    }
+
+    /// Validates any parsed JSON value: the core's tree (the service), or the JS value
+    /// `JSON.parse` made (the worker). Every field is checked before the notification is
+    /// built, so a refusal leaves nothing half-made.
     pub fn read<'a, V: JsonRead<'a>>(
         body: V,
         now: Millis,
@@ -117,9 +259,15 @@ impl Notification {
             _ => return Err(InvalidNotification::ContractMismatch(Field::Root)),
         }
         let payload = optional_object(body.member("payload"), Field::Payload)?;
-        let visual = match payload.and_then(|payload| payload.member("visualContent")) {
+        let visual = match payload
+            .as_ref()
+            .and_then(|payload| payload.member("visualContent"))
+        {
             None => None,
-            Some(visual) => Some(visual_content(visual)?),
+            Some(visual) => {
+                let (title, body, url, rich) = visual_content(visual, "url")?;
+                Some((title, body, url, rich?))
+            }
         };
         let raw_content = optional_string(
             payload.and_then(|payload| payload.member("rawContent")),
@@ -142,17 +290,18 @@ impl Notification {
         if visual.is_none() && raw_content.is_none() {
             return Err(InvalidNotification::InvalidPayload);
         }
-        let owned = |text: Option<&str>| text.map(String::from);
+        let owned = |text: Option<Cow<str>>| text.map(Cow::into_owned);
         Ok(Notification {
             id: owned(id),
             target_host_name: owned(target_host_name),
             app_notification_id: owned(app_notification_id),
             group_name: owned(group_name),
             platform_types,
-            visual: visual.map(|(title, body, url)| VisualContent {
-                title: String::from(title),
-                body: String::from(body),
+            visual: visual.map(|(title, body, url, rich)| VisualContent {
+                title: title.into_owned(),
+                body: body.into_owned(),
                 url: owned(url),
+                rich,
             }),
             raw_content: owned(raw_content),
             priority,
@@ -208,10 +357,34 @@ impl Notification {
             (
                 "visualContent",
                 self.visual.as_ref().map(|visual| {
+                    let rich = &visual.rich;
                     Json::object([
                         ("title", Some(Json::String(visual.title.clone()))),
                         ("body", Some(Json::String(visual.body.clone()))),
                         ("url", string(&visual.url)),
+                        ("icon", string(&rich.icon)),
+                        ("image", string(&rich.image)),
+                        ("badge", string(&rich.badge)),
+                        (
+                            "actions",
+                            (!rich.actions.is_empty()).then(|| {
+                                Json::Array(
+                                    rich.actions
+                                        .iter()
+                                        .map(|action| {
+                                            Json::object([
+                                                (
+                                                    "action",
+                                                    Some(Json::String(action.action.clone())),
+                                                ),
+                                                ("title", Some(Json::String(action.title.clone()))),
+                                                ("url", string(&action.url)),
+                                            ])
+                                        })
+                                        .collect(),
+                                )
+                            }),
+                        ),
                     ])
                 }),
             ),
@@ -274,26 +447,109 @@ fn optional_object<'a, V: JsonRead<'a>>(
 fn optional_string<'a, V: JsonRead<'a>>(
     value: Option<V>,
     field: Field,
-) -> Result<Option<&'a str>, InvalidNotification> {
-    match value.map(JsonRead::text) {
-        None | Some(Some("")) => Ok(None),
+) -> Result<Option<Cow<'a, str>>, InvalidNotification> {
+    match value.as_ref().map(JsonRead::text) {
+        None => Ok(None),
+        Some(Some(text)) if text.is_empty() => Ok(None),
         Some(Some(text)) => Ok(Some(text)),
         Some(None) => Err(InvalidNotification::ContractMismatch(field)),
     }
 }
 
-/// `visualContent`'s title, body and URL.
+type Visual<'a> = (
+    Cow<'a, str>,
+    Cow<'a, str>,
+    Option<Cow<'a, str>>,
+    Result<RichContent, InvalidNotification>,
+);
+
+/// `visualContent`'s title, body, URL (the member `url_name`: `url`, or a declarative
+/// notification's `navigate`), and its rich content, whose refusal the caller decides on.
 fn visual_content<'a, V: JsonRead<'a>>(
     value: V,
-) -> Result<(&'a str, &'a str, Option<&'a str>), InvalidNotification> {
+    url_name: &str,
+) -> Result<Visual<'a>, InvalidNotification> {
     if value.kind() != Kind::Object {
         return Err(InvalidNotification::ContractMismatch(Field::VisualContent));
     }
     let title = optional_string(value.member("title"), Field::Title)?
         .ok_or(InvalidNotification::MissingTitle)?;
     let body = optional_string(value.member("body"), Field::VisualBody)?.unwrap_or_default();
-    let url = optional_string(value.member("url"), Field::Url)?;
-    Ok((title, body, url))
+    let url = optional_string(value.member(url_name), Field::Url)?;
+    Ok((title, body, url, rich_content(&value, url_name)))
+}
+
+fn rich_content<'a, V: JsonRead<'a>>(
+    value: &V,
+    url_name: &str,
+) -> Result<RichContent, InvalidNotification> {
+    let media = |name: &str, field: Field| -> Result<Option<String>, InvalidNotification> {
+        let Some(url) = optional_string(value.member(name), field)? else {
+            return Ok(None);
+        };
+        if url.chars().count() > MAX_MEDIA_URL_CHARS {
+            return Err(InvalidNotification::MediaUrlTooLong(field));
+        }
+        match is_media_url(&url) {
+            true => Ok(Some(url.into_owned())),
+            false => Err(InvalidNotification::InvalidMediaUrl(field)),
+        }
+    };
+    Ok(RichContent {
+        icon: media("icon", Field::Icon)?,
+        image: media("image", Field::Image)?,
+        badge: media("badge", Field::Badge)?,
+        actions: match value.member("actions") {
+            None => Vec::new(),
+            Some(list) => actions(list, url_name)?,
+        },
+    })
+}
+
+/// An https URL, or a path of the app's origin: `/` not followed by another `/` or `\`
+/// (which a browser reads as another host), and no control characters (a browser drops
+/// tabs and newlines, which could make `/\t/host` such a path).
+pub fn is_media_url(url: &str) -> bool {
+    let https = url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    let path = url
+        .strip_prefix('/')
+        .is_some_and(|rest| !rest.starts_with(['/', '\\']));
+    (https || path) && !url.bytes().any(|byte| byte < 0x20 || byte == 0x7f)
+}
+
+/// At most [`MAX_ACTIONS`] objects, each with a non-empty `action` and `title` and an
+/// optional URL under `url_name`.
+fn actions<'a, V: JsonRead<'a>>(
+    value: V,
+    url_name: &str,
+) -> Result<Vec<Action>, InvalidNotification> {
+    let mismatch = InvalidNotification::ContractMismatch(Field::Actions);
+    if value.kind() != Kind::Array {
+        return Err(mismatch);
+    }
+    let items = value.items();
+    if items.len() > MAX_ACTIONS {
+        return Err(InvalidNotification::TooManyActions);
+    }
+    let mut actions = Vec::new();
+    for item in items {
+        if item.kind() != Kind::Object {
+            return Err(mismatch);
+        }
+        let text = |name: &str, field: Field| {
+            optional_string(item.member(name), field)?
+                .map(Cow::into_owned)
+                .ok_or(InvalidNotification::InvalidAction)
+        };
+        actions.push(Action {
+            action: text("action", Field::ActionName)?,
+            title: text("title", Field::ActionTitle)?,
+            url: optional_string(item.member(url_name), Field::ActionUrl)?.map(Cow::into_owned),
+        });
+    }
+    Ok(actions)
 }
 
 fn platform_types<'a, V: JsonRead<'a>>(value: V) -> Result<Vec<Platform>, InvalidNotification> {
@@ -303,7 +559,10 @@ fn platform_types<'a, V: JsonRead<'a>>(value: V) -> Result<Vec<Platform>, Invali
     }
     let mut platforms = Vec::new();
     for item in value.items() {
-        let platform = item.text().and_then(Platform::parse).ok_or(mismatch)?;
+        let platform = item
+            .text()
+            .and_then(|text| Platform::parse(&text))
+            .ok_or(mismatch)?;
         if !platforms.contains(&platform) {
             platforms.push(platform);
         }
@@ -324,7 +583,7 @@ fn priority<'a, V: JsonRead<'a>>(value: Option<V>) -> Result<Priority, InvalidNo
             .and_then(|text| {
                 NAMES
                     .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(text))
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&text))
                     .map(|(_, priority)| *priority)
             })
             .ok_or(InvalidNotification::ContractMismatch(Field::Priority)),
@@ -341,7 +600,10 @@ fn display_time_to_live<'a, V: JsonRead<'a>>(
     };
     let seconds = match value.kind() {
         Kind::Number => value.number().ok_or(mismatch)?,
-        Kind::String => value.text().and_then(parse_integer_text).ok_or(mismatch)?,
+        Kind::String => value
+            .text()
+            .and_then(|text| parse_integer_text(&text))
+            .ok_or(mismatch)?,
         _ => return Err(mismatch),
     };
     if seconds < 0.0 {
@@ -372,9 +634,9 @@ fn expiration<'a, V: JsonRead<'a>>(
     value: Option<V>,
     now: Millis,
 ) -> Result<Millis, InvalidNotification> {
-    let expiration = match value.map(JsonRead::text) {
+    let expiration = match value.as_ref().map(JsonRead::text) {
         None => return Ok(now.saturating_add(MAX_LIFETIME)),
-        Some(Some(text)) => parse_iso8601(text).ok_or(InvalidNotification::InvalidDate)?,
+        Some(Some(text)) => parse_iso8601(&text).ok_or(InvalidNotification::InvalidDate)?,
         Some(None) => {
             return Err(InvalidNotification::ContractMismatch(
                 Field::ExpirationDateTime,

@@ -1,26 +1,33 @@
-//! The page API: `NotificationClient` reads and changes the feed the worker writes.
+//! The page API: `NotificationClient` reads and changes the feed the worker writes, and
+//! subscribes this browser with the app service.
 //!
-//! Every change is one IndexedDB transaction (see [`super::store`]); afterwards every other
-//! context of the origin hears it on a BroadcastChannel (`onChanged`), and the app's worker
-//! is asked to close or redraw what the change affects on screen. Errors reject with an
-//! `Error` whose `name` is a stable code.
+//! Every change is one IndexedDB transaction ([`super::store`]); then the app's worker is
+//! asked to close or redraw what the change affects on screen, and every context of the
+//! origin hears it, with the entry as it now is (`onChanged`). Structured values cross to
+//! JS through serde-wasm-bindgen. Errors reject with an `Error` whose `name` is a stable
+//! code.
 
+use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
 
-use super::task::{promise_of, settled};
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    BroadcastChannel, MessageChannel, MessageEvent, ServiceWorkerContainer,
-    ServiceWorkerRegistration,
-};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BroadcastChannel, MessageChannel, MessageEvent, ServiceWorker, Window};
 
-use super::js::{error, get, global, now, set};
-use super::store::{announce, record_of, rejection, Feed, StoreError, CHANGES_CHANNEL};
+use super::follow;
+use super::js::{error, now, object, parse, warn};
+use super::store::{announce, Applied, Feed, StoreError, Written, CHANGES_CHANNEL};
+use super::subscription::{self, SubscribeOptions, SubscriptionError};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
-use crate::core::record::INTERNAL_FIELDS;
+use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::preferences::Preferences;
+use crate::core::record::{entry_of, CHANGES_CURSOR};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -39,6 +46,12 @@ export interface FeedEntry {
   rawContent: string | null;
   /** The same-origin page a click opens (usernotify extension), if any. */
   url: string | null;
+  /** Pictures (usernotify extensions): an https URL or a path of the app's origin. */
+  icon: string | null;
+  image: string | null;
+  badge: string | null;
+  /** Buttons (usernotify extension), at most 2. */
+  actions: NotificationButton[];
   priority: Priority;
   /** When this browser received it (ISO 8601). */
   creationDateTime: string;
@@ -47,10 +60,68 @@ export interface FeedEntry {
   readState: ReadState;
   userActionState: UserActionState;
 }
-/** What changed: one entry (`id`), or expired entries purged (`id` null). Heard by every page of the origin, the one that made the change included. */
+/** A button of a notification: a click on it opens `url` (same origin only). */
+export interface NotificationButton {
+  action: string;
+  title: string;
+  url: string | null;
+}
+/**
+ * What changed: one entry (`id`), or expired entries purged (`id` null). Heard by every page
+ * of the origin, the one that made the change included. `entry` is the entry as it now is,
+ * after an `added` or `updated` change, so that a page can apply it without reading the
+ * feed again. `unreadCount` is the feed's unread, undismissed, unexpired entries after it
+ * (what the app badge shows), or null when the feed could not be read.
+ */
 export interface FeedChange {
   id: string | null;
   change: "added" | "updated" | "deleted" | "purged";
+  entry?: FeedEntry;
+  unreadCount: number | null;
+}
+/** Where and as whom this browser registers with the app service. */
+export interface SubscribeOptions {
+  /** The app service's base URL, e.g. `https://notify.example.com`. */
+  serviceUrl: string;
+  /** A bearer token of the app service for the signed-in user. */
+  accessToken: string;
+  /** The app's host name; notifications name it in `targetHostName`. */
+  targetHostName: string;
+  /** How this browser is listed to the user, e.g. "Firefox on the laptop". */
+  displayName?: string;
+}
+/** What `sync()` did: changes sent to the service, entries updated and deleted here. */
+export interface SyncResult {
+  sent: number;
+  updated: number;
+  deleted: number;
+}
+/** This browser's registration: `id` is its UNSID, for the app service's `X-UNS` header. */
+export interface Subscription {
+  id: string;
+  endpoint: string;
+}
+/** A daily window, in the user's time zone, when the app service pushes nothing. */
+export interface QuietHours {
+  /** Local time `HH:MM`, from 00:00 to 23:59. */
+  start: string;
+  /** Local time `HH:MM`; before `start`, the window runs over midnight. */
+  end: string;
+  /** An IANA time zone name, e.g. `Intl.DateTimeFormat().resolvedOptions().timeZone`. */
+  timeZone: string;
+  /** High priority notifications break through quiet hours; false when absent. */
+  allowHigh?: boolean;
+}
+/** The user's own preferences, stored at the app service and followed on every device. */
+export interface Preferences {
+  /** Groups whose notifications are kept in the feed but not pushed. */
+  mutedGroups: string[];
+  quietHours: QuietHours | null;
+}
+/** What `setPreferences` changes: a member present replaces it (`quietHours: null` clears it). */
+export interface PreferencesPatch {
+  mutedGroups?: string[] | null;
+  quietHours?: QuietHours | null;
 }
 /**
  * The `name` of every `Error` the page API rejects with. `subscribe`, `sync` and changes sent
@@ -59,101 +130,175 @@ export interface FeedChange {
 export type UsernotifyErrorCode =
   | "not-found" | "invalid-state" | "storage-unavailable" | "quota-exceeded"
   | "invalid-options" | "push-unavailable" | "service-unreachable" | "not-subscribed"
-  | "service-error";
+  | "service-error" | "contract-mismatch" | "invalid-time" | "invalid-time-zone"
+  | "too-many-muted-groups";
 "#;
+
+/// How a feed entry crosses to JS (`FeedEntry` above): the page API's names, instants as
+/// ISO 8601, absent values as `null`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiEntry<'a> {
+    id: &'a str,
+    app_notification_id: Option<&'a str>,
+    group_name: Option<&'a str>,
+    title: Option<&'a str>,
+    body: Option<&'a str>,
+    raw_content: Option<&'a str>,
+    url: Option<&'a str>,
+    icon: Option<String>,
+    image: Option<String>,
+    badge: Option<String>,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    actions: JsValue,
+    priority: &'static str,
+    creation_date_time: String,
+    expiration_date_time: String,
+    display_time_to_live: Option<u32>,
+    read_state: &'static str,
+    user_action_state: &'static str,
+}
+
+impl<'a> ApiEntry<'a> {
+    fn of(entry: &'a FeedEntry) -> ApiEntry<'a> {
+        // Pictures and buttons as the feed keeps them (a JSON object of those present).
+        let rich = object(entry.rich.as_deref().unwrap_or("{}"));
+        let url = |name: &str| rich.member(name).and_then(|url| url.as_string());
+        ApiEntry {
+            id: &entry.key,
+            app_notification_id: entry.app_notification_id.as_deref(),
+            group_name: entry.group_name.as_deref(),
+            title: entry.title.as_deref(),
+            body: entry.body.as_deref(),
+            raw_content: entry.raw_content.as_deref(),
+            url: entry.url.as_deref(),
+            icon: url("icon"),
+            image: url("image"),
+            badge: url("badge"),
+            actions: rich
+                .member("actions")
+                .unwrap_or_else(|| Array::new().into()),
+            priority: entry.priority.as_str(),
+            creation_date_time: format_iso8601(entry.creation),
+            expiration_date_time: format_iso8601(entry.expiration),
+            display_time_to_live: entry.display_time_to_live,
+            read_state: entry.read_state.as_str(),
+            user_action_state: entry.user_action_state.as_str(),
+        }
+    }
+}
+
+/// `onChanged`'s payload (`FeedChange` above).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiChange<'a> {
+    id: Option<String>,
+    change: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<ApiEntry<'a>>,
+    unread_count: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ApiSubscription<'a> {
+    id: &'a str,
+    endpoint: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApiSyncResult {
+    sent: u32,
+    updated: usize,
+    deleted: usize,
+}
+
+/// A Rust value as the page API hands it out: plain objects, `null` for what is absent.
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+}
 
 /// The feed of this origin, as the app's pages see it.
 #[wasm_bindgen]
 pub struct NotificationClient {
-    pub(super) feed: Feed,
-}
-
-impl NotificationClient {
-    /// `open()` for Rust callers (the in-browser tests).
-    pub async fn connect() -> Result<NotificationClient, JsValue> {
-        let feed = Feed::open().await.map_err(rejection)?;
-        if feed.purge(now()).await.map_err(rejection)? > 0 {
-            announce(None, "purged");
-        }
-        if let Err(failure) = super::subscription::keep_registered(&feed).await {
-            super::js::warn("registration-not-renewed", &failure);
-        }
-        Ok(NotificationClient { feed })
-    }
+    feed: Feed,
 }
 
 #[wasm_bindgen]
 impl NotificationClient {
     /// Opens the feed (creating it on first use) and purges what expired. When this browser
     /// is subscribed with an app service and its push subscription changed, registers it
-    /// again (a failure there, e.g. offline, only warns; the next `open()` retries).
-    #[wasm_bindgen(unchecked_return_type = "Promise<NotificationClient>")]
-    pub fn open() -> Promise {
-        promise_of(async { NotificationClient::connect().await.map(JsValue::from) })
+    /// again (a failure there, e.g. offline, only warns; the next `open()` retries). While
+    /// subscribed, the page follows the user's change stream from then on (once per page):
+    /// what was read, dismissed or deleted on another device since this browser last heard
+    /// is applied at once, and each later change as it happens.
+    pub async fn open() -> Result<NotificationClient, JsValue> {
+        let feed = Feed::open().await?;
+        feed.purge(now()).await?;
+        if let Err(failure) = subscription::keep_registered(&feed).await {
+            warn("registration-not-renewed", &failure.rejection());
+        }
+        if subscription::registered_service(&feed).await.is_ok() {
+            follow::start(&feed);
+        }
+        Ok(NotificationClient { feed })
     }
 
     /// Every unexpired notification, newest first.
-    #[wasm_bindgen(
-        js_name = getAllNotifications,
-        unchecked_return_type = "Promise<FeedEntry[]>"
-    )]
-    pub fn get_all_notifications(&self) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(async move {
-            let now = now();
-            let entries = feed.all().await.map_err(rejection)?;
-            let list: Array = listing(entries, now).iter().map(entry_to_api).collect();
-            Ok(list.into())
-        })
+    #[wasm_bindgen(js_name = getAllNotifications, unchecked_return_type = "FeedEntry[]")]
+    pub async fn get_all_notifications(&self) -> Result<JsValue, JsValue> {
+        let entries = listing(self.feed.all().await?, now());
+        let list: Vec<ApiEntry> = entries.iter().map(ApiEntry::of).collect();
+        Ok(to_js(&list))
     }
 
-    /// Sets `readState`; resolves to the entry as stored.
-    #[wasm_bindgen(js_name = updateReadState, unchecked_return_type = "Promise<FeedEntry>")]
-    pub fn update_read_state(
+    /// Sets `readState`; resolves to the entry as stored. An entry read leaves the screen.
+    #[wasm_bindgen(js_name = updateReadState, unchecked_return_type = "FeedEntry")]
+    pub async fn update_read_state(
         &self,
         id: String,
         #[wasm_bindgen(js_name = readState, unchecked_param_type = "ReadState")] read_state: String,
-    ) -> Promise {
-        match ReadState::parse(&read_state) {
-            Ok(state) => self.change(id, move |entry| set_state(entry, Some(state), None)),
-            Err(invalid) => invalid_state(invalid),
-        }
+    ) -> Result<JsValue, JsValue> {
+        let state = ReadState::parse(&read_state).map_err(invalid_state)?;
+        self.change(id, move |entry| set_state(entry, Some(state), None))
+            .await
     }
 
     /// Sets `userActionState` (`activated` also marks it read, as a click does); resolves
     /// to the entry as stored. A dismissed notification leaves the screen.
-    #[wasm_bindgen(
-        js_name = updateUserActionState,
-        unchecked_return_type = "Promise<FeedEntry>"
-    )]
-    pub fn update_user_action_state(
+    #[wasm_bindgen(js_name = updateUserActionState, unchecked_return_type = "FeedEntry")]
+    pub async fn update_user_action_state(
         &self,
         id: String,
         #[wasm_bindgen(js_name = userActionState, unchecked_param_type = "UserActionState")]
         user_action_state: String,
-    ) -> Promise {
-        match UserActionState::parse(&user_action_state) {
-            Ok(state) => self.change(id, move |entry| set_state(entry, None, Some(state))),
-            Err(invalid) => invalid_state(invalid),
-        }
+    ) -> Result<JsValue, JsValue> {
+        let state = UserActionState::parse(&user_action_state).map_err(invalid_state)?;
+        self.change(id, move |entry| set_state(entry, None, Some(state)))
+            .await
     }
 
     /// Deletes it from the feed and from the screen; a redelivered push does not bring it
     /// back before it expires.
-    #[wasm_bindgen(js_name = deleteNotification, unchecked_return_type = "Promise<void>")]
-    pub fn delete_notification(&self, id: String) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(async move {
-            let entry = feed.delete(&id, now()).await.map_err(rejection)?;
-            changed(&entry, "deleted").await;
-            super::subscription::send_change(&feed, &entry, true).await;
-            Ok(JsValue::UNDEFINED)
-        })
+    #[wasm_bindgen(js_name = deleteNotification)]
+    pub async fn delete_notification(&self, id: String) -> Result<(), JsValue> {
+        let entry = self.feed.delete(&id, now()).await?;
+        deleted(&entry).await;
+        subscription::send_change(&self.feed, &entry, true).await;
+        Ok(())
+    }
+
+    /// How many unexpired notifications are unread and not dismissed: the number the
+    /// worker shows on the app badge.
+    #[wasm_bindgen(js_name = getUnreadCount)]
+    pub async fn get_unread_count(&self) -> Result<u32, JsValue> {
+        Ok(self.feed.unread(now()).await?)
     }
 
     /// Calls `callback` whenever the feed changes: by a push, a click or close in the
-    /// worker, or a change made from any page (this one included). Returns a function that
-    /// stops listening.
+    /// worker, or a change made from any page (this one included), with the entry as it
+    /// now is and the unread count after it, in the order the changes happened. Returns a
+    /// function that stops listening.
     #[wasm_bindgen(js_name = onChanged, unchecked_return_type = "() => void")]
     pub fn on_changed(
         &self,
@@ -161,8 +306,22 @@ impl NotificationClient {
     ) -> Result<JsValue, JsValue> {
         let channel = BroadcastChannel::new(CHANGES_CHANNEL)
             .map_err(|_| error("storage-unavailable", "BroadcastChannel is not available"))?;
+        let feed = self.feed.clone();
+        // The count is asked for as each change arrives (IndexedDB answers in order); each
+        // callback waits for the one before, so changes are told in the order they came.
+        let told: Rc<Cell<Option<Promise>>> = Rc::default();
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let _ = callback.call1(&JsValue::UNDEFINED, &event.data());
+            let (feed, callback, message) = (feed.clone(), callback.clone(), event.data());
+            let before = told.take();
+            let telling = wasm_bindgen_futures::future_to_promise(async move {
+                let count = feed.unread(now()).await.ok();
+                if let Some(before) = before {
+                    let _ = JsFuture::from(before).await;
+                }
+                let _ = callback.call1(&JsValue::UNDEFINED, &change_of(&message, count));
+                Ok(JsValue::UNDEFINED)
+            });
+            told.set(Some(telling));
         });
         channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
         let stop = Closure::once_into_js(move || {
@@ -172,65 +331,189 @@ impl NotificationClient {
         });
         Ok(stop)
     }
+
+    /// Subscribes this browser to push (with the service's VAPID key) and registers it with
+    /// the app service; resolves to `{id, endpoint}`. Needs the notification permission and
+    /// the app's service worker.
+    #[wasm_bindgen(unchecked_return_type = "Subscription")]
+    pub async fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let options: SubscribeOptions = serde_wasm_bindgen::from_value(options)
+            .map_err(|_| {
+                SubscriptionError::InvalidOptions(
+                    "subscribe() takes {serviceUrl, accessToken, targetHostName, displayName?}, all strings",
+                )
+            })?;
+        let registered = subscription::subscribe(&self.feed, options).await?;
+        // Another registration may be another user's: its changes start from the beginning.
+        follow::stop();
+        self.feed.set_setting(CHANGES_CURSOR, None).await?;
+        follow::start(&self.feed);
+        Ok(subscription_of(
+            registered.id.as_deref(),
+            registered.endpoint.as_deref(),
+        ))
+    }
+
+    /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
+    /// subscribed. The `id` changes when `open()` registers a rotated push subscription:
+    /// send it to your app service for its `X-UNS` header.
+    #[wasm_bindgen(js_name = getSubscription, unchecked_return_type = "Subscription | null")]
+    pub async fn get_subscription(&self) -> Result<JsValue, JsValue> {
+        let kept = subscription::registered(&self.feed).await?;
+        Ok(match kept {
+            Some(kept) if kept.id.is_some() => {
+                subscription_of(kept.id.as_deref(), kept.endpoint.as_deref())
+            }
+            _ => JsValue::NULL,
+        })
+    }
+
+    /// Unregisters this browser from the app service and unsubscribes it from push; does
+    /// nothing when it is not subscribed.
+    pub async fn unsubscribe(&self) -> Result<(), JsValue> {
+        follow::stop();
+        subscription::unsubscribe(&self.feed).await?;
+        Ok(())
+    }
+
+    /// The user's preferences, from the app service (and kept for the worker):
+    /// `{mutedGroups, quietHours}`. Rejects with `not-subscribed` before `subscribe()`.
+    #[wasm_bindgen(js_name = getPreferences, unchecked_return_type = "Preferences")]
+    pub async fn get_preferences(&self) -> Result<JsValue, JsValue> {
+        let service = subscription::registered_service(&self.feed).await?;
+        let preferences = subscription::fetch_preferences(&self.feed, &service).await?;
+        Ok(preferences_value(&preferences))
+    }
+
+    /// Changes the user's preferences at the app service: the muted groups (their
+    /// notifications are kept in the feed but not pushed) and quiet hours in the user's
+    /// time zone (nothing is pushed then; High priority only with `allowHigh`). A member
+    /// present replaces it, `quietHours: null` clears it. Checked here with the service's
+    /// rules first; resolves to the preferences as stored, kept for the worker.
+    #[wasm_bindgen(js_name = setPreferences, unchecked_return_type = "Preferences")]
+    pub async fn set_preferences(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PreferencesPatch")] preferences: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let stored = subscription::change_preferences(&self.feed, &preferences).await?;
+        Ok(preferences_value(&stored))
+    }
+
+    /// Sends local changes the service has not taken yet, then merges the service's feed
+    /// into this one: what was read, dismissed or deleted on the user's other devices is so
+    /// here too, and its notification closes. Resolves to `{sent, updated, deleted}`.
+    #[wasm_bindgen(unchecked_return_type = "SyncResult")]
+    pub async fn sync(&self) -> Result<JsValue, JsValue> {
+        let synced = subscription::sync(&self.feed, now()).await?;
+        for gone in &synced.deleted {
+            deleted(gone).await;
+        }
+        for written in &synced.updated {
+            updated(written).await;
+        }
+        Ok(to_js(&ApiSyncResult {
+            sent: synced.sent,
+            updated: synced.updated.len(),
+            deleted: synced.deleted.len(),
+        }))
+    }
 }
 
 impl NotificationClient {
     /// One state change of one entry: read, decide, write in one transaction, then tell.
-    fn change(&self, id: String, update: impl Fn(&mut FeedEntry) + 'static) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(async move {
-            let written = feed
-                .update(core::slice::from_ref(&id), now(), update)
-                .await
-                .map_err(rejection)?;
-            let entry = written
-                .into_iter()
-                .next()
-                .ok_or_else(|| rejection(StoreError::NotFound))?;
-            changed(&entry, "updated").await;
-            super::subscription::send_change(&feed, &entry, false).await;
-            Ok(entry_to_api(&entry))
-        })
+    async fn change(
+        &self,
+        id: String,
+        update: impl Fn(&mut FeedEntry),
+    ) -> Result<JsValue, JsValue> {
+        let written = self
+            .feed
+            .update(core::slice::from_ref(&id), now(), update)
+            .await?;
+        let written = written.into_iter().next().ok_or(StoreError::NotFound)?;
+        updated(&written).await;
+        subscription::send_change(&self.feed, &written.entry, false).await;
+        Ok(to_js(&ApiEntry::of(&written.entry)))
     }
 }
 
 /// After a page's change: the worker redraws the screen, then every context hears it (this
 /// page's listeners too), so that listeners read a screen that already shows the change.
-pub(super) async fn changed(entry: &FeedEntry, change: &str) {
+async fn updated(written: &Written) {
+    redrawn(&written.entry).await;
+    written.announce();
+}
+
+async fn deleted(entry: &FeedEntry) {
     redrawn(entry).await;
-    announce(Some(&entry.key), change);
+    announce(Some(&entry.key), "deleted", None);
+}
+
+/// After a change from another device was applied here: the worker redraws, then every
+/// context hears it, as for a change made in this page.
+pub(super) async fn announce_applied(applied: &Applied) {
+    match applied {
+        Applied::Updated(written) => updated(written).await,
+        Applied::Deleted(entry) => deleted(entry).await,
+    }
+}
+
+/// Preferences as the page API hands them out (the core's JSON, parsed).
+fn preferences_value(preferences: &Preferences) -> JsValue {
+    parse(&preferences.to_json()).unwrap_or(JsValue::NULL)
+}
+
+/// A message of the feed's channel (`{id, change, record}`) as `onChanged` hands it out.
+fn change_of(message: &JsValue, unread_count: Option<u32>) -> JsValue {
+    let text = |name: &str| message.member(name).and_then(|value| value.as_string());
+    let entry = message
+        .member("record")
+        .and_then(|record| entry_of(&record));
+    to_js(&ApiChange {
+        id: text("id"),
+        change: text("change").unwrap_or_default(),
+        entry: entry.as_ref().map(ApiEntry::of),
+        unread_count,
+    })
+}
+
+fn subscription_of(id: Option<&str>, endpoint: Option<&str>) -> JsValue {
+    to_js(&ApiSubscription {
+        id: id.unwrap_or_default(),
+        endpoint: endpoint.unwrap_or_default(),
+    })
 }
 
 /// Asks the app's worker to close or redraw what showed `entry`; settles once it says the
 /// screen shows the change, or after [`REDRAW_WAIT`] when no worker answers (none
 /// registered, or one whose module cannot load).
 async fn redrawn(entry: &FeedEntry) {
-    let Some(worker) = active_worker().await else {
+    let (Some(window), Some(worker)) = (window(), active_worker().await) else {
         return;
     };
-    let message = Object::new();
-    set(
-        &message,
-        "type",
-        &JsValue::from_str("usernotify-feed-changed"),
+    let message = object(
+        &ObjectWriter::default()
+            .str("type", "usernotify-feed-changed")
+            .str("id", &entry.key)
+            .opt_str("groupName", entry.group_name.as_deref())
+            .end(),
     );
-    set(&message, "id", &JsValue::from_str(&entry.key));
-    if let Some(group) = &entry.group_name {
-        set(&message, "groupName", &JsValue::from_str(group));
-    }
     let Ok(channel) = MessageChannel::new() else {
         let _ = worker.post_message(&message);
         return;
     };
     let reply = Promise::new(&mut |resolve, _reject| {
         channel.port1().set_onmessage(Some(&resolve));
-        set_timeout(&resolve, REDRAW_WAIT);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, REDRAW_WAIT);
     });
     if worker
         .post_message_with_transferable(&message, &Array::of1(&channel.port2()))
         .is_ok()
     {
-        let _ = settled(reply).await;
+        let _ = JsFuture::from(reply).await;
     }
     channel.port1().close();
 }
@@ -238,54 +521,28 @@ async fn redrawn(entry: &FeedEntry) {
 /// How long a change waits for the worker to redraw before resolving anyway, in ms.
 const REDRAW_WAIT: i32 = 3_000;
 
-#[wasm_bindgen]
-extern "C" {
-    /// The global `setTimeout`, of a window or a worker alike.
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(callback: &Function, millis: i32);
+fn window() -> Option<Window> {
+    js_sys::global().dyn_into().ok()
 }
 
 /// The app's active service worker for this page, if it has one; never waits for one.
-/// None inside a service worker: Firefox exposes `navigator.serviceWorker` there too (its
-/// own registration, itself active), and a worker does not message itself (as in Chromium).
-async fn active_worker() -> Option<web_sys::ServiceWorker> {
-    let container = get(&get(&global(), "navigator"), "serviceWorker");
-    if !container.is_object() || get(&global(), "registration").is_object() {
+async fn active_worker() -> Option<ServiceWorker> {
+    let container = window()?.navigator().service_worker();
+    if JsValue::from(container.clone()).is_undefined() {
         return None;
     }
-    let container: ServiceWorkerContainer = container.unchecked_into();
-    let registration = settled(container.get_registration()).await.ok()?;
+    let registration = JsFuture::from(container.get_registration()).await.ok()?;
     if !registration.is_object() {
         return None;
     }
     registration
-        .unchecked_into::<ServiceWorkerRegistration>()
+        .unchecked_into::<web_sys::ServiceWorkerRegistration>()
         .active()
 }
 
-/// An entry as the page API hands it out (see `FeedEntry` in the TypeScript types): the
-/// stored record with its instants as ISO 8601 text and without the index-only fields.
-fn entry_to_api(entry: &FeedEntry) -> JsValue {
-    let object: Object = record_of(entry).unchecked_into();
-    for internal in INTERNAL_FIELDS {
-        let _ = Reflect::delete_property(&object, &JsValue::from_str(internal));
-    }
-    set(
-        &object,
-        "creationDateTime",
-        &JsValue::from_str(&format_iso8601(entry.creation)),
-    );
-    set(
-        &object,
-        "expirationDateTime",
-        &JsValue::from_str(&format_iso8601(entry.expiration)),
-    );
-    object.into()
-}
-
-fn invalid_state(invalid: InvalidState) -> Promise {
-    Promise::reject(&error(
+fn invalid_state(invalid: InvalidState) -> JsValue {
+    error(
         invalid.code(),
         "not one of Graph's state names (see ReadState and UserActionState)",
-    ))
+    )
 }

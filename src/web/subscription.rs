@@ -1,336 +1,371 @@
-//! Subscribing this browser with the app service: its VAPID key, the browser's
-//! `PushManager`, and the registration that names the subscription with a UNSID (the `id`
-//! the app service then sends in `X-UNS`). The registration is kept in the feed database,
-//! so that later calls (and the worker) know it.
+//! Subscribing this browser with the app service, one path for the page and the worker: the
+//! service's VAPID key, the browser's `PushManager`, and the registration that names the
+//! subscription with a UNSID (the `id` the app service then sends in `X-UNS`). The
+//! registration is kept in the feed database ([`crate::core::record::Registration`]), so
+//! that later calls, and the worker on `pushsubscriptionchange`, know it. Local changes the
+//! service has not taken yet wait in an outbox there too.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-
-use super::js::{error, get, get_string, global, set};
-use super::store::{rejection, Feed};
-use super::task::settled;
-use {
-    super::client::{changed, NotificationClient},
-    super::js::{now, warn},
-    super::task::promise_of,
-    crate::core::feed::{FeedEntry, ReadState, UserActionState},
+use gloo_net::http::Method;
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    PushManager, PushSubscription, PushSubscriptionOptionsInit, ServiceWorkerRegistration, Window,
 };
 
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &'static str = r#"
-/** Where and as whom this browser registers with the app service. */
-export interface SubscribeOptions {
-  /** The app service's base URL, e.g. `https://notify.example.com`. */
-  serviceUrl: string;
-  /** A bearer token of the app service for the signed-in user. */
-  accessToken: string;
-  /** The app's host name; notifications name it in `targetHostName`. */
-  targetHostName: string;
-  /** How this browser is listed to the user, e.g. "Firefox on the laptop". */
-  displayName?: string;
-}
-/** What `sync()` did: changes sent to the service, entries updated and deleted here. */
-export interface SyncResult {
-  sent: number;
-  updated: number;
-  deleted: number;
-}
-/** This browser's registration: `id` is its UNSID, for the app service's `X-UNS` header. */
-export interface Subscription {
-  id: string;
-  endpoint: string;
-}
-"#;
+use super::js::{for_pages, object, stringify, warn, worker_scope};
+use super::service::{segment, Service, ServiceError};
+use super::store::{Feed, StoreError, Written};
+use crate::core::feed::{FeedEntry, ReadState, UserActionState};
+use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::preferences::{InvalidPreferences, Preferences};
+use crate::core::record::{
+    registration_of, registration_record, Registration, OUTBOX, PREFERENCES, REGISTRATION,
+};
+use crate::core::sync::StateChange;
+use crate::core::Millis;
 
-/// The setting the registration is kept under.
-const SUBSCRIPTION: &str = "subscription";
-/// Local changes the app service has not taken yet (it could not be reached): sent first by
-/// the next `sync()`.
-const OUTBOX: &str = "outbox";
+/// Where and as whom this browser registers (`subscribe()`'s options).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeOptions {
+    #[serde(default)]
+    pub service_url: String,
+    #[serde(default)]
+    pub access_token: String,
+    #[serde(default)]
+    pub target_host_name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
 
-#[wasm_bindgen]
-impl NotificationClient {
-    /// Subscribes this browser to push (with the service's VAPID key) and registers it with
-    /// the app service; resolves to `{id, endpoint}`. Needs the notification permission and
-    /// the app's service worker.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Subscription>")]
-    pub fn subscribe(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "SubscribeOptions")] options: JsValue,
-    ) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(subscribe(feed, options))
+/// Why subscribing, renewing or syncing failed; `code()` is the stable name pages see.
+#[derive(Debug)]
+pub enum SubscriptionError {
+    Store(StoreError),
+    Service(ServiceError),
+    /// `subscribe()` without a service URL, token or host name: which one, and how to fix it.
+    InvalidOptions(&'static str),
+    /// No service worker, no push, or the browser refused a subscription (no permission): why,
+    /// and what the user or the app can do about it.
+    PushUnavailable(String),
+    /// `sync()` before `subscribe()`.
+    NotSubscribed,
+    /// `setPreferences()` with preferences the core refuses (its stable code).
+    InvalidPreferences(InvalidPreferences),
+}
+
+impl SubscriptionError {
+    pub fn code(&self) -> &str {
+        match self {
+            SubscriptionError::Store(error) => error.code(),
+            SubscriptionError::Service(error) => &error.code,
+            SubscriptionError::InvalidOptions(_) => "invalid-options",
+            SubscriptionError::PushUnavailable(_) => "push-unavailable",
+            SubscriptionError::NotSubscribed => "not-subscribed",
+            SubscriptionError::InvalidPreferences(invalid) => invalid.code(),
+        }
     }
 
-    /// Sends local changes the service has not taken yet, then merges the service's feed
-    /// into this one: what was read, dismissed or deleted on the user's other devices is so
-    /// here too, and its notification closes. Resolves to `{sent, updated, deleted}`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
-    pub fn sync(&self) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(sync(feed))
+    /// As the page API rejects with it: an `Error` named by its code.
+    pub fn rejection(&self) -> JsValue {
+        match self {
+            SubscriptionError::Store(error) => error.rejection(),
+            SubscriptionError::Service(error) => error.rejection(),
+            SubscriptionError::InvalidOptions(why) => super::js::error(self.code(), why),
+            SubscriptionError::PushUnavailable(why) => super::js::error(self.code(), why),
+            SubscriptionError::NotSubscribed => {
+                super::js::error(self.code(), "this needs subscribe() first")
+            }
+            SubscriptionError::InvalidPreferences(invalid) => {
+                super::js::error(self.code(), &invalid.message())
+            }
+        }
     }
+}
 
-    /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
-    /// subscribed. The `id` changes when `open()` registers a rotated push subscription:
-    /// send it to your app service for its `X-UNS` header.
-    #[wasm_bindgen(
-        js_name = getSubscription,
-        unchecked_return_type = "Promise<Subscription | null>"
-    )]
-    pub fn get_subscription(&self) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(async move {
-            let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
-            let Some(id) = get_string(&kept, "id") else {
-                return Ok(JsValue::NULL);
-            };
-            let answer = Object::new();
-            set(&answer, "id", &JsValue::from_str(&id));
-            set(&answer, "endpoint", &get(&kept, "endpoint"));
-            Ok(answer.into())
+impl From<StoreError> for SubscriptionError {
+    fn from(error: StoreError) -> SubscriptionError {
+        SubscriptionError::Store(error)
+    }
+}
+
+impl From<ServiceError> for SubscriptionError {
+    fn from(error: ServiceError) -> SubscriptionError {
+        SubscriptionError::Service(error)
+    }
+}
+
+impl From<SubscriptionError> for JsValue {
+    fn from(error: SubscriptionError) -> JsValue {
+        error.rejection()
+    }
+}
+
+// What `push-unavailable` says, for each reason: what the user or the app can do. The first
+// two are only reached from a page's subscribe() and unsubscribe(); the rest the worker's
+// renewal reaches too, where for_pages leaves them out.
+const NO_SERVICE_WORKERS: &str = "this page cannot use service workers: serve it over https (or \
+     from localhost); some browsers turn them off in private windows";
+const NO_WORKER: &str = "no service worker is registered for this page: register usernotify-sw.js \
+     first (navigator.serviceWorker.register('/usernotify-sw.js', {type: 'module'})); if you \
+     did, it failed to install, and the worker's console says why";
+const NO_PUSH: &str = for_pages(
+    "this browser offers no push messaging here (a private window; on iOS and \
+     iPadOS, only a web app added to the Home Screen)",
+);
+const BLOCKED: &str = for_pages(
+    "notifications are blocked for this site: the user can allow them in the \
+     browser's site settings (private windows block them)",
+);
+const NOT_ALLOWED_YET: &str = for_pages(
+    "the user has not allowed notifications: call \
+     Notification.requestPermission() from a click, then subscribe()",
+);
+const NO_SUBSCRIPTION: &str = for_pages("the browser gave no push subscription");
+
+fn push_unavailable(why: &str) -> SubscriptionError {
+    SubscriptionError::PushUnavailable(String::from(why))
+}
+
+/// Why `PushManager.subscribe` refused, from the notification permission; with it granted,
+/// the browser's own reason (its push service could not be reached, say). The worker, which
+/// only logs it, says nothing more than the code.
+fn refused(failure: &JsValue) -> SubscriptionError {
+    if !cfg!(feature = "page") {
+        return push_unavailable("");
+    }
+    let global = js_sys::global();
+    let permission = js_sys::Reflect::get(&global, &JsValue::from_str("Notification"))
+        .and_then(|notification| {
+            js_sys::Reflect::get(&notification, &JsValue::from_str("permission"))
         })
-    }
-
-    /// Unregisters this browser from the app service and unsubscribes it from push; does
-    /// nothing when it is not subscribed.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn unsubscribe(&self) -> Promise {
-        let feed = self.feed.clone();
-        promise_of(unsubscribe(feed))
+        .ok()
+        .and_then(|permission| permission.as_string());
+    match permission.as_deref() {
+        Some("denied") => push_unavailable(BLOCKED),
+        Some("default") => push_unavailable(NOT_ALLOWED_YET),
+        _ => {
+            let text = |name: &str| {
+                js_sys::Reflect::get(failure, &JsValue::from_str(name))
+                    .ok()
+                    .and_then(|value| value.as_string())
+                    .unwrap_or_default()
+            };
+            let mut why = String::from("the browser could not subscribe to its push service (");
+            why.push_str(&text("name"));
+            why.push_str(": ");
+            why.push_str(&text("message"));
+            why.push_str("); private windows and browsers without a push service cannot subscribe");
+            SubscriptionError::PushUnavailable(why)
+        }
     }
 }
 
-async fn subscribe(feed: Feed, options: JsValue) -> Result<JsValue, JsValue> {
-    let required = |name: &str| {
-        get_string(&options, name)
-            .filter(|value| !value.trim().is_empty())
-            .ok_or_else(|| {
-                error(
-                    "invalid-options",
-                    "serviceUrl, accessToken and targetHostName are required",
-                )
-            })
+/// Subscribes this browser to push with the service's VAPID key and registers it with the
+/// app service; the registration, with its UNSID, is kept.
+pub async fn subscribe(
+    feed: &Feed,
+    options: SubscribeOptions,
+) -> Result<Registration, SubscriptionError> {
+    let required = |value: &str, missing: &'static str| match value.trim() {
+        "" => Err(SubscriptionError::InvalidOptions(missing)),
+        value => Ok(String::from(value)),
     };
     let service = Service {
-        url: String::from(required("serviceUrl")?.trim_end_matches('/')),
-        token: required("accessToken")?,
+        url: String::from(
+            required(
+                &options.service_url,
+                "subscribe() needs serviceUrl: the app service's base URL, e.g. https://notify.example.com",
+            )?
+            .trim_end_matches('/'),
+        ),
+        token: required(
+            &options.access_token,
+            "subscribe() needs accessToken: a bearer token of the app service for the signed-in user",
+        )?,
     };
-    let target_host_name = required("targetHostName")?;
-    let display_name = get_string(&options, "displayName").unwrap_or_default();
-
-    let key = service.call("GET", "/vapidPublicKey", None).await?;
-    let public_key = get_string(&key, "publicKey")
-        .ok_or_else(|| error("service-error", "the app service sent no VAPID key"))?;
-    let push_manager = get(&ready_registration().await?, "pushManager");
-    let push_subscription = push_subscribe(&push_manager, &public_key).await?;
-    let kept = Object::new();
-    set(&kept, "serviceUrl", &JsValue::from_str(&service.url));
-    set(&kept, "accessToken", &JsValue::from_str(&service.token));
-    set(
-        &kept,
-        "targetHostName",
-        &JsValue::from_str(&target_host_name),
-    );
-    set(&kept, "displayName", &JsValue::from_str(&display_name));
-    set(&kept, "publicKey", &JsValue::from_str(&public_key));
-    register(&feed, &service, &kept, &push_subscription).await
+    let target_host_name = required(
+        &options.target_host_name,
+        "subscribe() needs targetHostName: the app's host name, e.g. location.hostname",
+    )?;
+    let key = service.call(Method::GET, "/vapidPublicKey", None).await?;
+    let public_key = key
+        .member("publicKey")
+        .and_then(|key| key.as_string())
+        .ok_or_else(|| ServiceError {
+            code: String::from("service-error"),
+            message: String::from("the app service sent no VAPID key"),
+            status: 200,
+        })?;
+    let registration = ready_registration().await?;
+    let subscription = push_subscribe(&push_manager(&registration)?, &public_key).await?;
+    let kept = Registration {
+        service_url: service.url,
+        access_token: service.token,
+        target_host_name,
+        display_name: options.display_name.unwrap_or_default(),
+        public_key,
+        id: None,
+        endpoint: None,
+    };
+    register(feed, kept, &subscription).await
 }
 
-/// On `open()`, and on the worker's `pushsubscriptionchange`: when the browser's push subscription is no longer the registered one (the
-/// push service rotated it, or it was lost), registers the current one, subscribing again
-/// with the kept key when there is none. The old registration stays: its UNSID still names
-/// the user, so the app service's posts under it reach the new subscription too, and the
-/// service drops the old endpoint once its push service answers 404 or 410.
-pub(super) async fn keep_registered(feed: &Feed) -> Result<(), JsValue> {
-    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
-    let (Some(url), Some(token), Some(public_key)) = (
-        get_string(&kept, "serviceUrl"),
-        get_string(&kept, "accessToken"),
-        get_string(&kept, "publicKey"),
-    ) else {
+/// This browser's kept registration, if it subscribed.
+pub async fn registered(feed: &Feed) -> Result<Option<Registration>, StoreError> {
+    Ok(registration_of(&feed.setting(REGISTRATION).await?))
+}
+
+/// On `open()`, and on the worker's `pushsubscriptionchange`: when the browser's push
+/// subscription is no longer the registered one (the push service rotated it, or it was
+/// lost), registers the current one, subscribing again with the kept key when there is
+/// none. The old registration stays: its UNSID still names the user, so the app service's
+/// posts under it reach the new subscription too, and the service drops the old endpoint
+/// once its push service answers 404 or 410.
+pub async fn keep_registered(feed: &Feed) -> Result<(), SubscriptionError> {
+    let Some(kept) = registered(feed).await? else {
         return Ok(());
     };
-    // The worker's own registration, else the page's; never waits for a worker: a page
-    // without one has nothing to check.
-    let mut registration = get(&global(), "registration");
-    if !registration.is_object() {
-        let container = get(&get(&global(), "navigator"), "serviceWorker");
-        registration = awaited(call_method(&container, "getRegistration", &[])).await?;
-    }
-    if !registration.is_object() {
+    let Some(registration) = current_registration().await? else {
         return Ok(());
-    }
-    let push_manager = get(&registration, "pushManager");
-    let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
-    let push_subscription = if current.is_object() {
-        call_method(&current, "toJSON", &[])?
-    } else {
-        push_subscribe(&push_manager, &public_key).await?
     };
-    if get_string(&push_subscription, "endpoint") == get_string(&kept, "endpoint") {
+    let push_manager = push_manager(&registration)?;
+    let subscription = match current_subscription(&push_manager).await? {
+        Some(subscription) => subscription,
+        None => push_subscribe(&push_manager, &kept.public_key).await?,
+    };
+    if Some(subscription.endpoint()) == kept.endpoint {
         return Ok(());
     }
-    register(feed, &Service { url, token }, &kept, &push_subscription).await?;
+    register(feed, kept, &subscription).await.map(|_| ())
+}
+
+/// The worker's `pushsubscriptionchange`: registers the new subscription; when none can be
+/// had any more (the permission was revoked), drops the registration at the service.
+pub async fn renew(feed: &Feed) {
+    match keep_registered(feed).await {
+        Ok(()) => {}
+        Err(SubscriptionError::PushUnavailable(_)) => {
+            if let Err(failure) = forget(feed).await {
+                warn("registration-not-dropped", &failure.rejection());
+            }
+        }
+        Err(failure) => warn("registration-not-renewed", &failure.rejection()),
+    }
+}
+
+/// Unregisters this browser from the app service and unsubscribes it from push.
+pub async fn unsubscribe(feed: &Feed) -> Result<(), SubscriptionError> {
+    let registration = ready_registration().await?;
+    if let Some(subscription) = current_subscription(&push_manager(&registration)?).await? {
+        let unsubscribed = subscription.unsubscribe().map_err(|_| unavailable())?;
+        JsFuture::from(unsubscribed)
+            .await
+            .map_err(|_| unavailable())?;
+    }
+    forget(feed).await
+}
+
+/// Drops this browser's registration at the app service (one already gone there is fine)
+/// and here.
+pub async fn forget(feed: &Feed) -> Result<(), SubscriptionError> {
+    if let Some(kept) = registered(feed).await? {
+        if let Some(id) = &kept.id {
+            let mut path = String::from("/me/notificationSubscriptions/");
+            path.push_str(&segment(id));
+            match service_of(&kept).call(Method::DELETE, &path, None).await {
+                Err(refused) if refused.code != "not-found" => return Err(refused.into()),
+                _ => {}
+            }
+        }
+    }
+    feed.set_setting(REGISTRATION, None).await?;
     Ok(())
-}
-
-/// `PushManager.subscribe` with the service's key; the subscription as JSON.
-async fn push_subscribe(push_manager: &JsValue, public_key: &str) -> Result<JsValue, JsValue> {
-    let push_options = Object::new();
-    set(&push_options, "userVisibleOnly", &JsValue::TRUE);
-    set(
-        &push_options,
-        "applicationServerKey",
-        &JsValue::from_str(public_key),
-    );
-    let subscription = awaited(call_method(
-        push_manager,
-        "subscribe",
-        &[push_options.into()],
-    ))
-    .await
-    .map_err(|_| {
-        error(
-            "push-unavailable",
-            "the browser refused a push subscription (permission, or no push service)",
-        )
-    })?;
-    call_method(&subscription, "toJSON", &[])
-}
-
-/// Registers `push_subscription` with the service and keeps the registration: `kept` (the
-/// service, token, host name and key) with the new `id` and `endpoint`. Answers
-/// `{id, endpoint}`.
-async fn register(
-    feed: &Feed,
-    service: &Service,
-    kept: &JsValue,
-    push_subscription: &JsValue,
-) -> Result<JsValue, JsValue> {
-    let body = Object::new();
-    set(&body, "pushSubscription", push_subscription);
-    set(&body, "targetHostName", &get(kept, "targetHostName"));
-    set(&body, "displayName", &get(kept, "displayName"));
-    let registered = service
-        .call("POST", "/me/notificationSubscriptions", Some(&body))
-        .await?;
-    let id = get_string(&registered, "id")
-        .ok_or_else(|| error("service-error", "the app service sent no subscription id"))?;
-    let endpoint = get(push_subscription, "endpoint");
-    let kept: &Object = kept.unchecked_ref();
-    set(kept, "id", &JsValue::from_str(&id));
-    set(kept, "endpoint", &endpoint);
-    feed.set_setting(SUBSCRIPTION, kept)
-        .await
-        .map_err(rejection)?;
-    let answer = Object::new();
-    set(&answer, "id", &JsValue::from_str(&id));
-    set(&answer, "endpoint", &endpoint);
-    Ok(answer.into())
 }
 
 /// After a local change of `entry` (one the app service sent): tells the service, when
 /// subscribed. When it cannot be reached (or fails), the change waits in the outbox for
 /// the next `sync()`; a refusal (the service no longer has it) is dropped.
-pub(super) async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
-    let Some(resource_id) = entry.id.as_deref() else {
+pub async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
+    let Some(change) = StateChange::of(entry, deleted) else {
         return;
     };
-    let Ok(kept) = feed.setting(SUBSCRIPTION).await else {
+    let Ok(Some(kept)) = registered(feed).await else {
         return;
     };
-    let Some(service) = Service::kept(&kept) else {
+    if kept.id.is_none() {
         return;
-    };
-    let change = Object::new();
-    set(&change, "id", &JsValue::from_str(resource_id));
-    if deleted {
-        set(&change, "deleted", &JsValue::TRUE);
-    } else {
-        set(
-            &change,
-            "readState",
-            &JsValue::from_str(entry.read_state.as_str()),
-        );
-        set(
-            &change,
-            "userActionState",
-            &JsValue::from_str(entry.user_action_state.as_str()),
-        );
     }
-    if let Err(failure) = service.send(&change).await {
-        if retryable(&failure) {
-            if let Err(error) = feed.append_setting(OUTBOX, &change).await {
-                warn(error.code(), &error.detail());
+    if let Err(failure) = send(&service_of(&kept), &change).await {
+        if failure.is_retryable() {
+            if let Err(error) = feed
+                .append_setting(OUTBOX, &object(&change.to_json()))
+                .await
+            {
+                error.warn();
             }
         }
     }
 }
 
-async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
-    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
-    let service = Service::kept(&kept)
-        .ok_or_else(|| error("not-subscribed", "sync() needs subscribe() first"))?;
+/// What `sync()` did.
+pub struct Synced {
+    /// Changes from the outbox the service took.
+    pub sent: u32,
+    /// Entries whose state the service's changed here.
+    pub updated: Vec<Written>,
+    /// Entries deleted here because the service no longer has them.
+    pub deleted: Vec<FeedEntry>,
+}
+
+/// Sends local changes the service has not taken yet, in order, then adopts the service's
+/// state for every notification it sent here: read or dismissed on another device is so
+/// here too, deleted there is deleted here (and kept deleted).
+pub async fn sync(feed: &Feed, now: Millis) -> Result<Synced, SubscriptionError> {
+    let kept = registered(feed)
+        .await?
+        .filter(|kept| kept.id.is_some())
+        .ok_or(SubscriptionError::NotSubscribed)?;
+    let service = service_of(&kept);
 
     // 1. What this browser changed while the service could not be reached, in order.
-    let outbox = feed.setting(OUTBOX).await.map_err(rejection)?;
-    let waiting: alloc::vec::Vec<JsValue> = if Array::is_array(&outbox) {
-        Array::from(&outbox).iter().collect()
-    } else {
-        alloc::vec::Vec::new()
-    };
-    let mut sent = 0;
-    for (done, change) in waiting.iter().enumerate() {
-        match service.send(change).await {
-            Ok(()) => sent += 1,
-            Err(failure) if retryable(&failure) => {
-                let rest: Array = waiting.iter().skip(done).cloned().collect();
-                feed.set_setting(OUTBOX, &rest).await.map_err(rejection)?;
-                return Err(failure);
-            }
-            // Refused (gone at the service): nothing left to send.
-            Err(_) => {}
-        }
-    }
-    feed.set_setting(OUTBOX, &JsValue::UNDEFINED)
-        .await
-        .map_err(rejection)?;
+    let sent = send_outbox(feed, &service).await?;
 
     // 2. The service's state wins for what it sent here.
-    let listed = service.call("GET", "/me/notifications", None).await?;
-    let items = get(&listed, "value");
-    let items: alloc::vec::Vec<JsValue> = if Array::is_array(&items) {
-        Array::from(&items).iter().collect()
-    } else {
-        alloc::vec::Vec::new()
+    let listed = service.call(Method::GET, "/me/notifications", None).await?;
+    let there = listed
+        .member("value")
+        .map(|value| value.items())
+        .unwrap_or_default();
+    let mut synced = Synced {
+        sent,
+        updated: Vec::new(),
+        deleted: Vec::new(),
     };
-    let now = now();
-    let (mut updated, mut deleted) = (0, 0);
-    for entry in feed.all().await.map_err(rejection)? {
+    for entry in feed.all().await? {
         let Some(resource_id) = entry.id.as_deref() else {
             continue;
         };
         if entry.is_expired(now) {
             continue;
         }
-        let there = items
-            .iter()
-            .find(|item| get_string(item, "id").as_deref() == Some(resource_id));
-        let Some(there) = there else {
+        let found = there.iter().find(|item| {
+            item.member("id").and_then(|id| id.as_string()).as_deref() == Some(resource_id)
+        });
+        let Some(found) = found else {
             // Deleted on another device (or by the app).
             if let Ok(gone) = feed.delete(&entry.key, now).await {
-                changed(&gone, "deleted").await;
-                deleted += 1;
+                synced.deleted.push(gone);
             }
             continue;
         };
-        let read_state = get_string(there, "readState").and_then(|s| ReadState::parse(&s).ok());
-        let action =
-            get_string(there, "userActionState").and_then(|s| UserActionState::parse(&s).ok());
+        let state = |name: &str| found.member(name).and_then(|state| state.as_string());
+        let read_state = state("readState").and_then(|state| ReadState::parse(&state).ok());
+        let action = state("userActionState").and_then(|state| UserActionState::parse(&state).ok());
         if read_state.is_none_or(|state| state == entry.read_state)
             && action.is_none_or(|state| state == entry.user_action_state)
         {
@@ -345,177 +380,230 @@ async fn sync(feed: Feed) -> Result<JsValue, JsValue> {
                     stored.user_action_state = state;
                 }
             })
-            .await
-            .map_err(rejection)?;
-        for entry in written {
-            changed(&entry, "updated").await;
-            updated += 1;
-        }
+            .await?;
+        synced.updated.extend(written);
     }
-    let result = Object::new();
-    set(&result, "sent", &JsValue::from_f64(f64::from(sent)));
-    set(&result, "updated", &JsValue::from_f64(f64::from(updated)));
-    set(&result, "deleted", &JsValue::from_f64(f64::from(deleted)));
-    Ok(result.into())
+    Ok(synced)
 }
 
-/// Worth sending again later: the service could not be reached, or failed on its side.
-fn retryable(failure: &JsValue) -> bool {
-    let status = get(failure, "status").as_f64().unwrap_or(0.0);
-    get_string(failure, "name").as_deref() == Some("service-unreachable")
-        || status >= 500.0
-        || status == 429.0
-}
-
-async fn unsubscribe(feed: Feed) -> Result<JsValue, JsValue> {
-    let push_manager = get(&ready_registration().await?, "pushManager");
-    let current = awaited(call_method(&push_manager, "getSubscription", &[])).await?;
-    if current.is_object() {
-        awaited(call_method(&current, "unsubscribe", &[])).await?;
+/// Sends the changes waiting in the outbox, in order; how many the service took. What it
+/// could not take for want of the service stays, in order, for the next time.
+pub async fn send_outbox(feed: &Feed, service: &Service) -> Result<u32, SubscriptionError> {
+    let waiting: Vec<StateChange> = feed
+        .setting(OUTBOX)
+        .await?
+        .items()
+        .iter()
+        .filter_map(StateChange::read)
+        .collect();
+    if waiting.is_empty() {
+        return Ok(0);
     }
-    forget(&feed).await?;
-    Ok(JsValue::UNDEFINED)
-}
-
-/// Drops this browser's registration at the app service and here (its push subscription
-/// is gone, or the user unsubscribed).
-pub(super) async fn forget(feed: &Feed) -> Result<(), JsValue> {
-    let kept = feed.setting(SUBSCRIPTION).await.map_err(rejection)?;
-    if let (Some(service), Some(id)) = (Service::kept(&kept), get_string(&kept, "id")) {
-        service.remove(&id).await?;
-    }
-    feed.set_setting(SUBSCRIPTION, &JsValue::UNDEFINED)
-        .await
-        .map_err(rejection)
-}
-
-/// The app service, called with the user's bearer token.
-struct Service {
-    url: String,
-    token: String,
-}
-
-impl Service {
-    /// The service of a kept registration, if this browser is subscribed.
-    fn kept(kept: &JsValue) -> Option<Service> {
-        get_string(kept, "id")?;
-        Some(Service {
-            url: get_string(kept, "serviceUrl")?,
-            token: get_string(kept, "accessToken")?,
-        })
-    }
-
-    /// One local change: `{id, readState, userActionState}` as a PATCH, `{id, deleted}` as
-    /// a DELETE of the service's notification.
-    async fn send(&self, change: &JsValue) -> Result<(), JsValue> {
-        let id = get_string(change, "id").unwrap_or_default();
-        let mut path = String::from("/me/notifications/");
-        path.push_str(&encode_uri_component(&id));
-        if get(change, "deleted").is_truthy() {
-            return self.call("DELETE", &path, None).await.map(|_| ());
-        }
-        let body = Object::new();
-        set(&body, "readState", &get(change, "readState"));
-        set(&body, "userActionState", &get(change, "userActionState"));
-        self.call("PATCH", &path, Some(&body)).await.map(|_| ())
-    }
-
-    /// Drops the registration `id`; one already gone at the service is fine.
-    async fn remove(&self, id: &str) -> Result<(), JsValue> {
-        let mut path = String::from("/me/notificationSubscriptions/");
-        path.push_str(&encode_uri_component(id));
-        match self.call("DELETE", &path, None).await {
-            Err(refused) if get_string(&refused, "name").as_deref() != Some("not-found") => {
-                Err(refused)
+    let mut sent = 0;
+    for (done, change) in waiting.iter().enumerate() {
+        match send(service, change).await {
+            Ok(()) => sent += 1,
+            Err(failure) if failure.is_retryable() => {
+                let rest: js_sys::Array = waiting
+                    .iter()
+                    .skip(done)
+                    .map(|change| object(&change.to_json()))
+                    .collect();
+                feed.set_setting(OUTBOX, Some(&rest)).await?;
+                return Err(failure.into());
             }
-            _ => Ok(()),
+            // Refused (gone at the service): nothing left to send.
+            Err(_) => {}
         }
     }
+    feed.set_setting(OUTBOX, None).await?;
+    Ok(sent)
+}
 
-    /// One JSON call; a refusal rejects with the Graph error's code as the `name`.
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Object>,
-    ) -> Result<JsValue, JsValue> {
-        let mut url = self.url.clone();
-        url.push_str(path);
-        let headers = Object::new();
-        let mut bearer = String::from("Bearer ");
-        bearer.push_str(&self.token);
-        set(&headers, "Authorization", &JsValue::from_str(&bearer));
-        let init = Object::new();
-        set(&init, "method", &JsValue::from_str(method));
-        if let Some(body) = body {
-            set(
-                &headers,
-                "Content-Type",
-                &JsValue::from_str("application/json"),
-            );
-            set(&init, "body", &JSON::stringify(body)?.into());
-        }
-        set(&init, "headers", &headers);
-        let response = awaited(call_method(
-            &global(),
-            "fetch",
-            &[JsValue::from_str(&url), init.into()],
-        ))
-        .await
-        .map_err(|_| {
-            error(
-                "service-unreachable",
-                "the app service could not be reached",
-            )
+/// The app service as this browser registered with it; `not-subscribed` before.
+pub async fn registered_service(feed: &Feed) -> Result<Service, SubscriptionError> {
+    registered(feed)
+        .await?
+        .filter(|kept| kept.id.is_some())
+        .map(|kept| service_of(&kept))
+        .ok_or(SubscriptionError::NotSubscribed)
+}
+
+/// The user's preferences from the service, kept for the worker.
+pub async fn fetch_preferences(
+    feed: &Feed,
+    service: &Service,
+) -> Result<Preferences, SubscriptionError> {
+    let answer = service
+        .call(Method::GET, "/me/notificationPreferences", None)
+        .await?;
+    keep_preferences(feed, &answer).await
+}
+
+/// Changes the user's preferences at the service (`patch`: the members to replace), and
+/// keeps what it answers for the worker. Checked first by the core, as the service checks
+/// it: a refusal names the same stable code, and needs no network.
+pub async fn change_preferences(
+    feed: &Feed,
+    patch: &JsValue,
+) -> Result<Preferences, SubscriptionError> {
+    Preferences::default()
+        .patched(patch)
+        .map_err(SubscriptionError::InvalidPreferences)?;
+    let service = registered_service(feed).await?;
+    let body = stringify(patch).unwrap_or_default();
+    let answer = service
+        .call(Method::PATCH, "/me/notificationPreferences", Some(&body))
+        .await?;
+    keep_preferences(feed, &answer).await
+}
+
+async fn keep_preferences(feed: &Feed, answer: &JsValue) -> Result<Preferences, SubscriptionError> {
+    let preferences = Preferences::read(answer).map_err(|_| ServiceError {
+        code: String::from("service-error"),
+        message: String::from("the app service answered preferences that do not read"),
+        status: 200,
+    })?;
+    feed.set_setting(PREFERENCES, Some(&object(&preferences.to_json())))
+        .await?;
+    Ok(preferences)
+}
+
+/// One local change: its state as a `PATCH`, or a `DELETE`, of the service's notification.
+async fn send(service: &Service, change: &StateChange) -> Result<(), ServiceError> {
+    let mut path = String::from("/me/notifications/");
+    path.push_str(&segment(&change.id));
+    match change.patch_body() {
+        Some(body) => service.call(Method::PATCH, &path, Some(&body)).await,
+        None => service.call(Method::DELETE, &path, None).await,
+    }
+    .map(|_| ())
+}
+
+fn service_of(kept: &Registration) -> Service {
+    Service {
+        url: kept.service_url.clone(),
+        token: kept.access_token.clone(),
+    }
+}
+
+/// Registers `subscription` with the service and keeps the registration with its new
+/// UNSID and endpoint.
+async fn register(
+    feed: &Feed,
+    mut kept: Registration,
+    subscription: &PushSubscription,
+) -> Result<Registration, SubscriptionError> {
+    let json = subscription
+        .to_json()
+        .ok()
+        .and_then(|json| stringify(&json))
+        .ok_or_else(|| push_unavailable(NO_SUBSCRIPTION))?;
+    let body = ObjectWriter::default()
+        .raw("pushSubscription", &json)
+        .str("targetHostName", &kept.target_host_name)
+        .str("displayName", &kept.display_name)
+        .end();
+    let registered = service_of(&kept)
+        .call(Method::POST, "/me/notificationSubscriptions", Some(&body))
+        .await?;
+    let id = registered
+        .member("id")
+        .and_then(|id| id.as_string())
+        .ok_or_else(|| ServiceError {
+            code: String::from("service-error"),
+            message: String::from("the app service sent no subscription id"),
+            status: 201,
         })?;
-        let ok = get(&response, "ok").as_bool().unwrap_or(false);
-        let answer = if get(&response, "status").as_f64() == Some(204.0) {
-            JsValue::UNDEFINED
-        } else {
-            awaited(call_method(&response, "json", &[]))
-                .await
-                .unwrap_or(JsValue::UNDEFINED)
-        };
-        if ok {
-            return Ok(answer);
-        }
-        // Graph's error body: {"error": {"code", "message"}}.
-        let graph = get(&answer, "error");
-        let code = get_string(&graph, "code").unwrap_or_else(|| String::from("service-error"));
-        let message = get_string(&graph, "message").unwrap_or_default();
-        let refused = error(&code, &message);
-        set(refused.unchecked_ref(), "status", &get(&response, "status"));
-        Err(refused)
+    kept.id = Some(id);
+    kept.endpoint = Some(subscription.endpoint());
+    feed.set_setting(REGISTRATION, Some(&object(&registration_record(&kept))))
+        .await?;
+    Ok(kept)
+}
+
+/// `PushManager.subscribe` with the service's key, visible pushes only.
+async fn push_subscribe(
+    push_manager: &PushManager,
+    public_key: &str,
+) -> Result<PushSubscription, SubscriptionError> {
+    let options = PushSubscriptionOptionsInit::new();
+    options.set_user_visible_only(true);
+    options.set_application_server_key(&JsValue::from_str(public_key));
+    let subscribing = push_manager
+        .subscribe_with_options(&options)
+        .map_err(|failure| refused(&failure))?;
+    let subscription = JsFuture::from(subscribing)
+        .await
+        .map_err(|failure| refused(&failure))?;
+    // Checked by shape, not by class: what a `PushManager` resolves with is the
+    // subscription, whatever its prototype.
+    match subscription.is_object() {
+        true => Ok(subscription.unchecked_into()),
+        false => Err(push_unavailable(NO_SUBSCRIPTION)),
     }
 }
 
-/// The app's service worker registration once it has an active worker.
-async fn ready_registration() -> Result<JsValue, JsValue> {
-    let container = get(&get(&global(), "navigator"), "serviceWorker");
-    let ready = get(&container, "ready");
-    if !ready.is_object() {
-        return Err(error(
-            "push-unavailable",
-            "this browser has no service workers",
-        ));
+/// The browser's push subscription, if it has one. Checked by shape, not by class, as
+/// [`push_subscribe`] does.
+async fn current_subscription(
+    push_manager: &PushManager,
+) -> Result<Option<PushSubscription>, SubscriptionError> {
+    let asking = push_manager.get_subscription().map_err(|_| unavailable())?;
+    let current = JsFuture::from(asking).await.map_err(|_| unavailable())?;
+    Ok(current.is_object().then(|| current.unchecked_into()))
+}
+
+fn push_manager(
+    registration: &ServiceWorkerRegistration,
+) -> Result<PushManager, SubscriptionError> {
+    registration.push_manager().map_err(|_| unavailable())
+}
+
+fn unavailable() -> SubscriptionError {
+    push_unavailable(NO_PUSH)
+}
+
+/// The app's service worker registration once it has an active worker (a page waits for
+/// it; the worker has its own).
+async fn ready_registration() -> Result<ServiceWorkerRegistration, SubscriptionError> {
+    if let Some(scope) = worker_scope() {
+        return Ok(scope.registration());
     }
-    awaited(Ok(ready)).await
+    let container = page_container().ok_or_else(|| push_unavailable(NO_SERVICE_WORKERS))?;
+    // `ready` waits for a worker forever: without a registration, say so instead.
+    let registration = JsFuture::from(container.get_registration())
+        .await
+        .map_err(|_| unavailable())?;
+    if !registration.is_object() {
+        return Err(push_unavailable(NO_WORKER));
+    }
+    let ready = container.ready().map_err(|_| unavailable())?;
+    let registration = JsFuture::from(ready).await.map_err(|_| unavailable())?;
+    Ok(registration.unchecked_into())
 }
 
-/// `target[name](...args)`, a throw as an error.
-fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let method = get(target, name);
-    let method = method
-        .dyn_ref::<Function>()
-        .ok_or_else(|| error("push-unavailable", "a browser API is missing"))?;
-    Reflect::apply(method, target, &args.iter().collect::<Array>())
+/// The worker's own registration, else the page's, if any; never waits for a worker: a
+/// page without one has nothing to check.
+async fn current_registration() -> Result<Option<ServiceWorkerRegistration>, SubscriptionError> {
+    if let Some(scope) = worker_scope() {
+        return Ok(Some(scope.registration()));
+    }
+    let Some(container) = page_container() else {
+        return Ok(None);
+    };
+    let registration = JsFuture::from(container.get_registration())
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(registration
+        .is_object()
+        .then(|| registration.unchecked_into()))
 }
 
-/// Awaits a value that may be a promise.
-async fn awaited(value: Result<JsValue, JsValue>) -> Result<JsValue, JsValue> {
-    settled(Promise::resolve(&value?)).await
-}
-
-fn encode_uri_component(text: &str) -> String {
-    String::from(js_sys::encode_uri_component(text))
+/// `navigator.serviceWorker` of a page; `None` where the browser has none (an insecure
+/// origin, a private mode that hides it).
+fn page_container() -> Option<web_sys::ServiceWorkerContainer> {
+    let window = js_sys::global().dyn_into::<Window>().ok()?;
+    let container = window.navigator().service_worker();
+    (!JsValue::from(container.clone()).is_undefined()).then_some(container)
 }
