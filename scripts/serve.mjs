@@ -33,10 +33,12 @@ const fileFor = (mounts, pathname) => {
 };
 
 /**
- * Starts the server. Tests only: `extraMounts` (`[urlPrefix, directory]`) go first, and paths
- * in `unavailable` (a Set the caller may change) answer 503, as a failing server would.
+ * Starts the server. Tests only: `extraMounts` (`[urlPrefix, directory]`) go first; paths in
+ * `unavailable` (a Set the caller may change) answer 503, as a failing server would; paths in
+ * `answeredWithPage` answer 200 with the demo's index.html, as a dev server's fallback
+ * answers a file it does not have.
  */
-export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [], unavailable = new Set() } = {}) =>
+export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [], unavailable = new Set(), answeredWithPage = new Set() } = {}) =>
   new Promise((resolveServer, reject) => {
     const server = createServer(async (request, response) => {
       let file = null;
@@ -51,6 +53,7 @@ export const serve = ({ host = '127.0.0.1', port = 8080, extraMounts = [], unava
         response.writeHead(503).end();
         return;
       }
+      if (answeredWithPage.has(pathname)) file = join(root, 'www', 'index.html');
       if (!file || !['GET', 'HEAD'].includes(request.method)) {
         response.writeHead(file ? 405 : 404).end();
         return;

@@ -100,6 +100,56 @@ describe("the whole flow through Firefox's real push path", { skip }, () => {
     assert.deepEqual([logged.status, logged.outcome], ['201', 'delivered']);
   });
 
+  test("a post with pictures and buttons reaches Firefox beside its Declarative Web Push message, and the worker shows it from the resource", async () => {
+    const subscribed = await client((c, value) => c.subscribe(value), options());
+    await demo.page.evaluate(() => {
+      window.__raw = [];
+      navigator.serviceWorker.addEventListener('message', (event) => event.data?.type === 'usernotify-raw' && window.__raw.push(event.data));
+    });
+    const before = await handledCount();
+    const rich = {
+      title: 'Rich through Firefox',
+      body: 'pictures and buttons',
+      url: '/orders/7',
+      icon: '/fixtures/icon.png',
+      image: '/fixtures/image.png',
+      actions: [{ action: 'track', title: 'Track', url: '/orders/7/track' }, { action: 'later', title: 'Later' }],
+    };
+    const answer = await post(subscribed.id, {
+      ...visual('unused', 'unused', { appNotificationId: 'firefox-rich', targetHostName: HOST }),
+      // Raw content makes the worker hand the push, as it arrived, to the page.
+      payload: { visualContent: rich, rawContent: '{"order":7}' },
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 201, text);
+    const created = JSON.parse(text);
+    const [report] = await until(() => handledSince(before), (list) => list.length > 0, { what: "the worker's report" });
+    assert.deepEqual([report.outcome, report.key, report.stored], ['shown', created.id, true]);
+
+    // What Firefox decrypted and the worker got: the resource, and the declarative message
+    // beside it, which Firefox 153 does not act on (it has no Declarative Web Push).
+    const [raw] = await until(() => demo.page.evaluate(() => window.__raw), (list) => list.length > 0, { what: 'the push as the worker got it' });
+    const pushed = raw.notification;
+    assert.equal(pushed.id, created.id);
+    assert.deepEqual(pushed.payload.visualContent, rich);
+    assert.equal(pushed.web_push, 8030);
+    assert.equal(pushed.mutable, true);
+    assert.ok(Number.isInteger(pushed.app_badge) && pushed.app_badge >= 1, `app_badge ${pushed.app_badge}`);
+    assert.deepEqual(
+      [pushed.notification.title, pushed.notification.navigate, pushed.notification.tag, pushed.notification.icon],
+      ['Rich through Firefox', `https://${HOST}/orders/7`, `usernotify:${created.id}`, `https://${HOST}/fixtures/icon.png`],
+    );
+    assert.deepEqual(pushed.notification.data.id, created.id, 'the resource again, for a mutable push');
+
+    const shown = (await demo.shown()).find((n) => n.title === 'Rich through Firefox');
+    assert.ok(shown, 'on screen');
+    assert.deepEqual([shown.body, shown.tag, shown.icon], ['pictures and buttons', `usernotify:${created.id}`, new URL('/fixtures/icon.png', demo.origin).href]);
+    assert.deepEqual(shown.actions, [{ action: 'track', title: 'Track' }, { action: 'later', title: 'Later' }]);
+    const listed = (await client((c) => c.getAllNotifications())).find((entry) => entry.id === created.id);
+    assert.deepEqual([listed.icon, listed.image, listed.actions.length], ['/fixtures/icon.png', '/fixtures/image.png', 2]);
+    await client((c) => c.unsubscribe());
+  });
+
   test('after unsubscribe() Firefox leaves its push service, posts are refused, and the old endpoint answers 410', async () => {
     const subscribed = await client((c, value) => c.subscribe(value), options());
     const own = await browserSubscription();

@@ -139,6 +139,12 @@ const shownIn = (page, scope) =>
       silent: n.silent,
       requireInteraction: n.requireInteraction,
       data: n.data,
+      // Pictures and buttons, where the browser has them on a notification (Firefox 153:
+      // icon and actions only).
+      icon: n.icon,
+      image: n.image,
+      badge: n.badge,
+      actions: n.actions?.map(({ action, title }) => ({ action, title })),
     }));
   }, scope);
 
@@ -149,26 +155,49 @@ const asText = (data) => (typeof data === 'string' ? data : JSON.stringify(data)
  * Firefox the demo's registration is subscribed to push with the test's VAPID key unless
  * `subscribe` is false (a test that subscribes through the package itself).
  */
-export async function openDemo({ browser: name = 'chromium', extraMounts = [], subscribe = true } = {}) {
+export async function openDemo({ browser = 'chromium', extraMounts = [], subscribe = true } = {}) {
   const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
   const unavailable = new Set();
+  const answeredWithPage = new Set();
   const server = await serve({
     host: '127.0.0.1',
     port: 0,
     extraMounts: [['/fixtures/', fixtures], ...extraMounts],
     unavailable,
+    answeredWithPage,
   });
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  let demo;
+  try {
+    demo = await openApp(`http://127.0.0.1:${server.address().port}`, { browser, subscribe });
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const closeApp = demo.close;
+  return Object.assign(demo, {
+    /** URL paths the server answers with 503 while they are in this set. */
+    unavailable,
+    /** URL paths the server answers with the demo's index.html (200, text/html) meanwhile. */
+    answeredWithPage,
+    server,
+    close: async () => {
+      await closeApp();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  });
+}
+
+/**
+ * A browser with the page at `origin`/ open, once the service worker that page registers
+ * controls `origin`/: the demo's, or any app's (a Vite app's dev server, say).
+ */
+export async function openApp(origin, { browser: name = 'chromium', subscribe = true } = {}) {
   const parts = name === 'firefox' ? await launchFirefox(origin, subscribe) : await launchChromium(origin);
-  const { page } = parts;
 
   const handledCount = () => demo.page.evaluate(() => window.__handled.length);
   const demo = {
     browser: name,
     origin,
-    /** URL paths the server answers with 503 while they are in this set. */
-    unavailable,
-    server,
     ...parts,
     /** Delivers pushes at once and waits until the worker reports each handled. */
     pushAll: async (list, timeout = 15_000) => {
@@ -193,17 +222,35 @@ export async function openDemo({ browser: name = 'chromium', extraMounts = [], s
       }),
     /** The text of every element matching `selector` in the demo page, in order. */
     texts: (selector) => demo.page.evaluate((at) => [...document.querySelectorAll(at)].map((element) => element.textContent), selector),
-    close: async () => {
-      await parts.closeBrowser();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: () => parts.closeBrowser(),
   };
   return demo;
 }
 
+/** A headless Chromium as every test launches it. */
+export const launchChromiumBrowser = () => chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+
+/** Waits until a service worker controls the page's scope, or fails saying so. */
+const workerActive = async (page, timeout = 20_000) => {
+  const active = await page.evaluate((ms) => Promise.race([
+    navigator.serviceWorker.ready.then(() => true),
+    new Promise((resolve) => setTimeout(() => resolve(false), ms)),
+  ]), timeout);
+  if (!active) throw new Error(`no service worker became active for ${page.url()} within ${timeout} ms`);
+};
+
+/** Runs `setUp(browser)`, closing the browser when it fails, so that no test run hangs on it. */
+const closedOnFailure = async (browser, setUp) => {
+  try {
+    return await setUp(browser);
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
+};
+
 /** Chromium: pushes through the DevTools protocol. */
-async function launchChromium(origin) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+const launchChromium = async (origin) => closedOnFailure(await launchChromiumBrowser(), async (browser) => {
   const context = await browser.newContext();
   await context.grantPermissions(['notifications'], { origin });
   await context.addInitScript(collectReports);
@@ -216,7 +263,7 @@ async function launchChromium(origin) {
     registrations.push(...updated));
   await cdp.send('ServiceWorker.enable');
   await page.goto(`${origin}/`);
-  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  await workerActive(page);
   const registrationFor = async (scope) =>
     (
       await until(
@@ -252,7 +299,7 @@ async function launchChromium(origin) {
     click: (selector) => page.click(selector),
     closeBrowser: () => browser.close(),
   };
-}
+});
 
 /** Firefox: pushes through the browser's real push path, via the loopback push service. */
 async function launchFirefox(origin, subscribeDemo) {
@@ -292,7 +339,7 @@ async function launchFirefox(origin, subscribeDemo) {
       link.click();
     }),
   ]);
-  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  await workerActive(page);
 
   /** Subscribes the registration of `scope` with the browser's own PushManager. */
   const subscribe = (scope) =>

@@ -12,9 +12,15 @@ export const buildService = () => execFileSync('cargo', ['build', '-q', '-p', 'u
 
 const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
+/** The VAPID subject the service is started with unless `env` names another (it is required). */
+export const VAPID_SUBJECT = 'mailto:e2e@usernotify.test';
+
 /** Starts the service binary with `env` and resolves with its base URL and log. */
 export const startService = (env) => new Promise((resolve, reject) => {
-  const child = spawn(join(root, 'target/debug/usernotify-service'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(join(root, 'target/debug/usernotify-service'), [], {
+    env: { USERNOTIFY_VAPID_SUBJECT: VAPID_SUBJECT, ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   const read = (chunk) => {
     log += chunk;

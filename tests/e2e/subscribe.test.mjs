@@ -160,7 +160,7 @@ describe('subscribing through the package, with the app service', () => {
     assert.equal(JSON.parse(decrypt(pushes[0].body, ecdh, auth)).payload.visualContent.title, 'After rotation');
   });
 
-  test('sync() adopts what other devices read or deleted, and sends what this browser changed, later when offline', async () => {
+  test('what other devices read or delete reaches the open page through the change stream at once, what this browser changed offline is sent when the service is back, and sync() then finds nothing left', async () => {
     const { id: uns } = await client((c) => c.getSubscription());
     const before = receiver.received.length;
     const posted = [];
@@ -182,27 +182,39 @@ describe('subscribing through the package, with the app service', () => {
     const [readElsewhere, deletedElsewhere, readHere] = posted;
     const at = (id) => `${service.url}/me/notifications/${id}`;
     const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    // The page follows the user's change stream: what another device does is applied here
+    // at once, and its notification closes.
     assert.equal((await fetch(at(readElsewhere), { method: 'PATCH', headers, body: JSON.stringify({ readState: 'read' }) })).status, 200);
     assert.equal((await fetch(at(deletedElsewhere), { method: 'DELETE', headers })).status, 204);
+    const local = await until(
+      () => client((c) => c.getAllNotifications()),
+      (entries) => entries.find((entry) => entry.id === readElsewhere)?.readState === 'read'
+        && !entries.some((entry) => entry.id === deletedElsewhere),
+      { what: 'the changes made elsewhere applied here' },
+    );
+    assert.equal(local.find((entry) => entry.id === readHere).readState, 'unread');
+    await demo.shownWhen((list) => !list.some((n) => ['Read elsewhere', 'Deleted elsewhere'].includes(n.title)), 'their notifications closed');
     await client((c, id) => c.updateReadState(id, 'read'), readHere);
     const serviceState = async (id) => (await (await fetch(`${service.url}/me/notifications`, { headers })).json()).value.find((item) => item.id === id);
     assert.equal((await serviceState(readHere)).readState, 'read', 'sent to the service at once');
 
-    const result = await client((c) => c.sync());
-    assert.deepEqual(result, { sent: 0, updated: 1, deleted: 1 });
-    const local = await client((c) => c.getAllNotifications());
-    assert.equal(local.find((entry) => entry.id === readElsewhere).readState, 'read');
-    assert.equal(local.find((entry) => entry.id === deletedElsewhere), undefined);
-    assert.ok(!(await demo.shown()).some((n) => n.title === 'Deleted elsewhere'), 'its notification closed');
-
-    // Offline: the change waits in the outbox, and the next sync() sends it.
+    // Offline: the change waits in the outbox; sync() cannot send it either; once the service
+    // is back, the page's stream reconnects and sends it first.
     const port = new URL(service.url).port;
     service.child.kill();
     await new Promise((resolve) => service.child.once('exit', resolve));
     await client((c, id) => c.updateUserActionState(id, 'dismissed'), readHere);
+    const offline = await client(async (c) => {
+      try {
+        return await c.sync();
+      } catch (error) {
+        return error.name;
+      }
+    });
+    assert.equal(offline, 'service-unreachable');
     service = await startService({ ...serviceEnv, PORT: port });
-    assert.deepEqual(await client((c) => c.sync()), { sent: 1, updated: 0, deleted: 0 });
-    assert.equal((await serviceState(readHere)).userActionState, 'dismissed');
+    await until(() => serviceState(readHere), (item) => item?.userActionState === 'dismissed', { what: 'the outbox sent by the reconnected stream', timeout: 20_000 });
+    assert.deepEqual(await client((c) => c.sync()), { sent: 0, updated: 0, deleted: 0 }, 'nothing left to send or adopt');
   });
 
   test("the worker's pushsubscriptionchange subscribes again and registers, or drops the registration when it cannot", async () => {
@@ -244,17 +256,91 @@ describe('subscribing through the package, with the app service', () => {
     assert.equal(receiver.received.length, before, 'nothing more reached the push service');
   });
 
-  test('bad options and refusals reject with stable codes', async () => {
+  test('bad options and refusals reject with stable codes and messages that say what to do', async () => {
     const rejection = (options) => client(async (c, value) => {
       try {
         await c.subscribe(value);
         return 'resolved';
       } catch (error) {
-        return error.name;
+        return { name: error.name, message: error.message };
       }
     }, options);
-    assert.equal(await rejection({ serviceUrl: service.url, accessToken: TOKEN }), 'invalid-options');
-    assert.equal(await rejection({ serviceUrl: service.url, accessToken: 'wrong', targetHostName: HOST }), 'unauthorized');
-    assert.equal(await rejection({ serviceUrl: 'http://127.0.0.1:9', accessToken: TOKEN, targetHostName: HOST }), 'service-unreachable');
+    assert.deepEqual(await rejection({ serviceUrl: service.url, accessToken: TOKEN }), {
+      name: 'invalid-options',
+      message: 'usernotify: subscribe() needs targetHostName: the app\'s host name, e.g. location.hostname',
+    });
+    assert.deepEqual(await rejection({ serviceUrl: service.url, accessToken: 'wrong', targetHostName: HOST }), {
+      name: 'unauthorized',
+      message: `usernotify: the app service at ${service.url} answered 401: The bearer token is not known.`,
+    });
+    assert.deepEqual(await rejection({ serviceUrl: 'http://127.0.0.1:9', accessToken: TOKEN, targetHostName: HOST }), {
+      name: 'service-unreachable',
+      message: 'usernotify: could not reach the app service at http://127.0.0.1:9: check the URL and that the service runs; '
+        + "a service on another origin must list this page's origin in USERNOTIFY_CORS_ORIGINS",
+    });
+  });
+
+  test("with the browser's own PushManager, subscribe() rejects saying what the user can do: notifications blocked, not allowed yet, or the browser's own reason", async () => {
+    // A browser context of its own, with the real PushManager: headless Chromium has no push
+    // service to reach, so even with the permission granted the browser refuses.
+    const context = await demo.browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${demo.origin}/`);
+      await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+      const rejection = () => withClient(page, async (c, value) => {
+        try {
+          await c.subscribe(value);
+          return 'resolved';
+        } catch (error) {
+          return { name: error.name, message: error.message };
+        }
+      }, { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
+      const { targetInfo } = await (await context.newCDPSession(page)).send('Target.getTargetInfo');
+      const browserCdp = await demo.browser.newBrowserCDPSession();
+      const setPermission = (setting) => browserCdp.send('Browser.setPermission', {
+        permission: { name: 'notifications' }, setting, origin: demo.origin, browserContextId: targetInfo.browserContextId,
+      });
+      await setPermission('prompt');
+      assert.equal(await page.evaluate(() => Notification.permission), 'default');
+      assert.deepEqual(await rejection(), {
+        name: 'push-unavailable',
+        message: 'usernotify: the user has not allowed notifications: call Notification.requestPermission() from a click, then subscribe()',
+      });
+      await setPermission('denied');
+      assert.deepEqual(await rejection(), {
+        name: 'push-unavailable',
+        message: "usernotify: notifications are blocked for this site: the user can allow them in the browser's site settings (private windows block them)",
+      });
+      await setPermission('granted');
+      const refused = await rejection();
+      assert.equal(refused.name, 'push-unavailable');
+      assert.match(refused.message, /^usernotify: the browser could not subscribe to its push service \((AbortError|NotAllowedError): .+\); private windows and browsers without a push service cannot subscribe$/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('before the app registers its service worker, subscribe() rejects saying to register it instead of waiting forever', async () => {
+    const context = await demo.browser.newContext();
+    try {
+      await context.grantPermissions(['notifications'], { origin: demo.origin });
+      // An app that never registers the worker (the demo page registers it on load).
+      await context.addInitScript(() => {
+        ServiceWorkerContainer.prototype.register = () => new Promise(() => {});
+      });
+      const page = await context.newPage();
+      await page.goto(`${demo.origin}/`);
+      const rejected = await withClient(page, (c, value) => c.subscribe(value).then(
+        () => 'resolved',
+        (error) => ({ name: error.name, message: error.message }),
+      ), { serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST });
+      assert.deepEqual(rejected, {
+        name: 'push-unavailable',
+        message: "usernotify: no service worker is registered for this page: register usernotify-sw.js first (navigator.serviceWorker.register('/usernotify-sw.js', {type: 'module'})); if you did, it failed to install, and the worker's console says why",
+      });
+    } finally {
+      await context.close();
+    }
   });
 });

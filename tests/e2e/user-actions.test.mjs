@@ -39,10 +39,10 @@ for (const browser of BROWSERS) describe(`what the user does to a notification $
       what: `${key} handled`,
     });
   };
-  const user = (kind, tag) =>
+  const user = (kind, tag, action) =>
     demo.page.evaluate(
       async ([scope, message]) => (await navigator.serviceWorker.getRegistration(scope)).active.postMessage(message),
-      [SCOPE, { type: 'fixture-user', kind, tag }],
+      [SCOPE, { type: 'fixture-user', kind, tag, action }],
     );
   const entry = (id) => withClient(demo.page, async (client, wanted) => (await client.getAllNotifications()).find((e) => e.id === wanted), id);
   const heard = (type, key) => until(() => demo.page.evaluate(([t, k]) => window.__heard.find((m) => m.type === t && m.key === k), [type, key]), Boolean, { what: `${type} for ${key}` });
@@ -84,6 +84,28 @@ for (const browser of BROWSERS) describe(`what the user does to a notification $
       expected.push(target);
     }
     assert.deepEqual(await opened(), expected);
+  });
+
+  test("a click on a button opens the button's URL, one without a URL the notification's, and the app hears which button", async () => {
+    const page = (path) => new URL(`/fixtures/user/${path}`, demo.origin).href;
+    const actions = [{ action: 'track', title: 'Track', url: '/fixtures/user/orders/7/track' }, { action: 'later', title: 'Later' }];
+    const buttons = { ...visual('Shipped', 'buttons'), payload: { visualContent: { title: 'Shipped', url: '/fixtures/user/orders/7', actions } } };
+    await opened();
+    const [tracked, postponed] = [fresh('track'), fresh('later')];
+    for (const [id, action] of [[tracked, 'track'], [postponed, 'later']]) {
+      await push({ ...buttons, appNotificationId: id });
+      await user('notificationclick', `usernotify:${id}`, action);
+      const activated = await heard('usernotify-activated', id);
+      assert.equal(activated.action, action);
+      const stored = await until(() => entry(id), (found) => found?.userActionState === 'activated', { what: `${id} activated` });
+      assert.equal(stored.readState, 'read');
+      assert.deepEqual(stored.actions, [{ action: 'track', title: 'Track', url: '/fixtures/user/orders/7/track' }, { action: 'later', title: 'Later', url: null }]);
+    }
+    assert.deepEqual(await opened(), [['open', page('orders/7/track')], ['open', page('orders/7')]]);
+    const body = fresh('body');
+    await push({ ...buttons, appNotificationId: body });
+    await user('notificationclick', `usernotify:${body}`);
+    assert.equal((await heard('usernotify-activated', body)).action, null, 'a click on the notification itself names no button');
   });
 
   test('the user closing a group notification dismisses every entry it counted, and the app hears it', async () => {

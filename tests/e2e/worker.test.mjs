@@ -80,6 +80,8 @@ for (const browser of BROWSERS) describe(`the usernotify worker ${inBrowser(brow
     'a negative display time': [JSON.stringify(visual('Hello World!', 'b', { displayTimeToLive: -5 })), 'negative-ttl'],
     'an unparseable expiry': [JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: 'soon' })), 'invalid-date'],
     'an expiry beyond 30 days': [JSON.stringify(visual('Hello World!', 'b', { expirationDateTime: inMinutes(31 * 24 * 60) })), 'expires-too-late'],
+    'an icon that is not https': [JSON.stringify({ payload: { visualContent: { title: 'Hello World!', icon: 'http://cdn.example/i.png' } } }), 'invalid-media-url'],
+    'three buttons': [JSON.stringify({ payload: { visualContent: { title: 'Hello World!', actions: ['a', 'b', 'c'].map((name) => ({ action: name, title: name })) } } }), 'too-many-actions'],
     // As deep as still fits one Web Push message (4096 bytes encrypted): Firefox's real push
     // path carries nothing bigger.
     'deeply nested junk': ['{"a":' + '['.repeat(1900) + ']'.repeat(1900) + '}', 'invalid-payload'],
@@ -265,38 +267,109 @@ for (const browser of BROWSERS) describe(`the usernotify worker ${inBrowser(brow
     });
   });
 
+  /** Submits the demo's form; what is shown once the worker handled it. */
+  const submitForm = async () => {
+    const before = await demo.page.evaluate(() => window.__handled.length);
+    await demo.click('form#compose button[type=submit]');
+    await until(() => demo.page.evaluate(() => window.__handled.length), (count) => count > before, { what: 'the form push handled' });
+    return only(await demo.shownWhen((list) => list.length > 0, 'the form notification'));
+  };
+
+  test("a push's icon, image, badge and buttons are shown where the browser has them", async () => {
+    const pictures = { icon: '/fixtures/icon.png', image: '/fixtures/image.png', badge: '/fixtures/icon.png' };
+    const actions = [{ action: 'track', title: 'Track', url: '/orders/7' }, { action: 'later', title: 'Later' }];
+    const report = await demo.push({ ...visual('Rich', 'pictures and buttons'), appNotificationId: 'rich', payload: { visualContent: { title: 'Rich', body: 'pictures and buttons', ...pictures, actions } } });
+    assert.equal(report.outcome, 'shown');
+    const shown = only(await demo.shown());
+    const url = (path) => new URL(path, demo.origin).href;
+    assert.equal(shown.icon, url('/fixtures/icon.png'));
+    assert.deepEqual(shown.actions, [{ action: 'track', title: 'Track' }, { action: 'later', title: 'Later' }]);
+    if (browser === 'chromium') {
+      assert.deepEqual([shown.image, shown.badge], [url('/fixtures/image.png'), url('/fixtures/icon.png')]);
+    } else {
+      assert.deepEqual([shown.image, shown.badge], [undefined, undefined], 'Firefox 153 has no image or badge on a notification');
+    }
+  });
+
+  test('a Declarative Web Push message from another sender is shown and kept in the feed', async () => {
+    const report = await demo.push({ web_push: 8030, notification: { title: 'From another sender', body: 'declarative', navigate: '/elsewhere', tag: 'other-1', icon: '/fixtures/icon.png' } });
+    assert.deepEqual([report.outcome, report.key, report.stored], ['shown', 'other-1', true]);
+    const shown = only(await demo.shown());
+    assert.deepEqual([shown.title, shown.body, shown.tag, shown.icon], ['From another sender', 'declarative', 'usernotify:other-1', new URL('/fixtures/icon.png', demo.origin).href]);
+  });
+
+  test('the demo form sends an icon, an image and two buttons', async () => {
+    // Pictures and buttons are among the form's "More fields".
+    await demo.page.evaluate(() => { document.querySelector('details.more').open = true; });
+    await demo.fill('input[name=title]', 'Buttons from the form');
+    await demo.fill('input[name=groupName]', '');
+    await demo.fill('input[name=icon]', '/fixtures/icon.png');
+    await demo.fill('input[name=image]', '/fixtures/image.png');
+    await demo.fill('input[name=action1]', 'Track = /orders/7');
+    await demo.fill('input[name=action2]', 'Later');
+    const shown = await submitForm();
+    assert.equal(shown.title, 'Buttons from the form');
+    assert.equal(shown.icon, new URL('/fixtures/icon.png', demo.origin).href);
+    assert.deepEqual(shown.actions, [{ action: 'track', title: 'Track' }, { action: 'later', title: 'Later' }]);
+    if (browser === 'chromium') assert.equal(shown.image, new URL('/fixtures/image.png', demo.origin).href);
+    const sent = JSON.parse(await demo.page.evaluate(() => document.getElementById('sent-json').textContent));
+    assert.deepEqual(sent.payload.visualContent.actions, [{ action: 'track', title: 'Track', url: '/orders/7' }, { action: 'later', title: 'Later' }]);
+    for (const name of ['icon', 'image', 'action1', 'action2']) await demo.fill(`input[name=${name}]`, '');
+  });
+
   test('the demo form sends a notification through the worker with no push service', async () => {
     await demo.fill('input[name=title]', 'From the form');
     await demo.fill('input[name=body]', 'Notifications are Great!');
     await demo.fill('input[name=groupName]', '');
-    const before = await demo.page.evaluate(() => window.__handled.length);
-    await demo.click('form#compose button[type=submit]');
-    await until(() => demo.page.evaluate(() => window.__handled.length), (count) => count > before, { what: 'the form push handled' });
-    const shown = only(await demo.shownWhen((list) => list.length > 0, 'the form notification'));
+    const shown = await submitForm();
     assert.equal(shown.title, 'From the form');
     assert.equal(shown.body, 'Notifications are Great!');
     await until(async () => (await demo.texts('#events li'))[0], (text) => /: shown$/.test(text ?? ''), { what: 'the outcome listed on the page' });
   });
 
-  test('a push while the wasm module cannot load (not cached, and its server answers 503) still leaves the quiet status, and the next push works', chromiumOnly(browser, STOPS_WORKER), async () => {
-    demo.unavailable.add('/pkg/usernotify_worker_bg.wasm');
+  const WASM = '/pkg/usernotify_worker_bg.wasm';
+
+  /**
+   * A cold push while the worker's wasm is not in the Cache Storage (the browser evicted it)
+   * and `answers` (one of the demo server's test sets) makes the server answer it wrongly:
+   * only the quiet status is shown; then a push with the wasm served again is shown.
+   */
+  const pushWithoutModule = async (answers, id) => {
+    answers.add(WASM);
     try {
-      // The worker keeps its wasm in the Cache Storage; the browser evicted it here.
       await demo.page.evaluate(async () => {
         for (const name of await caches.keys()) if (name.startsWith('usernotify-')) await caches.delete(name);
       });
       await demo.stopWorker();
-      await demo.pushBlind(visual('Hello World!', 'lost with the module', { appNotificationId: 'no-module' }));
+      await demo.pushBlind(visual('Hello World!', 'lost with the module', { appNotificationId: id }));
       // No report comes without the module: read once, well after the fallback has shown.
       await sleep(1_500);
       assertQuietStatusOnly(await demo.shown(), 'Hello World!');
     } finally {
-      demo.unavailable.delete('/pkg/usernotify_worker_bg.wasm');
+      answers.delete(WASM);
     }
-    const report = await demo.push(visual('Back', 'the module loads again', { appNotificationId: 'module-back' }));
+    const report = await demo.push(visual('Back', 'the module loads again', { appNotificationId: `${id}-back` }));
     assert.equal(report.outcome, 'shown');
-    const shown = only(await demo.shown());
-    assert.equal(shown.title, 'Back');
+    assert.equal(only(await demo.shown()).title, 'Back');
+  };
+
+  test("a push while the server answers the wasm with an HTML page logs one console error naming the wasm's URL, 200 and text/html, still leaves the quiet status, and the next push works", chromiumOnly(browser, `${STOPS_WORKER}, and Playwright's service-worker console events`), async () => {
+    const errors = [];
+    const collect = (message) => message.type() === 'error' && errors.push(message.text());
+    const listen = (worker) => worker.on('console', collect);
+    demo.context.serviceWorkers().forEach(listen);
+    demo.context.on('serviceworker', listen);
+    try {
+      await pushWithoutModule(demo.answeredWithPage, 'html-module');
+    } finally {
+      demo.context.off('serviceworker', listen);
+      for (const worker of demo.context.serviceWorkers()) worker.off('console', collect);
+    }
+    assert.deepEqual(errors, [`usernotify: cannot load ${demo.origin}${WASM}: 200, text/html; charset=utf-8 (is the wasm served?)`]);
+  });
+
+  test('a push while the wasm module cannot load (not cached, and its server answers 503) still leaves the quiet status, and the next push works', chromiumOnly(browser, STOPS_WORKER), async () => {
+    await pushWithoutModule(demo.unavailable, 'no-module');
   });
 
   test('pushed markup is shown by the demo as text, never as markup', async () => {

@@ -4,7 +4,7 @@ import init, { NotificationClient } from 'usernotify';
 
 const $ = (id) => document.getElementById(id);
 
-// The package's module worker, served beside this page (vite.config.js copies its files).
+// The package's module worker, served beside this page by its Vite plugin (vite.config.js).
 navigator.serviceWorker
   .register('./usernotify-sw.js', { type: 'module', scope: './' })
   .then(
