@@ -4,7 +4,7 @@
 //!
 //! The time zones are jiff's, with the IANA database bundled into the binary
 //! (`tzdb-bundle-always`), so that the service answers the same on a host or in a container
-//! without `/usr/share/zoneinfo`. What it costs is in `service/README.md`.
+//! without `/usr/share/zoneinfo`. What it costs is in `docs/cross-device.md`.
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
