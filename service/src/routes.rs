@@ -682,8 +682,8 @@ async fn change_stream(
         db: state.db().clone(),
         user,
         after,
+        more: first.len() == STREAM_BATCH,
         pending: first.into(),
-        more: false,
         wake,
         closing: state.changes().closing(),
     };

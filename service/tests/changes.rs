@@ -179,6 +179,29 @@ async fn an_open_stream_hears_each_read_dismissal_and_deletion_at_once_and_resum
 }
 
 #[tokio::test]
+async fn a_new_device_catches_up_on_more_changes_than_the_stream_reads_at_once() {
+    // The stream reads the log 100 changes at a time.
+    const CHANGED: usize = 105;
+    for service in TestService::on_both_backends().await {
+        let receiver = PushReceiver::start().await;
+        let browser = FakeBrowser::new(&receiver, "laptop");
+        let uns = service.subscribe(ALICE, &browser, HOST).await;
+        for index in 0..CHANGED {
+            let id = posted_id(&service, &uns, &notification(&format!("n{index}"))).await;
+            let read = service
+                .patch(&id, ALICE, &json!({"readState": "read"}))
+                .await;
+            assert_eq!(read.status, 200);
+        }
+        let mut fresh = EventStream::open(&service, ALICE, None).await;
+        let events = fresh.all(QUIET).await;
+        assert_eq!(events.len(), CHANGED, "every change, past the first read");
+        assert!(events.iter().all(|(_, data)| data["readState"] == "read"));
+        service.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn a_change_made_through_one_replica_reaches_a_stream_open_on_another() {
     let one = TestService::start_on_postgres(|_| {}).await;
     let other = TestService::start_on(tempfile::tempdir().unwrap(), one.db.clone(), |_| {}).await;
