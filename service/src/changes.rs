@@ -24,8 +24,9 @@ use crate::store::LoggedChange;
 
 /// Where each process's open change streams wait.
 pub struct ChangeHub {
-    /// A counter per user with open streams, bumped on each change of that user.
-    users: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// A channel per user with open streams, sent on at each change of that user (the
+    /// receivers only wait for a send; tokio's watch versions them).
+    users: Mutex<HashMap<String, watch::Sender<()>>>,
     /// Turns true when the service stops: every stream ends.
     closing: watch::Sender<bool>,
 }
@@ -40,7 +41,7 @@ impl Default for ChangeHub {
 }
 
 impl ChangeHub {
-    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<()>>> {
         // Only whole entries are ever inserted or removed, so a poisoned map is still whole.
         self.users
             .lock()
@@ -50,20 +51,20 @@ impl ChangeHub {
     /// A receiver that changes whenever a change of `user` is logged from now on. Taken
     /// before a stream reads the log, so that no change between the read and the wait is
     /// missed.
-    pub fn watch(&self, user: &str) -> watch::Receiver<u64> {
+    pub fn watch(&self, user: &str) -> watch::Receiver<()> {
         let mut users = self.users();
         // Users whose streams all ended are dropped here, as streams come and go.
         users.retain(|_, sender| sender.receiver_count() > 0);
         users
             .entry(user.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(()).0)
             .subscribe()
     }
 
     /// Wakes the open streams of `user`, if any.
     pub fn wake(&self, user: &str) {
         if let Some(sender) = self.users().get(user) {
-            sender.send_modify(|count| *count = count.wrapping_add(1));
+            sender.send_replace(());
         }
     }
 
@@ -71,7 +72,7 @@ impl ChangeHub {
     /// is read again).
     pub fn wake_all(&self) {
         for sender in self.users().values() {
-            sender.send_modify(|count| *count = count.wrapping_add(1));
+            sender.send_replace(());
         }
     }
 
@@ -84,14 +85,6 @@ impl ChangeHub {
     pub fn close(&self) {
         self.closing.send_replace(true);
     }
-
-    /// Streams open in this process, for tests.
-    pub fn users_watched(&self) -> usize {
-        self.users()
-            .values()
-            .filter(|sender| sender.receiver_count() > 0)
-            .count()
-    }
 }
 
 /// The body of a push: `resource` (the stored notification's JSON, an object) with the
@@ -99,6 +92,10 @@ impl ChangeHub {
 /// message; the oldest are dropped first, and all of them before anything of the
 /// notification. `None` for a change-only push: `{"changes": [...]}` alone.
 pub fn push_body(resource: Option<&str>, changes: &[LoggedChange]) -> Vec<u8> {
+    if let (Some(resource), []) = (resource, changes) {
+        // Nothing to carry (most pushes): the notification goes as it was stored.
+        return resource.as_bytes().to_vec();
+    }
     let head = match resource.map(str::trim_end) {
         Some(resource) => match resource.strip_suffix('}') {
             // An object with members gets a comma before the new one.

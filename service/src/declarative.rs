@@ -28,11 +28,11 @@ pub const DROP_ORDER: [&str; 5] = ["image", "actions", "badge", "icon", "body"];
 /// members beside it (`web_push`, `notification`, `app_badge` when the user's unread count
 /// is known, `mutable`), or the resource alone when it has no visual content or target host
 /// (a declarative message needs a title and a URL), or when the declarative part cannot fit.
-pub fn push_body(resource: &str, app_badge: Option<u64>) -> Vec<u8> {
-    dual_body(resource, app_badge).unwrap_or_else(|| resource.as_bytes().to_vec())
+pub fn push_body(resource: &str, app_badge: Option<u64>) -> String {
+    dual_body(resource, app_badge).unwrap_or_else(|| resource.to_owned())
 }
 
-fn dual_body(resource: &str, app_badge: Option<u64>) -> Option<Vec<u8>> {
+fn dual_body(resource: &str, app_badge: Option<u64>) -> Option<String> {
     let graph: Map<String, Value> = serde_json::from_str(resource).ok()?;
     let mut notification = declarative_notification(&graph)?;
     let mut body = graph.clone();
@@ -47,7 +47,7 @@ fn dual_body(resource: &str, app_badge: Option<u64>) -> Option<Vec<u8>> {
             "notification".to_owned(),
             Value::Object(notification.clone()),
         );
-        let bytes = serde_json::to_vec(&body).ok()?;
+        let bytes = serde_json::to_string(&body).ok()?;
         if bytes.len() <= MAX_PUSH_JSON_BYTES {
             return Some(bytes);
         }
@@ -160,8 +160,8 @@ mod tests {
         })
     }
 
-    fn parsed(bytes: &[u8]) -> Map<String, Value> {
-        serde_json::from_slice(bytes).expect("the body is JSON")
+    fn parsed(text: &str) -> Map<String, Value> {
+        serde_json::from_str(text).expect("the body is JSON")
     }
 
     /// The declarative push message parser's requirements (W3C Push API, "declarative push
@@ -273,10 +273,10 @@ mod tests {
         let raw =
             json!({ "id": "r", "targetHostName": "app.example", "payload": { "rawContent": "x" } })
                 .to_string();
-        assert_eq!(push_body(&raw, Some(1)), raw.as_bytes());
+        assert_eq!(push_body(&raw, Some(1)), raw);
         let no_host =
             json!({ "id": "r", "payload": { "visualContent": { "title": "t" } } }).to_string();
-        assert_eq!(push_body(&no_host, Some(1)), no_host.as_bytes());
+        assert_eq!(push_body(&no_host, Some(1)), no_host);
     }
 
     /// A resource whose body text is `filler` bytes long.

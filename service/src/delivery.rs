@@ -281,7 +281,7 @@ impl Deliverer {
     /// How long to sleep before the next queued delivery (not one in flight) is due,
     /// at most the poll interval.
     async fn until_next_due(&self, now: Millis) -> Duration {
-        match self.db.next_due(now).await {
+        match self.db.next_due().await {
             Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)),
             _ => self.settings.poll_interval,
         }
@@ -324,7 +324,7 @@ impl Deliverer {
             }
         } else {
             (
-                self.body(delivery, now).await,
+                self.body(delivery),
                 delivery.expires_at,
                 push::urgency_for(&delivery.priority),
                 delivery.app_notification_id.as_deref().map(push::topic_for),
@@ -426,17 +426,14 @@ impl Deliverer {
     /// carrying the user's unread count, unless the deployment turned that off; then the
     /// changes since the subscription's last push in the room left, so that changes are
     /// dropped before anything of the notification.
-    async fn body(&self, delivery: &DueDelivery, now: Millis) -> Vec<u8> {
-        let content = if self.settings.declarative_push {
-            let id = delivery.notification_id.clone();
-            let unread = self.db.unread_count(id, now).await;
-            crate::declarative::push_body(&delivery.resource, unread.ok())
-        } else {
-            delivery.resource.as_bytes().to_vec()
-        };
-        match String::from_utf8(content) {
-            Ok(content) => push_body(Some(&content), &delivery.changes),
-            Err(content) => content.into_bytes(),
+    fn body(&self, delivery: &DueDelivery) -> Vec<u8> {
+        match self.settings.declarative_push {
+            true => {
+                let content =
+                    crate::declarative::push_body(&delivery.resource, Some(delivery.unread));
+                push_body(Some(&content), &delivery.changes)
+            }
+            false => push_body(Some(&delivery.resource), &delivery.changes),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -43,19 +43,16 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
 
 /// The Prometheus text exposition; the queue and subscription gauges are read now.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let queue = state.db().queue_stats().await?;
+    let (queue, subscriptions) =
+        tokio::try_join!(state.db().queue_stats(), state.db().subscription_count())?;
     let gauges = StoreGauges {
         queue_depth: queue.depth,
         oldest_queued_ms: queue.oldest_age_ms,
-        subscriptions: state.db().subscription_count().await?,
+        subscriptions,
     };
     let text = state
         .metrics()
         .encode(gauges)
         .map_err(|_| ApiError::Internal(InternalError::MetricsEncoding))?;
-    let mut response = text.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    Ok(response)
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }

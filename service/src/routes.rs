@@ -1,5 +1,6 @@
 //! The REST API of CONTRACT §3, Graph's error bodies, and the request log.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -14,6 +15,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
 use usernotify::core::preferences::InvalidPreferences;
 use usernotify::core::sync::{change_push_visible_until, OnDevice};
@@ -170,6 +172,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
             .await
             .map(|Path(id)| ResourceId(id))
             .map_err(|_| ApiError::NotFound)
+    }
+}
+
+impl ResourceId {
+    /// The id, or Graph's 404 when it cannot be one this service made. Called once the
+    /// caller is admitted, so that a missing token is 401 whatever the path.
+    fn checked(self) -> Result<String, ApiError> {
+        let ResourceId(id) = self;
+        looks_like_id(&id).then_some(id).ok_or(ApiError::NotFound)
     }
 }
 
@@ -375,19 +386,14 @@ fn demo_curl(base: &str, token: &str, info: &SubscriptionInfo, now: i64) -> Stri
 async fn delete_subscription(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ResourceId(id): ResourceId,
+    id: ResourceId,
 ) -> Result<StatusCode, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
-    deleted_or_not_found(looks_like_id(&id) && state.db().delete_subscription(user, id).await?)
-}
-
-/// DELETE of one of the caller's own resources: 204, or Graph's 404 when the id is not
-/// theirs (another user's looks exactly like one that does not exist).
-fn deleted_or_not_found(deleted: bool) -> Result<StatusCode, ApiError> {
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
+    let id = id.checked()?;
+    // Another user's subscription looks exactly like one that does not exist.
+    match state.db().delete_subscription(user, id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::NotFound),
     }
 }
 
@@ -519,26 +525,30 @@ async fn list_notifications(
 /// Graph's client states; anything else (another value, another type) is refused.
 fn read_state_patch(body: &Json) -> Result<(Option<&'static str>, Option<&'static str>), ApiError> {
     require_object(body)?;
-    const READ: [&str; 2] = ["unread", "read"];
-    const ACTION: [&str; 4] = ["none", "activated", "dismissed", "snoozed"];
-    let pick = |name: &str, allowed: &[&'static str], why: &'static str| match body.get(name) {
+    // The core's parsers name the states; the store takes them as text.
+    let pick = |name: &str, parse: fn(&str) -> Option<&'static str>, why: &'static str| match body
+        .get(name)
+    {
         None => Ok(None),
         Some(value) => value
             .as_str()
-            .and_then(|text| {
-                allowed
-                    .iter()
-                    .find(|candidate| **candidate == text)
-                    .copied()
-            })
+            .and_then(parse)
             .map(Some)
             .ok_or(ApiError::InvalidState(why)),
     };
     Ok((
-        pick("readState", &READ, "readState must be unread or read.")?,
+        pick(
+            "readState",
+            |text| ReadState::parse(text).ok().map(ReadState::as_str),
+            "readState must be unread or read.",
+        )?,
         pick(
             "userActionState",
-            &ACTION,
+            |text| {
+                UserActionState::parse(text)
+                    .ok()
+                    .map(UserActionState::as_str)
+            },
             "userActionState must be none, activated, dismissed or snoozed.",
         )?,
     ))
@@ -547,15 +557,13 @@ fn read_state_patch(body: &Json) -> Result<(Option<&'static str>, Option<&'stati
 async fn update_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ResourceId(id): ResourceId,
+    id: ResourceId,
     body: Body,
 ) -> Result<Response, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let (read_state, action_state) = read_state_patch(&parse_json(&bytes)?)?;
-    if !looks_like_id(&id) {
-        return Err(ApiError::NotFound);
-    }
+    let id = id.checked()?;
     let now = now_millis();
     let updated = state
         .db()
@@ -571,12 +579,10 @@ async fn update_notification(
 async fn delete_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ResourceId(id): ResourceId,
+    id: ResourceId,
 ) -> Result<StatusCode, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
-    if !looks_like_id(&id) {
-        return Err(ApiError::NotFound);
-    }
+    let id = id.checked()?;
     let change = state
         .db()
         .delete_notification(user.clone(), id)
@@ -596,47 +602,47 @@ async fn changed(state: &AppState, user: &str, change: &LoggedChange, now: Milli
     let Some(group) = &change.group else {
         return;
     };
-    let queued = async {
-        let (preferences, _) = crate::preferences::load(state.db(), user).await?;
-        let quiet = crate::preferences::withheld(&preferences, None, Priority::Low, now);
-        if quiet.is_some() {
-            return Ok(0);
-        }
-        let on_devices = state
-            .db()
-            .on_devices(user.to_owned(), None, vec![group.clone()])
-            .await?;
-        let changed = [(change.change.id.as_str(), Some(group.as_str()))];
-        let mut subscriptions: Vec<String> = Vec::new();
-        for (subscription, _) in &on_devices {
-            if subscriptions.contains(subscription) {
-                continue;
-            }
-            let shown: Vec<OnDevice> = on_devices
-                .iter()
-                .filter(|(on, _)| on == subscription)
-                .map(|(_, shown)| shown.clone())
-                .collect();
-            if change_push_visible_until(&changed, &shown, now).is_some() {
-                subscriptions.push(subscription.clone());
-            }
-        }
-        if subscriptions.is_empty() {
-            return Ok(0);
-        }
-        state.db().queue_change_pushes(subscriptions, now).await
-    };
-    match queued.await {
+    match queue_change_pushes(state, user, &change.change.id, group, now).await {
         Ok(0) => {}
         Ok(count) => {
             tracing::debug!(count, "pushes that only carry changes queued");
             state.wake_deliveries();
         }
-        Err(error) => {
-            let error: crate::store::StoreError = error;
-            tracing::warn!(%error, "queueing pushes that only carry changes failed")
-        }
+        Err(error) => tracing::warn!(%error, "queueing pushes that only carry changes failed"),
     }
+}
+
+/// Queues a push that only carries changes to each of the user's devices where the change
+/// of `id` in `group` leaves that group's notification redrawn; none in quiet hours.
+async fn queue_change_pushes(
+    state: &AppState,
+    user: &str,
+    id: &str,
+    group: &str,
+    now: Millis,
+) -> Result<usize, crate::store::StoreError> {
+    let (preferences, _) = crate::preferences::load(state.db(), user).await?;
+    if crate::preferences::withheld(&preferences, None, Priority::Low, now).is_some() {
+        return Ok(0);
+    }
+    let on_devices = state
+        .db()
+        .on_devices(user.to_owned(), None, vec![group.to_owned()])
+        .await?;
+    let mut by_device: BTreeMap<String, Vec<OnDevice>> = BTreeMap::new();
+    for (subscription, shown) in on_devices {
+        by_device.entry(subscription).or_default().push(shown);
+    }
+    let changed = [(id, Some(group))];
+    let subscriptions: Vec<String> = by_device
+        .into_iter()
+        .filter(|(_, shown)| change_push_visible_until(&changed, shown, now).is_some())
+        .map(|(subscription, _)| subscription)
+        .collect();
+    if subscriptions.is_empty() {
+        return Ok(0);
+    }
+    state.db().queue_change_pushes(subscriptions, now).await
 }
 
 /// How many logged changes a stream reads at a time.
@@ -711,7 +717,7 @@ struct ChangeStream {
     pending: std::collections::VecDeque<LoggedChange>,
     /// The last read filled a batch: read again before waiting.
     more: bool,
-    wake: tokio::sync::watch::Receiver<u64>,
+    wake: tokio::sync::watch::Receiver<()>,
     closing: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -802,14 +808,9 @@ async fn patch_preferences(
     Err(ApiError::Busy)
 }
 
-/// A JSON answer from text the core wrote.
-fn json_text(text: String) -> Response {
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+/// A JSON answer from text already written (by the core, or the OpenAPI document).
+pub(crate) fn json_text(text: impl IntoResponse) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 /// `GET /me/notifications/{id}/deliveries`: where the notification stands for each of the
@@ -817,12 +818,10 @@ fn json_text(text: String) -> Response {
 async fn list_deliveries(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ResourceId(id): ResourceId,
+    id: ResourceId,
 ) -> Result<Response, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
-    if !looks_like_id(&id) {
-        return Err(ApiError::NotFound);
-    }
+    let id = id.checked()?;
     let deliveries = state
         .db()
         .deliveries(user, id, now_millis())

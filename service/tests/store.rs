@@ -499,7 +499,7 @@ async fn two_postgres_processes_never_claim_the_same_delivery_and_a_dead_ones_le
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(second.next_due(NOW).await.unwrap(), Some(NOW + 1_000));
+    assert_eq!(second.next_due().await.unwrap(), Some(NOW + 1_000));
     let taken_over = second
         .claim_due(NOW + 1_000, 40, NOW + 61_000)
         .await

@@ -290,6 +290,9 @@ pub struct DueDelivery {
     /// The changes to the user's notifications since this subscription's last push, newest
     /// first, at most [`usernotify::core::sync::MAX_CHANGES_PER_PUSH`].
     pub changes: Vec<LoggedChange>,
+    /// How many of the user's notifications are unread, not dismissed and unexpired at the
+    /// claim: the app badge the push carries (Declarative Web Push's `app_badge`).
+    pub unread: u64,
 }
 
 /// One entry of a user's change log: the latest change of one notification (a later change
@@ -552,12 +555,6 @@ impl Attempted {
 
 /// How long a push that only carries changes stays in the queue at most (and its rows after).
 pub const CHANGE_PUSH_LIFETIME: Millis = 24 * 3_600_000;
-
-/// When a notification posted at `now` leaves a device's screen by its display time, if it
-/// has one (the device received it a little later, so it is shown at least until then).
-fn display_until(notification: &Notification, now: Millis) -> Option<Millis> {
-    notification.display_close_at(now)
-}
 
 /// The resource as stored and pushed: the notification's JSON with its `id`.
 fn stored_resource(notification: &Notification, id: &str) -> String {
@@ -893,17 +890,6 @@ impl Db {
         dispatch!(self, deliveries(&user, &id; now))
     }
 
-    /// How many of the user's notifications are unread, not dismissed and unexpired at
-    /// `now`, the user being the one `notification_id` belongs to: the app badge a push of
-    /// it carries (Declarative Web Push's `app_badge`).
-    pub async fn unread_count(
-        &self,
-        notification_id: String,
-        now: Millis,
-    ) -> Result<u64, StoreError> {
-        dispatch!(self, unread_count(&notification_id; now))
-    }
-
     /// Removes expired notifications (their deliveries go with them). Returns how many.
     pub async fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
         dispatch!(self, purge_expired(; now))
@@ -927,8 +913,8 @@ impl Db {
     }
 
     /// When the next unclaimed queued delivery is due, if any.
-    pub async fn next_due(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
-        dispatch!(self, next_due(; now))
+    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        dispatch!(self, next_due())
     }
 
     /// How many deliveries are queued or retrying (for operators and tests).

@@ -19,9 +19,10 @@
 //! - Migrations run in one transaction under an advisory lock, so replicas starting
 //!   together on an empty database make one schema; the VAPID key is inserted once
 //!   (`ON CONFLICT DO NOTHING`) and read back, so they share one key.
-//! - Each post is at most two round trips (the `appNotificationId` lookup, then one
-//!   statement that stores the notification, records its fan-out and notifies); each
-//!   claim and each round of outcomes is one.
+//! - Each post is at most two round trips here (the `appNotificationId` lookup, then one
+//!   statement that stores the notification, records its fan-out and notifies), after the
+//!   route's read of the user's preferences; each claim (with each push's unread count)
+//!   and each round of outcomes is one.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,9 +34,9 @@ use tokio::sync::{watch, Notify};
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, display_until, queue_stats, stored_resource, Attempted, ChangeHub, DbSettings,
-    DeliveryInfo, DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice,
-    QueueStats, Saved, StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, Attempted, ChangeHub, DbSettings, DeliveryInfo,
+    DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved,
+    StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
 
 /// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
@@ -256,25 +257,6 @@ impl PgStore {
         Ok(queue_stats(row.try_get(0)?, row.try_get(1)?, now))
     }
 
-    /// See [`super::Db::unread_count`].
-    pub async fn unread_count(
-        &self,
-        notification_id: &str,
-        now: Millis,
-    ) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM notifications
-             WHERE user_id = (SELECT user_id FROM notifications WHERE id = $1)
-               AND expires_at > $2 AND read_state = 'unread'
-               AND user_action_state <> 'dismissed'",
-        )
-        .bind(notification_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
     pub async fn subscription_count(&self) -> Result<u64, StoreError> {
         let count: i64 =
             sqlx::query_scalar("SELECT count(*) FROM subscriptions WHERE endpoint IS NOT NULL")
@@ -480,7 +462,7 @@ impl PgStore {
         .bind(uns)
         .bind(withheld)
         .bind(&notification.group_name)
-        .bind(display_until(notification, now))
+        .bind(notification.display_close_at(now))
         .bind(updated)
         .fetch_optional(&self.pool)
         .await?;
@@ -903,7 +885,10 @@ impl PgStore {
              SELECT c.id, c.attempts, c.subscription_id, s.endpoint, s.p256dh, s.auth,
                     COALESCE(n.id, ''), COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'),
                     n.app_notification_id, COALESCE(n.expires_at, c.created_at + $4),
-                    c.kind = 'changes', s.user_id, pending.changes
+                    c.kind = 'changes', s.user_id, pending.changes,
+                    (SELECT count(*) FROM notifications u WHERE u.user_id = s.user_id
+                       AND u.expires_at > $1 AND u.read_state = 'unread'
+                       AND u.user_action_state <> 'dismissed')
              FROM claimed c
              LEFT JOIN subscriptions s ON s.id = c.subscription_id
              LEFT JOIN notifications n ON n.id = c.notification_id
@@ -939,7 +924,7 @@ impl PgStore {
 
     /// The earliest moment a queued delivery can be claimed: its due time, or its lease's
     /// end when another replica holds it (one that died releases it then).
-    pub async fn next_due(&self, _now: Millis) -> Result<Option<Millis>, StoreError> {
+    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT min(greatest(next_attempt_at, leased_until)) FROM (
                  SELECT next_attempt_at, leased_until FROM deliveries
@@ -1253,5 +1238,6 @@ fn due_delivery(row: &PgRow) -> Result<DueDelivery, StoreError> {
         changes_only: row.try_get(11)?,
         user: row.try_get(12)?,
         changes: LoggedChange::list_of(row.try_get::<Option<String>, _>(13)?.as_deref()),
+        unread: u64::try_from(row.try_get::<i64, _>(14)?).unwrap_or(0),
     })
 }

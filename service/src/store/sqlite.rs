@@ -13,9 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, display_until, queue_stats, stored_resource, Attempted, DeliveryInfo,
-    DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved,
-    StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, Attempted, DeliveryInfo, DueDelivery, FanOut,
+    FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved, StateUpdated, StoreError,
+    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
@@ -162,7 +162,8 @@ pub struct SqliteStore {
 }
 
 /// The columns `DueDelivery` is read from, in order: a change-only push has no notification
-/// (its lifetime is the queue's), and every push the subscription's changes since its last.
+/// (its lifetime is the queue's), and every push the subscription's changes since its last
+/// and the user's unread count at `?1` (now).
 fn due_columns() -> String {
     format!(
         "d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, COALESCE(n.id, ''), \
@@ -172,7 +173,10 @@ fn due_columns() -> String {
          (SELECT json_group_array(json_array(x.seq, x.notification_id, x.read_state, \
                  x.user_action_state, x.deleted, x.group_name)) \
           FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id AND c.seq > s.changes_seq \
-                ORDER BY c.seq DESC LIMIT {}) x)",
+                ORDER BY c.seq DESC LIMIT {}) x), \
+         (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id \
+              AND u.expires_at > ?1 AND u.read_state = 'unread' \
+              AND u.user_action_state <> 'dismissed')",
         usernotify::core::sync::MAX_CHANGES_PER_PUSH
     )
 }
@@ -237,20 +241,6 @@ impl SqliteStore {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         Ok(queue_stats(depth, oldest, now))
-    }
-
-    /// See [`super::Db::unread_count`].
-    pub fn unread_count(&self, notification_id: &str, now: Millis) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .lock()
-            .prepare_cached(
-                "SELECT COUNT(*) FROM notifications
-                 WHERE user_id = (SELECT user_id FROM notifications WHERE id = ?1)
-                   AND expires_at > ?2 AND read_state = 'unread'
-                   AND user_action_state <> 'dismissed'",
-            )?
-            .query_row(params![notification_id, now], |row| row.get(0))?;
-        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     pub fn subscription_count(&self) -> Result<u64, StoreError> {
@@ -427,7 +417,7 @@ impl SqliteStore {
                 now,
                 seq,
                 notification.group_name,
-                display_until(notification, now)
+                notification.display_close_at(now)
             ])?;
             // The update is news again: the push carries its state, so an earlier change of
             // it is no longer one to tell other devices.
@@ -453,7 +443,7 @@ impl SqliteStore {
                 now,
                 seq,
                 notification.group_name,
-                display_until(notification, now)
+                notification.display_close_at(now)
             ])?;
         }
         let mut fan_out = FanOut::default();
@@ -836,7 +826,7 @@ impl SqliteStore {
 
     /// When the next queued delivery not claimed is due, if any (walks the due index and
     /// stops at the first row).
-    pub fn next_due(&self, _now: Millis) -> Result<Option<Millis>, StoreError> {
+    pub fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         let conn = self.lock();
         let skip: Vec<i64> = self.claims().iter().copied().collect();
         let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".to_owned());
@@ -947,6 +937,7 @@ fn due_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueDelivery> {
         changes_only: row.get(11)?,
         user: row.get(12)?,
         changes: LoggedChange::list_of(row.get::<_, Option<String>>(13)?.as_deref()),
+        unread: u64::try_from(row.get::<_, i64>(14)?).unwrap_or(0),
     })
 }
 
