@@ -38,6 +38,12 @@ impl InvalidState {
     }
 }
 
+/// Whether an entry in these states is counted by its group's notification and the app
+/// badge: unread and not dismissed.
+pub fn counts(read: ReadState, action: UserActionState) -> bool {
+    read == ReadState::Unread && action != UserActionState::Dismissed
+}
+
 impl ReadState {
     pub fn parse(text: &str) -> Result<ReadState, InvalidState> {
         match text {
@@ -141,7 +147,7 @@ impl FeedEntry {
     /// Counted by its group's notification, and kept on screen: unread and not dismissed.
     /// Once the user has read it in the app, its notification has nothing more to say.
     pub fn counts_in_group(&self) -> bool {
-        self.read_state == ReadState::Unread && self.user_action_state != UserActionState::Dismissed
+        counts(self.read_state, self.user_action_state)
     }
 
     /// True when `other` says the same thing: a redelivery rather than an update.

@@ -28,12 +28,13 @@ pub enum Kind {
 /// holds it (the core's tree) and copied out where it cannot be borrowed (a JS value).
 pub trait JsonRead<'a>: Sized + Clone {
     fn kind(&self) -> Kind;
-    /// The member `name` of an object (its last, as `JSON.parse` keeps); `None` when
-    /// absent, `null`, or not an object.
-    fn member(&self, name: &str) -> Option<Self>;
-    /// The member `name` where `null` matters (a patch's "clear this"): `None` when absent,
-    /// `Some(None)` when `null`.
+    /// The member `name` where `null` matters (a patch's "clear this"): `None` when absent
+    /// or not an object, `Some(None)` when `null`; an object's last (as `JSON.parse` keeps).
     fn field(&self, name: &str) -> Option<Option<Self>>;
+    /// The member `name` of an object; `None` when absent, `null`, or not an object.
+    fn member(&self, name: &str) -> Option<Self> {
+        self.field(name).flatten()
+    }
     fn text(&self) -> Option<Cow<'a, str>>;
     fn flag(&self) -> Option<bool>;
     fn number(&self) -> Option<f64>;
@@ -59,10 +60,6 @@ impl<'a> JsonRead<'a> for &'a Json {
             Json::Array(_) => Kind::Array,
             Json::Object(_) => Kind::Object,
         }
-    }
-
-    fn member(&self, name: &str) -> Option<&'a Json> {
-        Json::get(self, name)
     }
 
     fn field(&self, name: &str) -> Option<Option<&'a Json>> {
@@ -119,15 +116,7 @@ pub enum Json {
 impl Json {
     /// The member `name` of an object; `None` for absent, for `null`, and for non-objects.
     pub fn get(&self, name: &str) -> Option<&Json> {
-        match self {
-            Json::Object(members) => members
-                .iter()
-                .rev()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value)
-                .filter(|value| !matches!(value, Json::Null)),
-            _ => None,
-        }
+        JsonRead::member(&self, name)
     }
 
     pub fn as_str(&self) -> Option<&str> {

@@ -156,7 +156,7 @@ pub fn actions_json(actions: &[Action]) -> String {
 
 /// A button of the notification: a click on it opens `url` (same origin only, like the
 /// notification's own) and is reported with its `action`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Action {
     pub action: String,
     pub title: String,
@@ -208,9 +208,9 @@ impl Notification {
     /// A declarative message's `notification` member (or a browser's `Notification`, read
     /// the same way): `title`, `body`, `navigate` (the click URL), `tag` (the key, so the
     /// same tag replaces), `silent` (Low priority), `requireInteraction` (High), and the
-    /// pictures and `actions` (with `navigate`) under the contract's rules; pictures or
-    /// actions the contract refuses are left out, not the notification. It expires
-    /// [`MAX_LIFETIME`] after `now`.
+    /// pictures and `actions` (with `navigate`) under the contract's rules; when the contract
+    /// refuses any one of them, the pictures and actions are all left out, not the
+    /// notification. It expires [`MAX_LIFETIME`] after `now`.
     pub fn read_declarative<'a, V: JsonRead<'a>>(
         value: V,
         now: Millis,

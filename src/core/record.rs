@@ -30,9 +30,6 @@ pub const BY_COUNT: &str = "counted";
 /// them as they are).
 pub const BY_UNREAD: &str = "unread";
 
-/// The stored record's fields that only serve the indexes; the page API leaves them out.
-pub const INTERNAL_FIELDS: [&str; 4] = ["created", BY_EXPIRY, BY_COUNT, "resourceId"];
-
 /// The record of `entry`, as JSON text.
 pub fn record_of(entry: &FeedEntry) -> String {
     ObjectWriter::default()

@@ -75,7 +75,8 @@ impl StateChange {
     /// Whether the notification still counts after this change (unread and not dismissed,
     /// as its group counts it): false for one read, dismissed or deleted.
     pub fn counts(&self) -> bool {
-        matches!(self.state, Some((ReadState::Unread, action)) if action != UserActionState::Dismissed)
+        self.state
+            .is_some_and(|(read, action)| crate::core::feed::counts(read, action))
     }
 
     /// Applies a change of state to the local entry of the same resource; true when it

@@ -20,13 +20,12 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageChannel, MessageEvent, ServiceWorker, Window};
 
 use super::follow;
-use super::js::{error, now, object, parse, warn};
+use super::js::{error, now, object, warn};
 use super::store::{announce, Applied, Feed, StoreError, Written, CHANGES_CHANNEL};
 use super::subscription::{self, SubscribeOptions, SubscriptionError};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
 use crate::core::json::{JsonRead, ObjectWriter};
-use crate::core::preferences::Preferences;
 use crate::core::record::{entry_of, CHANGES_CURSOR};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -385,7 +384,7 @@ impl NotificationClient {
     pub async fn get_preferences(&self) -> Result<JsValue, JsValue> {
         let service = subscription::registered_service(&self.feed).await?;
         let preferences = subscription::fetch_preferences(&self.feed, &service).await?;
-        Ok(preferences_value(&preferences))
+        Ok(object(&preferences.to_json()))
     }
 
     /// Changes the user's preferences at the app service: the muted groups (their
@@ -399,7 +398,7 @@ impl NotificationClient {
         #[wasm_bindgen(unchecked_param_type = "PreferencesPatch")] preferences: JsValue,
     ) -> Result<JsValue, JsValue> {
         let stored = subscription::change_preferences(&self.feed, &preferences).await?;
-        Ok(preferences_value(&stored))
+        Ok(object(&stored.to_json()))
     }
 
     /// Sends local changes the service has not taken yet, then merges the service's feed
@@ -408,16 +407,18 @@ impl NotificationClient {
     #[wasm_bindgen(unchecked_return_type = "SyncResult")]
     pub async fn sync(&self) -> Result<JsValue, JsValue> {
         let synced = subscription::sync(&self.feed, now()).await?;
-        for gone in &synced.deleted {
-            deleted(gone).await;
+        for done in &synced.applied {
+            announce_applied(done).await;
         }
-        for written in &synced.updated {
-            updated(written).await;
-        }
+        let deleted = synced
+            .applied
+            .iter()
+            .filter(|done| matches!(done, Applied::Deleted(_)))
+            .count();
         Ok(to_js(&ApiSyncResult {
             sent: synced.sent,
-            updated: synced.updated.len(),
-            deleted: synced.deleted.len(),
+            updated: synced.applied.len() - deleted,
+            deleted,
         }))
     }
 }
@@ -459,11 +460,6 @@ pub(super) async fn announce_applied(applied: &Applied) {
         Applied::Updated(written) => updated(written).await,
         Applied::Deleted(entry) => deleted(entry).await,
     }
-}
-
-/// Preferences as the page API hands them out (the core's JSON, parsed).
-fn preferences_value(preferences: &Preferences) -> JsValue {
-    parse(&preferences.to_json()).unwrap_or(JsValue::NULL)
 }
 
 /// A message of the feed's channel (`{id, change, record}`) as `onChanged` hands it out.

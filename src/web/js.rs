@@ -32,17 +32,10 @@ impl JsonRead<'static> for JsValue {
         }
     }
 
-    fn member(&self, name: &str) -> Option<JsValue> {
-        if self.kind() != Kind::Object {
-            return None;
-        }
-        Reflect::get(self, &JsValue::from_str(name))
-            .ok()
-            .filter(|value| !value.is_null() && !value.is_undefined())
-    }
-
     fn field(&self, name: &str) -> Option<Option<JsValue>> {
-        if self.kind() != Kind::Object {
+        // One call into JS, not `kind()`'s five: an array (the only other object JSON
+        // makes) has no named members.
+        if !self.is_object() {
             return None;
         }
         let value = Reflect::get(self, &JsValue::from_str(name)).ok()?;
@@ -169,13 +162,8 @@ pub struct Started<T> {
 pub fn start<T: 'static>(work: impl core::future::Future<Output = T> + 'static) -> Started<T> {
     let result = alloc::rc::Rc::new(core::cell::Cell::new(None));
     let slot = alloc::rc::Rc::clone(&result);
-    let mut finished = None;
-    let done = js_sys::Promise::new(&mut |resolve, _reject| finished = Some(resolve));
-    spawn(alloc::boxed::Box::pin(async move {
+    let done = promise_of(alloc::boxed::Box::pin(async move {
         slot.set(Some(work.await));
-        if let Some(finished) = finished {
-            let _ = finished.call0(&JsValue::UNDEFINED);
-        }
     }));
     Started {
         result,

@@ -18,7 +18,7 @@ use web_sys::{
 
 use super::js::{for_pages, object, stringify, warn, worker_scope};
 use super::service::{segment, Service, ServiceError};
-use super::store::{Feed, StoreError, Written};
+use super::store::{Applied, Feed, StoreError};
 use crate::core::feed::{FeedEntry, ReadState, UserActionState};
 use crate::core::json::{JsonRead, ObjectWriter};
 use crate::core::preferences::{InvalidPreferences, Preferences};
@@ -316,10 +316,9 @@ pub async fn send_change(feed: &Feed, entry: &FeedEntry, deleted: bool) {
 pub struct Synced {
     /// Changes from the outbox the service took.
     pub sent: u32,
-    /// Entries whose state the service's changed here.
-    pub updated: Vec<Written>,
-    /// Entries deleted here because the service no longer has them.
-    pub deleted: Vec<FeedEntry>,
+    /// Entries whose state the service's changed here, or deleted here because the service
+    /// no longer has them.
+    pub applied: Vec<Applied>,
 }
 
 /// Sends local changes the service has not taken yet, in order, then adopts the service's
@@ -341,11 +340,7 @@ pub async fn sync(feed: &Feed, now: Millis) -> Result<Synced, SubscriptionError>
         .member("value")
         .map(|value| value.items())
         .unwrap_or_default();
-    let mut synced = Synced {
-        sent,
-        updated: Vec::new(),
-        deleted: Vec::new(),
-    };
+    let mut changes = Vec::new();
     for entry in feed.all().await? {
         let Some(resource_id) = entry.id.as_deref() else {
             continue;
@@ -356,34 +351,28 @@ pub async fn sync(feed: &Feed, now: Millis) -> Result<Synced, SubscriptionError>
         let found = there.iter().find(|item| {
             item.member("id").and_then(|id| id.as_string()).as_deref() == Some(resource_id)
         });
-        let Some(found) = found else {
-            // Deleted on another device (or by the app).
-            if let Ok(gone) = feed.delete(&entry.key, now).await {
-                synced.deleted.push(gone);
-            }
-            continue;
-        };
-        let state = |name: &str| found.member(name).and_then(|state| state.as_string());
-        let read_state = state("readState").and_then(|state| ReadState::parse(&state).ok());
-        let action = state("userActionState").and_then(|state| UserActionState::parse(&state).ok());
-        if read_state.is_none_or(|state| state == entry.read_state)
-            && action.is_none_or(|state| state == entry.user_action_state)
-        {
-            continue;
+        // Not listed: deleted on another device (or by the app).
+        let state = found.map(|found| {
+            let state = |name: &str| found.member(name).and_then(|state| state.as_string());
+            (
+                state("readState")
+                    .and_then(|state| ReadState::parse(&state).ok())
+                    .unwrap_or(entry.read_state),
+                state("userActionState")
+                    .and_then(|state| UserActionState::parse(&state).ok())
+                    .unwrap_or(entry.user_action_state),
+            )
+        });
+        if state != Some((entry.read_state, entry.user_action_state)) {
+            changes.push(StateChange {
+                id: resource_id.to_owned(),
+                state,
+            });
         }
-        let written = feed
-            .update(core::slice::from_ref(&entry.key), now, |stored| {
-                if let Some(state) = read_state {
-                    stored.read_state = state;
-                }
-                if let Some(state) = action {
-                    stored.user_action_state = state;
-                }
-            })
-            .await?;
-        synced.updated.extend(written);
     }
-    Ok(synced)
+    // In one transaction, as changes from the stream or a push are.
+    let applied = feed.apply(&changes, now).await?;
+    Ok(Synced { sent, applied })
 }
 
 /// Sends the changes waiting in the outbox, in order; how many the service took. What it

@@ -112,6 +112,9 @@ thread_local! {
     /// The worker's feed: one connection, opened on first use and reopened after a failure.
     static FEED: Feed = Feed::default();
     static PURGED_AT: Cell<Option<Millis>> = const { Cell::new(None) };
+    /// The wasm being put in its cache since the module started (the shell found it
+    /// missing), for `install` to wait on rather than fetch it again.
+    static KEEPING: Cell<Option<Promise>> = const { Cell::new(None) };
 }
 
 fn feed() -> Feed {
@@ -136,7 +139,7 @@ fn started() {}
 pub fn configure(wasm_url: String, cache_name: String, keep: bool) {
     wasm_cache::configure(wasm_url, cache_name);
     if keep {
-        spawn(Box::pin(keep_module()));
+        KEEPING.with(|keeping| keeping.set(Some(handled(keep_module()))));
     }
 }
 
@@ -150,7 +153,13 @@ async fn keep_module() {
 #[wasm_bindgen(js_name = install)]
 pub fn on_install(_event: ExtendableEvent) -> Promise {
     handled(async {
-        keep_module().await;
+        // A new build starts with its cache empty: the module is being kept already.
+        match KEEPING.with(Cell::take) {
+            Some(keeping) => {
+                let _ = JsFuture::from(keeping).await;
+            }
+            None => keep_module().await,
+        }
         if let Some(scope) = worker_scope() {
             if let Ok(skipping) = scope.skip_waiting() {
                 let _ = JsFuture::from(skipping).await;
@@ -365,16 +374,23 @@ async fn apply_changes(
 }
 
 /// After changes from other devices were applied to the feed: every page hears each, and
-/// its notification closes or its group's is redrawn. Returns the tags it closed.
+/// its notification closes or its group's is redrawn, once per notification on screen (the
+/// feed holds every change already). Returns the tags it closed.
 fn redraw_applied<'a>(
     registration: &'a ServiceWorkerRegistration,
     applied: &'a [Applied],
 ) -> Boxed<'a, Vec<String>> {
     Box::pin(async move {
+        let mut redrawn = Vec::new();
         let mut closed = Vec::new();
         for done in applied {
             let entry = done.announce();
-            closed.extend(redraw(registration, &entry.key, entry.group_name.as_deref()).await);
+            let group = entry.group_name.as_deref();
+            let tag = tag_of(group, &entry.key);
+            if !redrawn.contains(&tag) {
+                closed.extend(redraw(registration, &entry.key, group).await);
+                redrawn.push(tag);
+            }
         }
         closed
     })
@@ -490,7 +506,7 @@ async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) 
     let body = text.as_deref().and_then(parse);
     let changes_only = body.as_ref().is_some_and(is_changes_only);
     let changes = body.as_ref().map(changes_of).unwrap_or_default();
-    let mut pushed = read_push(text, proposed, now);
+    let mut pushed = read_push(text, body.clone(), proposed, now);
     let applied = apply_changes(changes, &mut pushed, now).await;
     // The feed's part starts at once, outside the screen's lock: IndexedDB runs the
     // transactions of pushes that arrive together one after another, in order, so each
@@ -696,13 +712,14 @@ fn show_status_unless_shown(
     })
 }
 
-/// A push as a valid notification. Its text is parsed by the engine's `JSON.parse` and read
-/// in place: no text (or only JSON whitespace) is `empty-body`, text that is not JSON
-/// `malformed-json`; a Graph resource, or a declarative message alone. A proposed
+/// A push as a valid notification. Its text, `parsed` once by the engine's `JSON.parse` (for
+/// this and for the changes it carries), is read in place: no text (or only JSON whitespace)
+/// is `empty-body`, text that is not JSON `malformed-json`; a Graph resource, or a declarative message alone. A proposed
 /// notification (a mutable declarative push) is read from its `data` when that is the
 /// resource (the service sends it there), else as a declarative notification itself.
 fn read_push(
     text: Option<String>,
+    parsed: Option<JsValue>,
     proposed: Option<web_sys::Notification>,
     now: Millis,
 ) -> Result<Pushed, InvalidNotification> {
@@ -725,7 +742,7 @@ fn read_push(
             if text.trim_ascii().is_empty() {
                 return Err(InvalidNotification::EmptyBody);
             }
-            let value = parse(&text).ok_or(InvalidNotification::MalformedJson)?;
+            let value = parsed.ok_or(InvalidNotification::MalformedJson)?;
             let notification = Notification::read_push(value.clone(), now)?;
             (value, text, notification)
         }
@@ -801,13 +818,17 @@ fn settle(now: Millis) -> Work {
                 PURGED_AT.with(|at| at.set(None));
             }
         }
-        let (Some(scope), Ok(count)) = (worker_scope(), feed.unread(now).await) else {
+        // The count is read only where the Badging API can show it.
+        let Some(scope) = worker_scope() else {
             return;
         };
         let navigator: BadgeNavigator = scope.navigator().unchecked_into();
         if !navigator.set_app_badge_function().is_function() {
             return;
         }
+        let Ok(count) = feed.unread(now).await else {
+            return;
+        };
         let badged = match count {
             0 => navigator.clear_app_badge(),
             count => navigator.set_app_badge(f64::from(count)),
