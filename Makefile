@@ -33,9 +33,9 @@ build-tools:
 	@echo '==> tools: installing what building needs, where missing (scripts/install-tools.sh build)'
 	@scripts/install-tools.sh build
 
-tools:
-	@echo '==> tools: installing what building and the tests need, where missing (scripts/install-tools.sh)'
-	@scripts/install-tools.sh
+tools: build-tools
+	@echo '==> tools: installing what the tests need, where missing (scripts/install-tools.sh tests)'
+	@scripts/install-tools.sh tests
 
 # Both modules are made small after wasm-bindgen: wasm-opt, import/export names shortened
 # in the module and its glue (checked to agree). The page module (wasm-pack) is the npm

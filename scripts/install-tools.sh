@@ -3,9 +3,10 @@
 # wrong version. `install-tools.sh build` (make build, make demo): the wasm target and
 # rust-src, wasm-pack, the wasm-bindgen CLI matching Cargo.lock, and the npm tools (wasm-opt
 # from `binaryen`, esbuild, and the test tools playwright-core, puppeteer-core, web-push, ws).
-# With no argument (make test), also what the tests run in: Chromium and ChromeDriver (and
-# curl), Firefox ESR and geckodriver, PostgreSQL (the service's tests and bench start
-# throwaway clusters of it; no server is started here), from apt, as root or with sudo.
+# `install-tools.sh tests` (make tools, after the build's half): what the tests run in:
+# Chromium and ChromeDriver (and curl), Firefox ESR and geckodriver, PostgreSQL (the
+# service's tests and bench start throwaway clusters of it; no server is started here), from
+# apt, as root or with sudo. With no argument, both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -19,36 +20,40 @@ if ! node -e 'const [major, minor] = process.versions.node.split(".").map(Number
   exit 1
 fi
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
+build_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
 
-# The worker module rebuilds core and alloc for size (Makefile: WORKER_BUILD).
-if ! rustup component list --installed | grep -q '^rust-src'; then
-  rustup component add rust-src
-fi
+  # The worker module rebuilds the standard library for size (Makefile: WORKER_BUILD).
+  if ! rustup component list --installed | grep -q '^rust-src'; then
+    rustup component add rust-src
+  fi
 
-if missing wasm-pack; then
-  cargo install wasm-pack
-fi
+  if missing wasm-pack; then
+    cargo install wasm-pack
+  fi
 
-# The CLI must match the wasm-bindgen crate exactly. No --locked: its lock file names a
-# dependency version this registry lacks.
-wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
-if [ "$have" != "$wanted" ]; then
-  cargo install wasm-bindgen-cli --version "$wanted" --force
-fi
+  # The CLI must match the wasm-bindgen crate exactly. No --locked: its lock file names a
+  # dependency version this registry lacks.
+  wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+  if [ "$have" != "$wanted" ]; then
+    cargo install wasm-bindgen-cli --version "$wanted" --force
+  fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] \
-  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] \
+    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+}
 
 # Building needs nothing more; the tests need browsers and PostgreSQL.
-if [ "${1:-}" = build ]; then
-  exit 0
-fi
+case "${1:-}" in
+  build) build_tools; exit 0 ;;
+  tests) ;;
+  *) build_tools ;;
+esac
 
 # Chromium for the end-to-end tests (playwright-core drives it) and, with ChromeDriver, for
 # the in-worker tests (wasm-pack test); curl for the service's demo test, which pastes the
