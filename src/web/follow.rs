@@ -22,13 +22,12 @@ use core::cell::Cell;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, Window};
+use web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult, Window};
 
 use super::client::announce_applied;
 use super::js::{parse, spawn, warn};
 use super::store::Feed;
 use super::subscription::{fetch_preferences, registered_service, send_outbox, SubscriptionError};
-use crate::core::json::JsonRead;
 use crate::core::record::CHANGES_CURSOR;
 use crate::core::sync::{EventReader, StateChange};
 
@@ -144,12 +143,14 @@ async fn connection(feed: &Feed, generation: u32) -> Ended {
         let Ok(read) = read else {
             return Ended::Dropped;
         };
-        if read.member("done").and_then(|done| done.flag()) != Some(false) {
+        let read: ReadableStreamReadResult = read.unchecked_into();
+        if read.get_done() != Some(false) {
             return Ended::Dropped;
         }
-        let Some(chunk) = read.member("value") else {
+        let chunk = read.get_value();
+        if chunk.is_undefined() {
             return Ended::Dropped;
-        };
+        }
         let bytes = Uint8Array::new(&chunk).to_vec();
         for event in events.push(&bytes) {
             let change = parse(&event.data).and_then(|data| StateChange::read(&data));

@@ -138,6 +138,8 @@ fn refused(failure: &JsValue) -> SubscriptionError {
     if !cfg!(feature = "page") {
         return push_unavailable("");
     }
+    // By name: a page may have no `Notification` at all (iOS Safari outside a Home Screen
+    // app), where web-sys's static getter would throw.
     let global = js_sys::global();
     let permission = js_sys::Reflect::get(&global, &JsValue::from_str("Notification"))
         .and_then(|notification| {
@@ -149,16 +151,15 @@ fn refused(failure: &JsValue) -> SubscriptionError {
         Some("denied") => push_unavailable(BLOCKED),
         Some("default") => push_unavailable(NOT_ALLOWED_YET),
         _ => {
-            let text = |name: &str| {
-                js_sys::Reflect::get(failure, &JsValue::from_str(name))
-                    .ok()
-                    .and_then(|value| value.as_string())
-                    .unwrap_or_default()
+            // A DOMException, whose prototype is Error's.
+            let failure = failure.dyn_ref::<js_sys::Error>();
+            let text = |part: fn(&js_sys::Error) -> js_sys::JsString| {
+                failure.map(part).map(String::from).unwrap_or_default()
             };
             let mut why = String::from("the browser could not subscribe to its push service (");
-            why.push_str(&text("name"));
+            why.push_str(&text(js_sys::Error::name));
             why.push_str(": ");
-            why.push_str(&text("message"));
+            why.push_str(&text(js_sys::Error::message));
             why.push_str("); private windows and browsers without a push service cannot subscribe");
             SubscriptionError::PushUnavailable(why)
         }
