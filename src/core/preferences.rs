@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use super::json::{JsonRead, Kind, ObjectWriter};
 use super::notification::Priority;
+pub use super::time::{parse_time_of_day, time_of_day};
 
 /// At most this many muted groups: a preference, not a database.
 pub const MAX_MUTED_GROUPS: usize = 200;
@@ -297,35 +298,6 @@ fn quiet_hours<'a, V: JsonRead<'a>>(hours: &V) -> Result<QuietHours, InvalidPref
         time_zone: Cow::into_owned(time_zone),
         allow_high,
     })
-}
-
-/// `HH:MM`, 00:00 to 23:59, as minutes after midnight.
-pub fn parse_time_of_day(text: &str) -> Option<u16> {
-    let (hours, minutes) = text.split_once(':')?;
-    let number = |digits: &str| {
-        (digits.len() == 2 && digits.bytes().all(|byte| byte.is_ascii_digit())).then(|| {
-            digits
-                .bytes()
-                .fold(0u16, |value, digit| value * 10 + u16::from(digit - b'0'))
-        })
-    };
-    let (hours, minutes) = (number(hours)?, number(minutes)?);
-    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
-}
-
-/// Minutes after midnight as `HH:MM`.
-pub fn time_of_day(minute: u16) -> String {
-    let digit = |value: u16| char::from(b'0' + (value % 10) as u8);
-    let (hours, minutes) = (minute / 60 % 24, minute % 60);
-    [
-        digit(hours / 10),
-        digit(hours),
-        ':',
-        digit(minutes / 10),
-        digit(minutes),
-    ]
-    .iter()
-    .collect()
 }
 
 /// What an IANA time zone name can look like: `Area/Location`, `UTC`, `Etc/GMT+3`.

@@ -102,6 +102,28 @@ pub fn format_iso8601(instant: Millis) -> String {
     out
 }
 
+/// `HH:MM`, 00:00 to 23:59, as minutes after midnight (quiet hours).
+pub fn parse_time_of_day(text: &str) -> Option<u16> {
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let hours = cursor.digits(2)?;
+    cursor.consume(b':')?;
+    let minutes = cursor.digits(2)?;
+    let whole = cursor.peek().is_none() && hours < 24 && minutes < 60;
+    whole.then(|| u16::try_from(hours * 60 + minutes).ok())?
+}
+
+/// Minutes after midnight as `HH:MM`.
+pub fn time_of_day(minute: u16) -> String {
+    let mut out = String::new();
+    pad(&mut out, i64::from(minute / 60 % 24), 2);
+    out.push(':');
+    pad(&mut out, i64::from(minute % 60), 2);
+    out
+}
+
 fn pad(out: &mut String, value: i64, width: usize) {
     let mut digits = String::new();
     push_int(&mut digits, value);
