@@ -46,19 +46,21 @@ pub async fn load(db: &Db, user: &str) -> Result<(Preferences, Option<i64>), Sto
     })
 }
 
-/// Whether `preferences` withhold a notification of `group` and `priority` at `now`: the
-/// core decides, with the local minute in the quiet hours' time zone.
-pub fn withheld(
-    preferences: &Preferences,
+/// Whether the user's preferences withhold a notification of `group` and `priority` at
+/// `now`: the core decides, with the local minute in the quiet hours' time zone.
+pub async fn withheld(
+    db: &Db,
+    user: &str,
     group: Option<&str>,
     priority: Priority,
     now: Millis,
-) -> Option<Withheld> {
+) -> Result<Option<Withheld>, StoreError> {
+    let (preferences, _) = load(db, user).await?;
     let minute = preferences
         .quiet_hours
         .as_ref()
         .and_then(|hours| local_minute(&hours.time_zone, now));
-    preferences.withholds(group, priority, minute)
+    Ok(preferences.withholds(group, priority, minute))
 }
 
 #[cfg(test)]

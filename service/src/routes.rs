@@ -466,13 +466,14 @@ async fn post_notification(
     }
     // The user's preferences: a muted group, or quiet hours now in the user's time zone,
     // and the notification is stored (the feed has it) but not pushed.
-    let (preferences, _) = crate::preferences::load(state.db(), &user).await?;
     let withheld = crate::preferences::withheld(
-        &preferences,
+        state.db(),
+        &user,
         notification.group_name.as_deref(),
         notification.priority,
         now,
     )
+    .await?
     .map(|withheld| withheld.reason());
     let saved = state
         .db()
@@ -621,8 +622,8 @@ async fn queue_change_pushes(
     group: &str,
     now: Millis,
 ) -> Result<usize, crate::store::StoreError> {
-    let (preferences, _) = crate::preferences::load(state.db(), user).await?;
-    if crate::preferences::withheld(&preferences, None, Priority::Low, now).is_some() {
+    let quiet = crate::preferences::withheld(state.db(), user, None, Priority::Low, now).await?;
+    if quiet.is_some() {
         return Ok(0);
     }
     let on_devices = state
