@@ -239,12 +239,16 @@ const workerActive = async (page, timeout = 20_000) => {
   if (!active) throw new Error(`no service worker became active for ${page.url()} within ${timeout} ms`);
 };
 
-/** Runs `setUp(browser)`, closing the browser when it fails, so that no test run hangs on it. */
-const closedOnFailure = async (browser, setUp) => {
+/**
+ * Runs `setUp(browser)`, closing the browser (and the servers `also` lists) when it fails, so
+ * that no test run hangs on them.
+ */
+const closedOnFailure = async (browser, setUp, also = []) => {
   try {
     return await setUp(browser);
   } catch (error) {
     await browser.close();
+    for (const server of also) await server.close();
     throw error;
   }
 };
@@ -317,74 +321,76 @@ async function launchFirefox(origin, subscribeDemo) {
     await pushServer.close();
     throw error;
   }
-  const defaultContext = browser.defaultBrowserContext();
-  const newPage = async () => {
-    const opened = await defaultContext.newPage();
-    await opened.evaluateOnNewDocument(collectReports);
-    return opened;
-  };
-  const page = await newPage();
-  const consoleLines = [];
-  page.on('console', (message) => consoleLines.push(message.text()));
-  await page.goto(`${origin}/`);
-  // Firefox drops a push to an origin that no tab shows and its history has no visit of
-  // (a link followed, an address typed): "Ignoring message sent to unvisited origin", and it
-  // unsubscribes. A navigation by WebDriver is not such a visit; following a link is, as
-  // when a user came to the app.
-  await Promise.all([
-    page.waitForNavigation(),
-    page.evaluate(() => {
-      const link = Object.assign(document.createElement('a'), { href: '/?visited' });
-      document.body.append(link);
-      link.click();
-    }),
-  ]);
-  await workerActive(page);
+  return closedOnFailure(browser, async () => {
+    const defaultContext = browser.defaultBrowserContext();
+    const newPage = async () => {
+      const opened = await defaultContext.newPage();
+      await opened.evaluateOnNewDocument(collectReports);
+      return opened;
+    };
+    const page = await newPage();
+    const consoleLines = [];
+    page.on('console', (message) => consoleLines.push(message.text()));
+    await page.goto(`${origin}/`);
+    // Firefox drops a push to an origin that no tab shows and its history has no visit of
+    // (a link followed, an address typed): "Ignoring message sent to unvisited origin", and it
+    // unsubscribes. A navigation by WebDriver is not such a visit; following a link is, as
+    // when a user came to the app.
+    await Promise.all([
+      page.waitForNavigation(),
+      page.evaluate(() => {
+        const link = Object.assign(document.createElement('a'), { href: '/?visited' });
+        document.body.append(link);
+        link.click();
+      }),
+    ]);
+    await workerActive(page);
 
-  /** Subscribes the registration of `scope` with the browser's own PushManager. */
-  const subscribe = (scope) =>
-    page.evaluate(async ([at, key]) => {
-      const registration = await navigator.serviceWorker.getRegistration(at);
-      const subscription = (await registration.pushManager.getSubscription())
-        ?? (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
-      return subscription.toJSON();
-    }, [scope, vapidKeys.publicKey]);
-  /** Sends real Web Push to `subscription`; an empty string is a push without a payload. */
-  const sender = (subscription) => async (data) => {
-    const text = asText(data);
-    const request = webpush.generateRequestDetails(subscription, text === '' ? null : text, {
-      vapidDetails: { subject: 'mailto:tests@usernotify.invalid', publicKey: vapidKeys.publicKey, privateKey: vapidKeys.privateKey },
-      TTL: 60,
-    });
-    const answer = await fetch(request.endpoint, { method: request.method, headers: request.headers, body: request.body });
-    if (answer.status !== 201) throw new Error(`the push service answered ${answer.status}: ${await answer.text()}`);
-    return answer.headers.get('location');
-  };
-  const subscription = subscribeDemo ? await subscribe(`${origin}/`) : null;
-  return {
-    browser,
-    page,
-    context: { newPage },
-    pushServer,
-    vapidKeys,
-    subscription,
-    consoleLines,
-    /** Sends a real Web Push message carrying `data` (an object is sent as its JSON text). */
-    pushBlind: subscription ? sender(subscription) : () => Promise.reject(new Error('the demo is not subscribed')),
-    /** Registers a fixture worker on its own scope, subscribed to push on its own. */
-    registerWorker: async (script, scope, type = 'module') => {
-      await registerIn(page, script, scope, type);
-      const own = await subscribe(new URL(scope, origin).href);
-      return { subscription: own, pushBlind: sender(own), shown: () => shownIn(page, scope) };
-    },
-    stopWorker: () => {
-      throw new Error('Firefox offers no way to stop a service worker from a test');
-    },
-    fill: (selector, value) => page.locator(selector).fill(value),
-    click: (selector) => page.click(selector),
-    closeBrowser: async () => {
-      await browser.close();
-      await pushServer.close();
-    },
-  };
+    /** Subscribes the registration of `scope` with the browser's own PushManager. */
+    const subscribe = (scope) =>
+      page.evaluate(async ([at, key]) => {
+        const registration = await navigator.serviceWorker.getRegistration(at);
+        const subscription = (await registration.pushManager.getSubscription())
+          ?? (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
+        return subscription.toJSON();
+      }, [scope, vapidKeys.publicKey]);
+    /** Sends real Web Push to `subscription`; an empty string is a push without a payload. */
+    const sender = (subscription) => async (data) => {
+      const text = asText(data);
+      const request = webpush.generateRequestDetails(subscription, text === '' ? null : text, {
+        vapidDetails: { subject: 'mailto:tests@usernotify.invalid', publicKey: vapidKeys.publicKey, privateKey: vapidKeys.privateKey },
+        TTL: 60,
+      });
+      const answer = await fetch(request.endpoint, { method: request.method, headers: request.headers, body: request.body });
+      if (answer.status !== 201) throw new Error(`the push service answered ${answer.status}: ${await answer.text()}`);
+      return answer.headers.get('location');
+    };
+    const subscription = subscribeDemo ? await subscribe(`${origin}/`) : null;
+    return {
+      browser,
+      page,
+      context: { newPage },
+      pushServer,
+      vapidKeys,
+      subscription,
+      consoleLines,
+      /** Sends a real Web Push message carrying `data` (an object is sent as its JSON text). */
+      pushBlind: subscription ? sender(subscription) : () => Promise.reject(new Error('the demo is not subscribed')),
+      /** Registers a fixture worker on its own scope, subscribed to push on its own. */
+      registerWorker: async (script, scope, type = 'module') => {
+        await registerIn(page, script, scope, type);
+        const own = await subscribe(new URL(scope, origin).href);
+        return { subscription: own, pushBlind: sender(own), shown: () => shownIn(page, scope) };
+      },
+      stopWorker: () => {
+        throw new Error('Firefox offers no way to stop a service worker from a test');
+      },
+      fill: (selector, value) => page.locator(selector).fill(value),
+      click: (selector) => page.click(selector),
+      closeBrowser: async () => {
+        await browser.close();
+        await pushServer.close();
+      },
+    };
+  }, [pushServer]);
 }
