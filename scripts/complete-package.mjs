@@ -35,7 +35,7 @@ const repositoryOf = (manifest) => {
 
 const manifest = JSON.parse(readFileSync(pkg('package.json'), 'utf8'));
 const repository = repositoryOf(manifest);
-if (!repository) console.warn('complete-package: no repository (Cargo.toml has none, and no URL in the origin remote)');
+if (!repository) console.warn('complete-package: pkg/package.json gets no "repository" (none in Cargo.toml, no URL in the origin remote); set one in Cargo.toml before publishing');
 
 const completed = {
   name: manifest.name,
