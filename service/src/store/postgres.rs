@@ -531,9 +531,9 @@ impl PgStore {
         .transpose()
     }
 
-    /// One transaction: the row locked and read, the update, and when it changed anything,
-    /// the user's next `seq` (the `change_heads` row stays locked until the commit, so the
-    /// user's seqs commit in order) and the logged change.
+    /// One statement, so one round trip: the row locked and read (`old`), the update, and
+    /// when it changed anything, the user's next `seq` (the `change_heads` row stays locked
+    /// until the statement commits, so the user's seqs commit in order) and the logged change.
     pub async fn update_state(
         &self,
         user: &str,
@@ -542,31 +542,20 @@ impl PgStore {
         user_action_state: Option<&str>,
         now: Millis,
     ) -> Result<Option<StateUpdated>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let before = sqlx::query(
-            "SELECT read_state, user_action_state FROM notifications
-             WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE",
-        )
-        .bind(id)
-        .bind(user)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(before) = before else {
-            return Ok(None);
-        };
-        let (was_read, was_action): (String, String) = (before.try_get(0)?, before.try_get(1)?);
-        let new_read = read_state.unwrap_or(&was_read).to_owned();
-        let new_action = user_action_state.unwrap_or(&was_action).to_owned();
-        let changed = new_read != was_read || new_action != was_action;
         let row = sqlx::query(
-            "WITH updated AS (
-                 UPDATE notifications SET read_state = $3, user_action_state = $4
-                 WHERE id = $1 AND user_id = $2
-                 RETURNING id, resource, read_state, user_action_state, created_at, group_name,
-                     expires_at
+            "WITH old AS (
+                 SELECT id, read_state, user_action_state FROM notifications
+                 WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE
+             ), updated AS (
+                 UPDATE notifications n SET read_state = COALESCE($4, old.read_state),
+                     user_action_state = COALESCE($5, old.user_action_state)
+                 FROM old WHERE n.id = old.id AND n.user_id = $2
+                 RETURNING n.id, n.resource, n.read_state, n.user_action_state, n.created_at,
+                     n.group_name, n.expires_at,
+                     (n.read_state, n.user_action_state)
+                         IS DISTINCT FROM (old.read_state, old.user_action_state) AS changed
              ), head AS (
-                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 WHERE $5
+                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 FROM updated WHERE changed
                  ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + 1
                  RETURNING seq
              ), logged AS (
@@ -586,12 +575,14 @@ impl PgStore {
         )
         .bind(id)
         .bind(user)
-        .bind(&new_read)
-        .bind(&new_action)
-        .bind(changed)
-        .fetch_one(&mut *tx)
+        .bind(now)
+        .bind(read_state)
+        .bind(user_action_state)
+        .fetch_optional(&self.pool)
         .await?;
-        tx.commit().await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
         let item = feed_item(&row)?;
         let seq: Option<i64> = row.try_get(6)?;
         let change = seq.map(|seq| {
