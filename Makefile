@@ -115,8 +115,10 @@ test-worker:
 # The demo in headless Chromium (pushes delivered through the DevTools protocol) and in
 # headless Firefox (real Web Push through a loopback push service and Firefox's own push
 # path). USERNOTIFY_BROWSERS=chromium (or firefox) runs the cross-browser suites in one only.
+# --test-force-exit: a file whose tests are done exits even if a child process it started is
+# left running, so a failure ends the run instead of hanging it.
 test-e2e:
-	node --test --test-concurrency=1 tests/e2e/
+	node --test --test-concurrency=1 --test-force-exit tests/e2e/
 
 # docs/demo.png, the demo as a user sees it, taken by its end-to-end test (tests/e2e/demo.test.mjs)
 # in headless Chromium; `make test` takes it too, into tests/e2e/.artifacts/.

@@ -58,25 +58,48 @@ const freePort = () => new Promise((resolve, reject) => {
   });
 });
 
-/** `vite` (the dev server, its CLI) in tests/webapp, resolved once it prints its address. */
-async function startViteCli() {
+/**
+ * `vite` (the dev server, its CLI) in tests/webapp, resolved once it prints its address.
+ * NO_COLOR: with `CI` set (as CI machines set it) Vite colours the port even into a pipe, and
+ * the address no longer reads as one. A Vite that never gets there is stopped, not left to
+ * keep the test file running.
+ */
+async function startViteCli({ within = 45_000 } = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [viteCli, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: webapp,
+    env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill();
   });
   let output = '';
   const origin = `http://127.0.0.1:${port}`;
-  await new Promise((resolve, reject) => {
-    const read = (chunk) => {
-      output += chunk;
-      if (output.includes(`${origin}/`)) resolve();
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.once('exit', (code) => reject(new Error(`vite exited (${code}): ${output}`)));
-  });
-  return { origin, stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill(); }) };
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`vite printed no ${origin}/ within ${within} ms: ${output}`)), within);
+      const read = (chunk) => {
+        output += chunk;
+        if (output.includes(`${origin}/`)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`vite exited (${code}): ${output}`));
+      });
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { origin, stop };
 }
 
 /** A page of an app of its own, in a temporary root, run by Vite's JavaScript API. */
