@@ -584,6 +584,7 @@ impl PgStore {
             return Ok(None);
         };
         let item = feed_item(&row)?;
+        let group: Option<String> = row.try_get(5)?;
         let seq: Option<i64> = row.try_get(6)?;
         let change = seq.map(|seq| {
             LoggedChange::from_row(
@@ -592,7 +593,7 @@ impl PgStore {
                 Some(&item.read_state),
                 Some(&item.user_action_state),
                 false,
-                row.try_get(5).ok().flatten(),
+                group,
             )
         });
         Ok(Some(StateUpdated { item, change }))
