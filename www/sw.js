@@ -6,8 +6,9 @@ import init, * as worker from './usernotify_worker.js';
 
 // The wasm sits beside this script, or in `self.usernotifyBase` (set by a classic worker that
 // imports this one from elsewhere). The module keeps it in the Cache Storage under this
-// build's name, so that a cold start needs no network. A failed load is logged with what the
-// server answered, and tried again by the next event.
+// build's name, so that a cold start needs no network. A failed load is logged once, with what
+// the server answered; the event that meets the failure clears it, so the next one tries again
+// (the start-up load and the event it started for are one attempt, logged once).
 const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.meta.url);
 const cacheName = `usernotify-${USERNOTIFY_BUILD}`;
 const load = async () => {
@@ -21,7 +22,6 @@ const load = async () => {
 };
 let ready;
 const start = () => (ready ??= load().catch((error) => {
-  ready = undefined;
   console.error(error.message);
   throw error;
 }));
@@ -54,6 +54,7 @@ const handle = async (event) => {
   try {
     await start();
   } catch (error) {
+    ready = undefined;
     if (event.type === 'install') throw error;
     if (!plain(event) || (await self.registration.getNotifications()).length) return;
     return self.registration.showNotification('Notifications', { body: "You're all caught up.", tag: 'usernotify-status', silent: true });
