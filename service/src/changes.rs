@@ -50,15 +50,16 @@ impl ChangeHub {
 
     /// A receiver that changes whenever a change of `user` is logged from now on. Taken
     /// before a stream reads the log, so that no change between the read and the wait is
-    /// missed.
-    pub fn watch(&self, user: &str) -> watch::Receiver<()> {
+    /// missed. `None` when `user` already has `max` streams open here (each holds its
+    /// receiver until it ends).
+    pub fn watch(&self, user: &str, max: usize) -> Option<watch::Receiver<()>> {
         let mut users = self.users();
         // Users whose streams all ended are dropped here, as streams come and go.
         users.retain(|_, sender| sender.receiver_count() > 0);
-        users
+        let sender = users
             .entry(user.to_owned())
-            .or_insert_with(|| watch::channel(()).0)
-            .subscribe()
+            .or_insert_with(|| watch::channel(()).0);
+        (sender.receiver_count() < max).then(|| sender.subscribe())
     }
 
     /// Wakes the open streams of `user`, if any.

@@ -31,6 +31,9 @@ pub struct DeliverySettings {
     pub poll_interval: Duration,
     /// Whole-request time limit for one push (connect included).
     pub request_timeout: Duration,
+    /// Time limit for connecting to a push service (TCP and TLS), shorter than
+    /// `request_timeout`: an endpoint that does not even accept gives its sender back soon.
+    pub connect_timeout: Duration,
     /// First retry delay when the push service gave no `Retry-After`; doubles per attempt.
     pub backoff_base: Duration,
     /// Cap on the exponential delay.
@@ -38,8 +41,17 @@ pub struct DeliverySettings {
     /// Attempts before a delivery that keeps failing transiently is given up.
     pub max_attempts: u32,
     /// Pushes in flight at once: the worker's pool of send tasks, refilled as each one
-    /// finishes. Also the most pushes a crash can make it send twice.
+    /// finishes. Also the most pushes a crash can make it send twice
+    /// (`USERNOTIFY_PUSHES_IN_FLIGHT`).
     pub batch: usize,
+    /// Pushes in flight at once for one user's subscriptions, in this process
+    /// (`USERNOTIFY_PUSHES_IN_FLIGHT_PER_USER`): the rest of the pool stays free for the
+    /// other users, whatever one user's endpoints do.
+    pub per_user: usize,
+    /// Pushes in flight at once to one push host (`host:port`), in this process
+    /// (`USERNOTIFY_PUSHES_IN_FLIGHT_PER_HOST`): a slow or hanging push service holds at most
+    /// this many senders.
+    pub per_host: usize,
     /// On SIGTERM, how long the requests and pushes in flight get to finish; pushes still
     /// unanswered then are abandoned and stay queued for the next start.
     pub shutdown_grace: Duration,
@@ -57,14 +69,45 @@ impl Default for DeliverySettings {
         DeliverySettings {
             run_worker: true,
             poll_interval: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(3600),
             max_attempts: 12,
-            batch: 64,
+            batch: 128,
+            per_user: 16,
+            per_host: 64,
             shutdown_grace: Duration::from_secs(10),
             lease: Duration::from_secs(60),
             declarative_push: true,
+        }
+    }
+}
+
+/// What one user can make the service store or hold open: every signed-in user may be an
+/// attacker. Each is a setting (docs/service.md); the defaults suit people, not scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLimits {
+    /// Push subscriptions (browsers) a user may register (`USERNOTIFY_MAX_SUBSCRIPTIONS_PER_USER`);
+    /// one more is refused with 409 `subscription-limit`. Re-registering an endpoint
+    /// refreshes it and is never refused; a subscription its push service said is gone no
+    /// longer counts.
+    pub subscriptions: usize,
+    /// Notifications kept in a user's feed (`USERNOTIFY_MAX_NOTIFICATIONS_PER_USER`): a post
+    /// beyond it is accepted and evicts the user's oldest, as a deletion every device hears.
+    pub notifications: usize,
+    /// Change streams (`GET /me/notifications/changes`) a user may hold open in one process
+    /// (`USERNOTIFY_MAX_CHANGE_STREAMS_PER_USER`); one more is answered 429
+    /// `too-many-change-streams`.
+    pub change_streams: usize,
+}
+
+impl Default for UserLimits {
+    fn default() -> UserLimits {
+        UserLimits {
+            subscriptions: 50,
+            notifications: 1_000,
+            change_streams: 8,
         }
     }
 }
@@ -150,6 +193,8 @@ pub struct Config {
     pub blocked_callers: HashSet<String>,
     /// Requests per minute per caller; 0 turns the limit off.
     pub rate_per_minute: u32,
+    /// What one user may store or hold open.
+    pub limits: UserLimits,
     /// Lets `http://127.0.0.1…` and `http://[::1]…` push endpoints register (tests only).
     pub allow_loopback_push: bool,
     /// VAPID `sub` claim (`mailto:` or `https:`); required: the service does not start
@@ -185,6 +230,7 @@ impl fmt::Debug for Config {
             .field("token_users", &users)
             .field("blocked_callers", &self.blocked_callers)
             .field("rate_per_minute", &self.rate_per_minute)
+            .field("limits", &self.limits)
             .field("allow_loopback_push", &self.allow_loopback_push)
             .field("demo_curl", &self.demo_curl)
             .field("vapid_subject", &self.vapid_subject)
@@ -312,6 +358,7 @@ impl Config {
             tokens: Vec::new(),
             blocked_callers: HashSet::new(),
             rate_per_minute: 600,
+            limits: UserLimits::default(),
             allow_loopback_push: false,
             demo_curl: false,
             vapid_subject: None,
@@ -379,6 +426,7 @@ impl Config {
                 &lease,
             )?));
         }
+        read_limits(&present, &mut config)?;
         if let Some(flag) = var("USERNOTIFY_ALLOW_LOOPBACK_PUSH") {
             config.allow_loopback_push = parse_flag("USERNOTIFY_ALLOW_LOOPBACK_PUSH", &flag)?;
         }
@@ -414,6 +462,56 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// The limits per user, the delivery pool's shares and the push timeouts: each a whole
+/// number above 0.
+fn read_limits(
+    present: &impl Fn(&str) -> Option<String>,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    let read = |name: &'static str, into: &mut usize| -> Result<(), ConfigError> {
+        if let Some(value) = present(name) {
+            *into = usize::try_from(positive(name, &value)?).unwrap_or(usize::MAX);
+        }
+        Ok(())
+    };
+    read(
+        "USERNOTIFY_MAX_SUBSCRIPTIONS_PER_USER",
+        &mut config.limits.subscriptions,
+    )?;
+    read(
+        "USERNOTIFY_MAX_NOTIFICATIONS_PER_USER",
+        &mut config.limits.notifications,
+    )?;
+    read(
+        "USERNOTIFY_MAX_CHANGE_STREAMS_PER_USER",
+        &mut config.limits.change_streams,
+    )?;
+    let seconds = |name: &'static str, into: &mut Duration| -> Result<(), ConfigError> {
+        if let Some(value) = present(name) {
+            *into = Duration::from_secs(u64::from(positive(name, &value)?));
+        }
+        Ok(())
+    };
+    seconds(
+        "USERNOTIFY_PUSH_TIMEOUT_SECS",
+        &mut config.delivery.request_timeout,
+    )?;
+    seconds(
+        "USERNOTIFY_PUSH_CONNECT_TIMEOUT_SECS",
+        &mut config.delivery.connect_timeout,
+    )?;
+    read("USERNOTIFY_PUSHES_IN_FLIGHT", &mut config.delivery.batch)?;
+    read(
+        "USERNOTIFY_PUSHES_IN_FLIGHT_PER_USER",
+        &mut config.delivery.per_user,
+    )?;
+    read(
+        "USERNOTIFY_PUSHES_IN_FLIGHT_PER_HOST",
+        &mut config.delivery.per_host,
+    )?;
+    Ok(())
 }
 
 /// The JWT settings: none at all, or an issuer and an audience (and optionally the rest).
@@ -717,6 +815,49 @@ mod tests {
         assert!(!format!("{config:?}").contains("pw-secret"));
         let error = read(&[("USERNOTIFY_DB_POOL", "0")]).unwrap_err();
         assert_eq!(error.code(), "invalid-number");
+    }
+
+    #[test]
+    fn limits_per_user_and_the_pool_shares_are_read_and_default_sanely() {
+        let defaults = read(&[]).unwrap();
+        assert_eq!(defaults.limits, UserLimits::default());
+        assert!(defaults.delivery.per_user < defaults.delivery.batch);
+        assert!(defaults.delivery.per_host < defaults.delivery.batch);
+        assert!(defaults.delivery.connect_timeout < defaults.delivery.request_timeout);
+        let config = read(&[
+            ("USERNOTIFY_MAX_SUBSCRIPTIONS_PER_USER", "3"),
+            ("USERNOTIFY_MAX_NOTIFICATIONS_PER_USER", "100000"),
+            ("USERNOTIFY_MAX_CHANGE_STREAMS_PER_USER", "2"),
+            ("USERNOTIFY_PUSHES_IN_FLIGHT", "32"),
+            ("USERNOTIFY_PUSHES_IN_FLIGHT_PER_USER", "4"),
+            ("USERNOTIFY_PUSHES_IN_FLIGHT_PER_HOST", "8"),
+            ("USERNOTIFY_PUSH_TIMEOUT_SECS", "20"),
+            ("USERNOTIFY_PUSH_CONNECT_TIMEOUT_SECS", "2"),
+        ])
+        .unwrap();
+        assert_eq!(config.delivery.request_timeout, Duration::from_secs(20));
+        assert_eq!(config.delivery.connect_timeout, Duration::from_secs(2));
+        assert_eq!(
+            config.limits,
+            UserLimits {
+                subscriptions: 3,
+                notifications: 100_000,
+                change_streams: 2,
+            }
+        );
+        assert_eq!(
+            (
+                config.delivery.batch,
+                config.delivery.per_user,
+                config.delivery.per_host
+            ),
+            (32, 4, 8)
+        );
+        let error = read(&[("USERNOTIFY_MAX_NOTIFICATIONS_PER_USER", "0")]).unwrap_err();
+        assert_eq!(error.code(), "invalid-number");
+        assert!(error
+            .to_string()
+            .contains("USERNOTIFY_MAX_NOTIFICATIONS_PER_USER"));
     }
 
     #[test]

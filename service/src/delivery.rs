@@ -12,7 +12,7 @@
 //! `DeliverySettings::max_attempts` transient failures (429, 5xx, no answer) came in a row
 //! (`too-many-attempts`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::clock::now_millis;
 use crate::config::DeliverySettings;
 use crate::metrics::Metrics;
 use crate::push::{self, endpoint_tag, PushMessage};
-use crate::store::{reasons, Attempted, Db, DueDelivery, Verdict};
+use crate::store::{reasons, Attempted, ClaimShares, Db, DueDelivery, Verdict};
 use crate::vapid::Vapid;
 
 /// The longest `Retry-After` honoured; beyond it a push service's hint is capped.
@@ -66,6 +66,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the push host answered (`Some(true)`, any status), did not (`Some(false)`: a
+    /// timeout, no connection), or was never asked (`None`).
+    fn host_answered(&self) -> Option<bool> {
+        match self {
+            Outcome::Delivered(_)
+            | Outcome::Gone(_)
+            | Outcome::Rejected(_)
+            | Outcome::Retry { .. } => Some(true),
+            Outcome::Unreachable("store") => None,
+            Outcome::Unreachable(_) => Some(false),
+            Outcome::Expired
+            | Outcome::Unbuildable(_)
+            | Outcome::AlreadyGone
+            | Outcome::NotSent(_) => None,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Outcome::Delivered(_) => "delivered",
@@ -138,7 +155,7 @@ pub fn push_client(settings: &DeliverySettings) -> Result<reqwest::Client, reqwe
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.request_timeout)
-        .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+        .connect_timeout(settings.connect_timeout.min(settings.request_timeout))
         .user_agent(concat!("usernotify-service/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -150,14 +167,19 @@ impl Deliverer {
     ///
     /// A pool, not rounds: up to `settings.batch` pushes are in flight at once and a free
     /// slot is refilled as soon as one finishes, so one slow or hanging push service holds
-    /// up a single slot instead of everything behind it. Outcomes that finish together are
-    /// recorded in one transaction. A delivery stays in the queue until its outcome is
-    /// recorded, so a crash re-sends at most the pushes that were in flight.
+    /// up a single slot instead of everything behind it. The pool is shared out: no user
+    /// holds more than `per_user` of it and no push host more than `per_host`, users take
+    /// turns in each claim, and a push host that keeps timing out rests ([`Holdings`]).
+    /// Outcomes that finish together are recorded in one transaction. A delivery stays in
+    /// the queue until its outcome is recorded, so a crash re-sends at most the pushes that
+    /// were in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limit = self.settings.batch.max(1);
         let mut sending: JoinSet<(DueDelivery, Outcome)> = JoinSet::new();
-        // Delivery ids being sent, by task, so a task that fails can give its claim back.
-        let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
+        // Deliveries being sent, by task (id, user, push host), so a task that fails can
+        // give its claim and its share back.
+        let mut in_flight: HashMap<tokio::task::Id, (i64, String, String)> = HashMap::new();
+        let mut holdings = Holdings::default();
         // Outcomes whose recording failed (the database was busy or failing): kept, and
         // still claimed, until they are recorded, so they are not sent again meanwhile.
         let mut unrecorded: Vec<Attempted> = Vec::new();
@@ -190,19 +212,30 @@ impl Deliverer {
                 }
                 let free = limit.saturating_sub(sending.len());
                 if free > 0 {
-                    let due = self.claim(now, free).await;
+                    let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
+                    let due = self.claim(now, free, shares.clone()).await;
                     let fetched = due.len();
                     for delivery in due {
-                        let id = delivery.id;
+                        let held = (
+                            delivery.id,
+                            delivery.owner.clone(),
+                            delivery.push_host.clone(),
+                        );
+                        holdings.take(&held.1, &held.2);
                         let this = self.clone();
                         let task = sending.spawn(async move {
                             let outcome = this.attempt(&delivery).await;
                             (delivery, outcome)
                         });
-                        in_flight.insert(task.id(), id);
+                        in_flight.insert(task.id(), held);
                     }
                     if fetched < free {
-                        wait = Some(self.until_next_due(now).await);
+                        let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
+                        let mut until = self.until_next_due(now, shares).await;
+                        if let Some(rest) = holdings.rest_ends(tokio::time::Instant::now()) {
+                            until = until.min(rest);
+                        }
+                        wait = Some(until);
                     }
                 }
             }
@@ -214,15 +247,25 @@ impl Deliverer {
                     }
                     let mut verdicts = Vec::with_capacity(done.len());
                     let mut failed = Vec::new();
+                    let ended = tokio::time::Instant::now();
                     for joined in done {
                         match joined {
                             Ok((task, (delivery, outcome))) => {
                                 in_flight.remove(&task);
+                                holdings.give_back(
+                                    &delivery.owner,
+                                    &delivery.push_host,
+                                    outcome.host_answered(),
+                                    ended,
+                                );
                                 verdicts.push(self.verdict(&delivery, &outcome));
                             }
                             // The delivery stays queued; releasing its claim lets it be retried.
                             Err(error) => {
-                                failed.extend(in_flight.remove(&error.id()));
+                                if let Some((id, user, host)) = in_flight.remove(&error.id()) {
+                                    holdings.give_back(&user, &host, None, ended);
+                                    failed.push(id);
+                                }
                                 tracing::warn!(%error, "a push task failed");
                             }
                         }
@@ -262,12 +305,13 @@ impl Deliverer {
         }
     }
 
-    /// Claims up to `limit` due deliveries for this process, for the lease.
-    async fn claim(&self, now: Millis, limit: usize) -> Vec<DueDelivery> {
+    /// Claims up to `limit` due deliveries for this process, for the lease, shared out by
+    /// `shares`.
+    async fn claim(&self, now: Millis, limit: usize, shares: ClaimShares) -> Vec<DueDelivery> {
         let lease = Millis::try_from(self.settings.lease.as_millis()).unwrap_or(Millis::MAX);
         match self
             .db
-            .claim_due(now, limit, now.saturating_add(lease))
+            .claim_due(now, limit, now.saturating_add(lease), shares)
             .await
         {
             Ok(due) => due,
@@ -280,8 +324,8 @@ impl Deliverer {
 
     /// How long to sleep before the next queued delivery (not one in flight) is due,
     /// at most the poll interval.
-    async fn until_next_due(&self, now: Millis) -> Duration {
-        match self.db.next_due().await {
+    async fn until_next_due(&self, now: Millis, shares: ClaimShares) -> Duration {
+        match self.db.next_due(shares).await {
             Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)),
             _ => self.settings.poll_interval,
         }
@@ -556,8 +600,131 @@ impl Deliverer {
                 status,
                 reason,
                 next_at,
+                unanswered: matches!(reason, Some("timeout" | "connect"))
+                    .then(|| delivery.subscription_id.clone()),
             }
         }
+    }
+}
+
+/// How many timeouts or refused connections in a row make a push host rest.
+const STRIKES_BEFORE_REST: u32 = 3;
+/// The first rest of a push host that keeps timing out; it doubles with each rest after it.
+const FIRST_REST: Duration = Duration::from_secs(5);
+/// The longest rest.
+const LONGEST_REST: Duration = Duration::from_secs(300);
+
+/// What this process's senders hold, so that every claim shares them out: pushes in flight
+/// per user and per push host, and the push hosts resting after timeouts. A host that keeps
+/// timing out rests, its deliveries waiting in the queue without holding a sender, and is
+/// tried again after the rest (longer each time, until it answers).
+#[derive(Debug, Default)]
+pub struct Holdings {
+    users: HashMap<String, usize>,
+    hosts: HashMap<String, usize>,
+    strikes: HashMap<String, Strikes>,
+}
+
+#[derive(Debug, Default)]
+struct Strikes {
+    /// Timeouts or refused connections in a row.
+    count: u32,
+    /// Rests so far, since the host last answered.
+    rests: u32,
+    resting_until: Option<tokio::time::Instant>,
+}
+
+impl Holdings {
+    /// A push to `user` at `host` starts.
+    pub fn take(&mut self, user: &str, host: &str) {
+        *self.users.entry(user.to_owned()).or_default() += 1;
+        *self.hosts.entry(host.to_owned()).or_default() += 1;
+    }
+
+    /// A push to `user` at `host` ended; `answered`: the host answered (any status), or
+    /// `None` when the push never reached it (not built, a task that failed).
+    pub fn give_back(
+        &mut self,
+        user: &str,
+        host: &str,
+        answered: Option<bool>,
+        now: tokio::time::Instant,
+    ) {
+        for (map, key) in [(&mut self.users, user), (&mut self.hosts, host)] {
+            if let Some(count) = map.get_mut(key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        match answered {
+            Some(true) => {
+                self.strikes.remove(host);
+            }
+            Some(false) => {
+                let strikes = self.strikes.entry(host.to_owned()).or_default();
+                strikes.count += 1;
+                if strikes.count >= STRIKES_BEFORE_REST {
+                    let rest = FIRST_REST
+                        .saturating_mul(2u32.saturating_pow(strikes.rests.min(16)))
+                        .min(LONGEST_REST);
+                    strikes.resting_until = Some(now + rest);
+                    strikes.rests += 1;
+                    strikes.count = 0;
+                    tracing::warn!(
+                        host,
+                        rest_seconds = rest.as_secs(),
+                        "a push host keeps timing out: its pushes wait without holding a sender"
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The room each user and host has now, for a claim.
+    pub fn shares(
+        &mut self,
+        settings: &DeliverySettings,
+        now: tokio::time::Instant,
+    ) -> ClaimShares {
+        let room = |held: &usize, share: usize| share.saturating_sub(*held);
+        let mut host_room: BTreeMap<String, usize> = self
+            .hosts
+            .iter()
+            .map(|(host, held)| (host.clone(), room(held, settings.per_host)))
+            .collect();
+        for (host, strikes) in &mut self.strikes {
+            match strikes.resting_until {
+                Some(until) if until > now => {
+                    host_room.insert(host.clone(), 0);
+                }
+                // Rested: tried again, and rests longer if it still does not answer.
+                Some(_) => strikes.resting_until = None,
+                None => {}
+            }
+        }
+        ClaimShares {
+            per_user: settings.per_user.max(1),
+            per_host: settings.per_host.max(1),
+            user_room: self
+                .users
+                .iter()
+                .map(|(user, held)| (user.clone(), room(held, settings.per_user)))
+                .collect(),
+            host_room,
+        }
+    }
+
+    /// When the first resting host may be tried again, if any rests.
+    pub fn rest_ends(&self, now: tokio::time::Instant) -> Option<Duration> {
+        self.strikes
+            .values()
+            .filter_map(|strikes| strikes.resting_until)
+            .filter(|until| *until > now)
+            .min()
+            .map(|until| until - now)
     }
 }
 

@@ -54,6 +54,16 @@ pub enum ApiError {
     TooLargeToPush {
         bytes: usize,
     },
+    /// The user already has the most push subscriptions the service keeps.
+    SubscriptionLimit {
+        max: usize,
+    },
+    /// The user already holds the most change streams open that the service allows.
+    TooManyChangeStreams {
+        max: usize,
+    },
+    /// A query option that is not supported, or a value it cannot take; the text says which.
+    InvalidQuery(String),
     Internal(InternalError),
 }
 
@@ -64,6 +74,8 @@ pub enum InternalError {
     Random(RandomUnavailable),
     CorruptResource,
     MetricsEncoding,
+    /// The task writing a page of the feed failed.
+    PageWriting,
 }
 
 impl std::fmt::Display for InternalError {
@@ -73,6 +85,7 @@ impl std::fmt::Display for InternalError {
             InternalError::Random(error) => write!(f, "{error}"),
             InternalError::CorruptResource => f.write_str("a stored resource is not JSON"),
             InternalError::MetricsEncoding => f.write_str("the metrics could not be written"),
+            InternalError::PageWriting => f.write_str("a page of the feed could not be written"),
         }
     }
 }
@@ -105,7 +118,10 @@ impl ApiError {
             | ApiError::InvalidSubscription(_)
             | ApiError::InvalidState(_)
             | ApiError::InvalidPreferences(_)
+            | ApiError::InvalidQuery(_)
             | ApiError::UndecodableBody => StatusCode::BAD_REQUEST,
+            ApiError::SubscriptionLimit { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyChangeStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::IdentityUnavailable { .. } | ApiError::NotReady(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -145,6 +161,9 @@ impl ApiError {
             ApiError::Unavailable => "service-unavailable",
             ApiError::RequestTooLarge => "request-too-large",
             ApiError::TooLargeToPush { .. } => "too-large-to-push",
+            ApiError::SubscriptionLimit { .. } => "subscription-limit",
+            ApiError::TooManyChangeStreams { .. } => "too-many-change-streams",
+            ApiError::InvalidQuery(_) => "invalid-query",
             ApiError::Internal(_) => "internal-error",
         }
     }
@@ -189,6 +208,19 @@ impl ApiError {
                 "The notification is {bytes} bytes of JSON; a push holds at most {}.",
                 usernotify::core::notification::MAX_PUSH_JSON_BYTES
             ),
+            ApiError::SubscriptionLimit { max } => format!(
+                "This user already has {max} push subscriptions, the most this service keeps \
+                 for one user. Remove one that is no longer used \
+                 (DELETE /me/notificationSubscriptions/{{id}}), or have the operator raise \
+                 USERNOTIFY_MAX_SUBSCRIPTIONS_PER_USER."
+            ),
+            ApiError::TooManyChangeStreams { max } => format!(
+                "This user already holds {max} change streams open, the most this service \
+                 allows. Close one (a page that is hidden need not keep its stream), retry \
+                 after the time in Retry-After, or have the operator raise \
+                 USERNOTIFY_MAX_CHANGE_STREAMS_PER_USER."
+            ),
+            ApiError::InvalidQuery(why) => why.clone(),
             ApiError::Internal(_) => "Something went wrong on the server.".to_owned(),
         }
     }
@@ -229,6 +261,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyChangeStreams { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

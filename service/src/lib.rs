@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     Config, ConfigError, DbLocation, DbSettings, DeliverySettings, LogFormat, OidcSettings,
-    StaticDir,
+    StaticDir, UserLimits,
 };
 pub use error::ApiError;
 pub use routes::{api_routes, router};
@@ -109,6 +109,7 @@ struct Shared {
     demo_curl: bool,
     public_url: Option<String>,
     delivery: DeliverySettings,
+    limits: UserLimits,
 }
 
 /// What every handler and the delivery worker share. Cheap to clone.
@@ -162,6 +163,7 @@ impl AppState {
                 .as_ref()
                 .map(|url| url.trim_end_matches('/').to_owned()),
             delivery: config.delivery.clone(),
+            limits: config.limits.clone(),
         })))
     }
 
@@ -191,6 +193,11 @@ impl AppState {
 
     pub fn public_url(&self) -> Option<&str> {
         self.0.public_url.as_deref()
+    }
+
+    /// What one user may store or hold open.
+    pub fn limits(&self) -> &UserLimits {
+        &self.0.limits
     }
 
     /// Tells the worker that deliveries were queued.

@@ -62,6 +62,20 @@ pub fn check_endpoint(text: &str, allow_loopback: bool) -> Result<reqwest::Url, 
     }
 }
 
+/// The push host of an endpoint, `host[:port]` (the port only when it is not the scheme's
+/// default), lower case: one push service, as far as sharing the senders goes. Empty for
+/// text that is not a URL (such an endpoint was never registered).
+pub fn push_host(endpoint: &str) -> String {
+    let Ok(url) = reqwest::Url::parse(endpoint) else {
+        return String::new();
+    };
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
 /// Decodes browser key material: base64url as `PushSubscription.toJSON()` gives it, but
 /// padded or standard base64 is accepted too.
 pub fn decode_key(text: &str) -> Option<Vec<u8>> {
@@ -217,6 +231,21 @@ mod tests {
             check_endpoint("/relative", true),
             Err(EndpointError::NotAUrl)
         );
+    }
+
+    #[test]
+    fn a_push_host_is_the_endpoints_host_and_port_unless_the_default() {
+        assert_eq!(
+            push_host("https://FCM.googleapis.com/fcm/send/x"),
+            "fcm.googleapis.com"
+        );
+        assert_eq!(
+            push_host("https://fcm.googleapis.com:443/x"),
+            "fcm.googleapis.com"
+        );
+        assert_eq!(push_host("http://127.0.0.1:9000/a/b"), "127.0.0.1:9000");
+        assert_eq!(push_host("http://[::1]:9000/a"), "[::1]:9000");
+        assert_eq!(push_host("not a url"), "");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -29,7 +29,9 @@ use crate::config::StaticDir;
 use crate::error::{graph_error_body, ApiError, InternalError};
 use crate::ids::{looks_like_id, new_id};
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
-use crate::store::{DeliveryInfo, FeedItem, LoggedChange, NewSubscription, SubscriptionInfo};
+use crate::store::{
+    DeliveryInfo, FeedItem, LoggedChange, NewSubscription, Registration, SubscriptionInfo,
+};
 use crate::{openapi, ops, AppState};
 
 /// The header naming the user notification subscription a post is for.
@@ -341,10 +343,15 @@ async fn create_subscription(
     let subscription = read_subscription(&parse_json(&bytes)?, state.allow_loopback_push())?;
     let candidate = new_id()?;
     let now = now_millis();
-    let info = state
+    let max = state.limits().subscriptions;
+    let info = match state
         .db()
-        .add_subscription(user, subscription, candidate, now)
-        .await?;
+        .add_subscription(user, subscription, candidate, max, now)
+        .await?
+    {
+        Registration::Registered(info) => info,
+        Registration::AtLimit { held } => return Err(ApiError::SubscriptionLimit { max: held }),
+    };
     let base = base_url(&state, &headers);
     if state.demo_curl() {
         if let Some(token) = crate::auth::bearer_token(&headers) {
@@ -477,9 +484,27 @@ async fn post_notification(
     .map(|withheld| withheld.reason());
     let saved = state
         .db()
-        .save_notification(user.clone(), uns, notification, candidate, withheld, now)
+        .save_notification(
+            user.clone(),
+            uns,
+            notification,
+            candidate,
+            withheld,
+            state.limits().notifications,
+            now,
+        )
         .await?
         .ok_or(ApiError::NotAllowedForUser)?;
+    if !saved.evicted.is_empty() {
+        // The oldest made room: this process's streams of the user hear of it now (the
+        // store told the other replicas), every device with the next push or visit.
+        state.changes().wake(&user);
+        tracing::info!(
+            count = saved.evicted.len(),
+            limit = state.limits().notifications,
+            "the user's feed is full: its oldest notifications were deleted"
+        );
+    }
     let fan_out = saved.fan_out;
     match fan_out.why_nothing_was_queued() {
         None => state.wake_deliveries(),
@@ -508,19 +533,104 @@ async fn post_notification(
     Ok(created(location, Value::Object(object)))
 }
 
+/// Notifications on a page of `GET /me/notifications` when the request names no `$top`.
+pub const DEFAULT_PAGE: usize = 100;
+/// The most notifications on one page; a larger `$top` gets pages of this size.
+pub const MAX_PAGE: usize = 500;
+
+/// The page a list request asks for: `$top` and `$skiptoken` (from an `@odata.nextLink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PageQuery {
+    top: usize,
+    before: Option<i64>,
+}
+
+impl PageQuery {
+    /// Reads the query string; any other OData system option (`$...`) is refused, so that a
+    /// misspelt `$top` does not silently list the default page.
+    fn read(query: Option<&str>) -> Result<PageQuery, ApiError> {
+        let mut page = PageQuery {
+            top: DEFAULT_PAGE,
+            before: None,
+        };
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match name.as_ref() {
+                "$top" => {
+                    let top: usize = value.trim().parse().map_err(|_| {
+                        ApiError::InvalidQuery(format!(
+                            "$top must be a whole number from 1 (pages hold at most {MAX_PAGE})."
+                        ))
+                    })?;
+                    if top == 0 {
+                        return Err(ApiError::InvalidQuery(format!(
+                            "$top must be a whole number from 1 (pages hold at most {MAX_PAGE})."
+                        )));
+                    }
+                    page.top = top.min(MAX_PAGE);
+                }
+                "$skiptoken" => {
+                    page.before = Some(value.trim().parse().map_err(|_| {
+                        ApiError::InvalidQuery(
+                            "$skiptoken is not one this service gave: follow @odata.nextLink as \
+                             it is."
+                                .to_owned(),
+                        )
+                    })?);
+                }
+                other if other.starts_with('$') => {
+                    return Err(ApiError::InvalidQuery(format!(
+                        "{other} is not supported here; $top and $skiptoken are."
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// `GET /me/notifications`: a page of the user's unexpired notifications, newest first,
+/// with `@odata.nextLink` while older ones remain (Graph's server-driven paging). Pages are
+/// keyset pages: following the links lists each notification once while new ones arrive.
 async fn list_notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
+    let page = PageQuery::read(query.as_deref())?;
     let now = now_millis();
-    let items = state.db().feed(user.clone(), now).await?;
-    let value = items
-        .iter()
-        .map(|item| resource_value(item, true).map(Value::Object))
-        .collect::<Result<Vec<_>, _>>()?;
-    let context = odata_context(&base_url(&state, &headers), &user, false);
-    Ok(axum::Json(json!({ "@odata.context": context, "value": value })).into_response())
+    let listed = state
+        .db()
+        .feed(user.clone(), page.before, page.top, now)
+        .await?;
+    let base = base_url(&state, &headers);
+    // A page is up to a few megabytes of JSON to write: written on the blocking pool, so
+    // that one user's large pages never keep the request workers from another user's call.
+    let written = tokio::task::spawn_blocking(move || {
+        let value = listed
+            .items
+            .iter()
+            .map(|item| resource_value(item, true).map(Value::Object))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut body = json!({
+            "@odata.context": odata_context(&base, &user, false),
+            "value": value,
+        });
+        if let (Some(next), Value::Object(object)) = (listed.next, &mut body) {
+            object.insert(
+                "@odata.nextLink".to_owned(),
+                json!(format!(
+                    "{base}/me/notifications?$top={}&$skiptoken={next}",
+                    page.top
+                )),
+            );
+        }
+        Ok::<_, ApiError>(body.to_string())
+    })
+    .await
+    .map_err(|_| ApiError::Internal(InternalError::PageWriting))??;
+    Ok(json_text(written))
 }
 
 /// Graph's client states; anything else (another value, another type) is refused.
@@ -670,7 +780,11 @@ async fn change_stream(
         .filter(|seq| *seq >= 0)
         .unwrap_or(0);
     // Watched before the first read, so that a change between the read and the wait wakes it.
-    let wake = state.changes().watch(&user);
+    let max = state.limits().change_streams;
+    let wake = state
+        .changes()
+        .watch(&user, max)
+        .ok_or(ApiError::TooManyChangeStreams { max })?;
     let (first, head) = state
         .db()
         .changes_since(user.clone(), after, STREAM_BATCH)

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use usernotify::core::{Json, Millis, Notification};
 use usernotify_service::store::{
-    Attempted, Db, DbLocation, DbSettings, DeliveryState, NewSubscription, Verdict,
+    Attempted, ClaimShares, Db, DbLocation, DbSettings, DeliveryState, NewSubscription, Verdict,
 };
 
 const NOW: Millis = 1_700_000_000_000;
@@ -82,6 +82,7 @@ async fn subscribe(db: &Db, user: &str, id: &str, host: &str) {
         user.to_owned(),
         subscription(&format!("https://push.example/{id}"), host),
         id.to_owned(),
+        usize::MAX,
         NOW,
     )
     .await
@@ -101,6 +102,7 @@ async fn post(
         body,
         id.to_owned(),
         None,
+        usize::MAX,
         NOW,
     )
     .await
@@ -140,7 +142,7 @@ async fn a_post_queues_the_matching_subscriptions_and_records_why_the_others_wer
         // s4 was reported gone before the post.
         let gone_first = post(db, "alice", "n0", for_host("app.example", "0")).await;
         let s4 = db
-            .claim_due(NOW, 10, NOW + 60_000)
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
             .await
             .unwrap()
             .into_iter()
@@ -215,13 +217,18 @@ async fn a_post_queues_the_matching_subscriptions_and_records_why_the_others_wer
                 for_host("app.example", "x"),
                 "n4".into(),
                 None,
+                usize::MAX,
                 NOW,
             )
             .await
             .unwrap();
         assert!(foreign.is_none(), "{name}");
         assert!(
-            db.feed("bob".into(), NOW).await.unwrap().is_empty(),
+            db.feed("bob".into(), None, usize::MAX, NOW)
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
             "{name}"
         );
         assert_eq!(
@@ -249,7 +256,10 @@ async fn the_same_app_notification_id_updates_the_same_notification_and_starts_i
             .unwrap()
             .unwrap();
         // The first version is being sent when the update comes.
-        let in_flight = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let in_flight = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(in_flight.len(), 1, "{name}");
         let second = post(db, "alice", "id-two", body("2")).await;
         assert!(second.updated, "{name}");
@@ -264,10 +274,17 @@ async fn the_same_app_notification_id_updates_the_same_notification_and_starts_i
             vec![("s1".to_owned(), DeliveryState::Queued, None)],
             "{name}"
         );
-        let due = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let due = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1, "{name}: the new version is due");
         assert!(due[0].resource.contains("\"2\""), "{name}");
-        let feed = db.feed("alice".into(), NOW).await.unwrap();
+        let feed = db
+            .feed("alice".into(), None, usize::MAX, NOW)
+            .await
+            .unwrap()
+            .items;
         assert_eq!(feed.len(), 1, "{name}");
         assert!(feed[0].resource.contains("\"2\""), "{name}");
         assert_eq!(feed[0].read_state, "unread", "{name}");
@@ -284,12 +301,18 @@ async fn a_claimed_delivery_is_not_handed_out_again_and_each_outcome_sets_its_st
         post(db, "alice", "n1", for_host("h", "x")).await;
         let stats = db.queue_stats().await.unwrap();
         assert_eq!(stats.depth, 4, "{name}");
-        let first = db.claim_due(NOW, 3, NOW + 60_000).await.unwrap();
+        let first = db
+            .claim_due(NOW, 3, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(first.len(), 3, "{name}");
-        let rest = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let rest = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(rest.len(), 1, "{name}: only the one not claimed");
         assert!(db
-            .claim_due(NOW, 10, NOW + 60_000)
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
             .await
             .unwrap()
             .is_empty());
@@ -312,6 +335,7 @@ async fn a_claimed_delivery_is_not_handed_out_again_and_each_outcome_sets_its_st
                         status: Some(503),
                         reason: None,
                         next_at,
+                        unanswered: None,
                     },
                     changes_through: None,
                 },
@@ -364,11 +388,14 @@ async fn a_claimed_delivery_is_not_handed_out_again_and_each_outcome_sets_its_st
         );
         // The retry is due at its time, not before; s4 is still claimed.
         assert!(db
-            .claim_due(NOW + 4_000, 10, NOW + 60_000)
+            .claim_due(NOW + 4_000, 10, NOW + 60_000, ClaimShares::unshared())
             .await
             .unwrap()
             .is_empty());
-        let retried = db.claim_due(next_at, 10, next_at + 60_000).await.unwrap();
+        let retried = db
+            .claim_due(next_at, 10, next_at + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(retried.len(), 1, "{name}");
         assert_eq!(retried[0].attempts, 1, "{name}");
         assert_eq!(db.pending_deliveries().await.unwrap(), 2, "{name}");
@@ -376,7 +403,10 @@ async fn a_claimed_delivery_is_not_handed_out_again_and_each_outcome_sets_its_st
         db.release_claims(vec![by_subscription("s4")])
             .await
             .unwrap();
-        let again = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let again = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(again.len(), 1, "{name}");
         assert_eq!(again[0].subscription_id, "s4", "{name}");
         let stats = db.queue_stats().await.unwrap();
@@ -393,7 +423,10 @@ async fn a_gone_subscription_is_forgotten_once_keeps_its_user_and_what_was_queue
         post(db, "alice", "n1", for_host("h", "1")).await;
         post(db, "alice", "n2", for_host("h", "2")).await;
         post(db, "alice", "n3", for_host("h", "3")).await;
-        let due = db.claim_due(NOW, 2, NOW + 60_000).await.unwrap();
+        let due = db
+            .claim_due(NOW, 2, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert_eq!(due.len(), 2, "{name}");
         let gone = |delivery_id: i64| Attempted {
             delivery_id,
@@ -479,8 +512,8 @@ async fn two_postgres_processes_never_claim_the_same_delivery_and_a_dead_ones_le
     }
     post(&first, "alice", "n1", for_host("h", "x")).await;
     let (a, b) = tokio::join!(
-        first.claim_due(NOW, 25, NOW + 1_000),
-        second.claim_due(NOW, 25, NOW + 1_000)
+        first.claim_due(NOW, 25, NOW + 1_000, ClaimShares::unshared()),
+        second.claim_due(NOW, 25, NOW + 1_000, ClaimShares::unshared())
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 40);
@@ -495,13 +528,16 @@ async fn two_postgres_processes_never_claim_the_same_delivery_and_a_dead_ones_le
         .await
         .unwrap();
     assert!(second
-        .claim_due(NOW + 999, 40, NOW + 2_000)
+        .claim_due(NOW + 999, 40, NOW + 2_000, ClaimShares::unshared())
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(second.next_due().await.unwrap(), Some(NOW + 1_000));
+    assert_eq!(
+        second.next_due(ClaimShares::unshared()).await.unwrap(),
+        Some(NOW + 1_000)
+    );
     let taken_over = second
-        .claim_due(NOW + 1_000, 40, NOW + 61_000)
+        .claim_due(NOW + 1_000, 40, NOW + 61_000, ClaimShares::unshared())
         .await
         .unwrap();
     assert_eq!(
@@ -695,7 +731,10 @@ async fn every_push_carries_the_changes_since_its_subscriptions_last_one_newest_
         subscribe(db, "alice", "s1", "h").await;
         post(db, "alice", "n1", for_host("h", "1")).await;
         post(db, "alice", "n2", for_host("h", "2")).await;
-        let first = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let first = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         assert!(first.iter().all(|due| due.changes.is_empty()), "{name}");
         db.record_outcomes(
             Arc::new(first.iter().map(|due| sent(due.id)).collect()),
@@ -712,7 +751,10 @@ async fn every_push_carries_the_changes_since_its_subscriptions_last_one_newest_
         // A browser that subscribes now hears only of later changes.
         subscribe(db, "alice", "s2", "h").await;
         post(db, "alice", "n3", for_host("h", "3")).await;
-        let due = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let due = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         let carried = |subscription: &str| -> Vec<(i64, String)> {
             due.iter()
                 .find(|due| due.subscription_id == subscription)
@@ -741,7 +783,10 @@ async fn every_push_carries_the_changes_since_its_subscriptions_last_one_newest_
             .await
             .unwrap();
         post(db, "alice", "n4", for_host("h", "4")).await;
-        let next = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let next = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         let s1 = next
             .iter()
             .find(|due| due.subscription_id == "s1" && due.notification_id == "n4")
@@ -764,6 +809,7 @@ async fn a_post_the_users_preferences_withhold_is_stored_and_its_deliveries_say_
                 for_host("app.example", "x"),
                 "n1".into(),
                 Some("muted"),
+                usize::MAX,
                 NOW,
             )
             .await
@@ -792,7 +838,11 @@ async fn a_post_the_users_preferences_withhold_is_stored_and_its_deliveries_say_
             "{name}"
         );
         assert_eq!(
-            db.feed("alice".into(), NOW).await.unwrap().len(),
+            db.feed("alice".into(), None, usize::MAX, NOW)
+                .await
+                .unwrap()
+                .items
+                .len(),
             1,
             "{name}"
         );
@@ -814,7 +864,10 @@ async fn a_push_that_only_carries_changes_waits_once_per_subscription_and_reads_
         post(db, "alice", "c1", grouped("1")).await;
         post(db, "alice", "c2", grouped("2")).await;
         post(db, "alice", "u1", for_host("h", "u")).await;
-        let due = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let due = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         // c2 was sent; c1's push is still out.
         let c2 = due.iter().find(|due| due.notification_id == "c2").unwrap();
         db.record_outcomes(Arc::new(vec![sent(c2.id)]), NOW)
@@ -859,7 +912,10 @@ async fn a_push_that_only_carries_changes_waits_once_per_subscription_and_reads_
             0,
             "{name}: one waits already"
         );
-        let due = db.claim_due(NOW, 10, NOW + 60_000).await.unwrap();
+        let due = db
+            .claim_due(NOW, 10, NOW + 60_000, ClaimShares::unshared())
+            .await
+            .unwrap();
         let changes_only: Vec<_> = due.iter().filter(|due| due.changes_only).collect();
         assert_eq!(changes_only.len(), 1, "{name}");
         let push = changes_only[0];
@@ -930,8 +986,8 @@ async fn a_change_logged_through_one_postgres_process_wakes_the_users_streams_in
     let hub = Arc::new(usernotify_service::changes::ChangeHub::default());
     subscribe(&first, "alice", "s1", "h").await;
     post(&first, "alice", "n1", for_host("h", "1")).await;
-    let mut alice = hub.watch("alice");
-    let mut bob = hub.watch("bob");
+    let mut alice = hub.watch("alice", 8).unwrap();
+    let mut bob = hub.watch("bob", 8).unwrap();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     second.spawn_wakeups(
         Arc::new(tokio::sync::Notify::new()),

@@ -63,9 +63,38 @@ impl Service {
     ) -> Result<JsValue, ServiceError> {
         let mut url = self.url.clone();
         url.push_str(path);
+        self.call_url(method, &url, body).await
+    }
+
+    /// A `GET` of a link the service answered (`@odata.nextLink`), followed as given, but
+    /// only on the service's own origin: the bearer token never goes anywhere else.
+    pub async fn follow(&self, link: &str) -> Result<JsValue, ServiceError> {
+        let origin = |url: &str| web_sys::Url::new(url).ok().map(|url| url.origin());
+        if origin(link).is_none() || origin(link) != origin(&self.url) {
+            let mut message = String::from("the app service at ");
+            message.push_str(&self.url);
+            message.push_str(for_pages(
+                " answered a next page on another origin; it was not followed (the service \
+                 needs USERNOTIFY_PUBLIC_URL set to the URL pages reach it at)",
+            ));
+            return Err(ServiceError {
+                code: String::from("service-error"),
+                message,
+                status: 0,
+            });
+        }
+        self.call_url(Method::GET, link, None).await
+    }
+
+    async fn call_url(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&str>,
+    ) -> Result<JsValue, ServiceError> {
         let mut bearer = String::from("Bearer ");
         bearer.push_str(&self.token);
-        let request = RequestBuilder::new(&url)
+        let request = RequestBuilder::new(url)
             .method(method)
             .header("Authorization", &bearer);
         let request = match body {

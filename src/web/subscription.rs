@@ -335,12 +335,27 @@ pub async fn sync(feed: &Feed, now: Millis) -> Result<Synced, SubscriptionError>
     // 1. What this browser changed while the service could not be reached, in order.
     let sent = send_outbox(feed, &service).await?;
 
-    // 2. The service's state wins for what it sent here.
-    let listed = service.call(Method::GET, "/me/notifications", None).await?;
-    let there = listed
-        .member("value")
-        .map(|value| value.items())
-        .unwrap_or_default();
+    // 2. The service's state wins for what it sent here: every page of the feed, following
+    // each `@odata.nextLink` as the service gave it.
+    let mut listed = service
+        .call(Method::GET, "/me/notifications?$top=500", None)
+        .await?;
+    let mut there = Vec::new();
+    loop {
+        there.extend(
+            listed
+                .member("value")
+                .map(|value| value.items())
+                .unwrap_or_default(),
+        );
+        let Some(next) = listed
+            .member("@odata.nextLink")
+            .and_then(|link| link.as_string())
+        else {
+            break;
+        };
+        listed = service.follow(&next).await?;
+    }
     let mut changes = Vec::new();
     for entry in feed.all().await? {
         let Some(resource_id) = entry.id.as_deref() else {

@@ -11,6 +11,7 @@
 pub mod postgres;
 pub mod sqlite;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -195,6 +196,23 @@ pub struct NewSubscription {
     pub display_name: Option<String>,
 }
 
+impl NewSubscription {
+    /// The push service the endpoint names, as `host[:port]`: what the senders are shared
+    /// out by, so that one slow push service cannot hold them all.
+    pub fn push_host(&self) -> String {
+        crate::push::push_host(&self.endpoint)
+    }
+}
+
+/// What registering a subscription did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Registered, or refreshed (the same endpoint again keeps its UNSID).
+    Registered(SubscriptionInfo),
+    /// Refused: the user already has `held` subscriptions that can be pushed to, the limit.
+    AtLimit { held: usize },
+}
+
 /// A subscription row as the API answers it (no keys, no endpoint).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionInfo {
@@ -216,6 +234,34 @@ pub struct FeedItem {
     pub read_state: String,
     pub user_action_state: String,
     pub created_at: Millis,
+}
+
+/// One page of a user's feed, newest first, and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    /// The `seq` of the last item, when more (older) notifications remain: the next page
+    /// lists those older than it. Keyset, not offset: a page stays the same while newer
+    /// notifications arrive, so following the pages lists each notification once.
+    pub next: Option<i64>,
+}
+
+impl FeedPage {
+    /// A page from up to `top + 1` rows `(item, seq)` read newest first: the extra row only
+    /// says that more remain.
+    fn of(mut rows: Vec<(FeedItem, i64)>, top: usize) -> FeedPage {
+        let more = rows.len() > top;
+        rows.truncate(top);
+        let next = if more {
+            rows.last().map(|(_, seq)| *seq)
+        } else {
+            None
+        };
+        FeedPage {
+            items: rows.into_iter().map(|(item, _)| item).collect(),
+            next,
+        }
+    }
 }
 
 /// What a post did for each of the user's subscriptions.
@@ -265,6 +311,9 @@ pub struct Saved {
     /// True when an earlier notification with the same `appNotificationId` was updated.
     pub updated: bool,
     pub fan_out: FanOut,
+    /// The user's oldest notifications deleted to keep the feed within its limit, each
+    /// logged as a deletion (every device drops it).
+    pub evicted: Vec<LoggedChange>,
 }
 
 /// One push to send: the subscription's keys and the resource to encrypt. The endpoint and
@@ -293,6 +342,11 @@ pub struct DueDelivery {
     /// How many of the user's notifications are unread, not dismissed and unexpired at the
     /// claim: the app badge the push carries (Declarative Web Push's `app_badge`).
     pub unread: u64,
+    /// The user the delivery is for (kept when the subscription is gone): what the senders
+    /// are shared out by.
+    pub owner: String,
+    /// The push host of the endpoint (`host[:port]`), the other thing they are shared by.
+    pub push_host: String,
 }
 
 /// One entry of a user's change log: the latest change of one notification (a later change
@@ -440,6 +494,10 @@ pub enum Verdict {
         status: Option<u16>,
         reason: Option<&'static str>,
         next_at: Millis,
+        /// The subscription whose endpoint did not answer (a timeout, no connection): its
+        /// other deliveries wait until `next_at` too, instead of each holding a sender until
+        /// it fails the same way.
+        unanswered: Option<String>,
     },
     /// Given up for good: refused, expired, unbuildable, or out of attempts.
     Failed {
@@ -485,6 +543,7 @@ impl Attempted {
                 status,
                 reason,
                 next_at,
+                ..
             } => (DeliveryState::Retrying, *status, *reason, Some(*next_at)),
             Verdict::Failed { status, reason } => {
                 (DeliveryState::Failed, *status, Some(reason), None)
@@ -550,6 +609,72 @@ impl Attempted {
             }
         }
         cursors
+    }
+}
+
+/// How the senders of this process are shared out when it claims deliveries: no user and no
+/// push host may have more than its share in flight here, so what one user's endpoints do
+/// (hang, time out, flood) never takes the senders from the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimShares {
+    /// Pushes in flight at most per user (`DeliverySettings::per_user`).
+    pub per_user: usize,
+    /// Pushes in flight at most per push host (`DeliverySettings::per_host`).
+    pub per_host: usize,
+    /// Room left for each user with pushes in flight here (0: none until one finishes).
+    pub user_room: BTreeMap<String, usize>,
+    /// Room left for each host with pushes in flight here, or resting after timeouts (0).
+    pub host_room: BTreeMap<String, usize>,
+}
+
+impl ClaimShares {
+    /// How many due rows a claim looks at, per row it may take: enough for several users to
+    /// take turns in one claim; the users and hosts without room are passed over in the
+    /// index before the window is counted.
+    pub const WINDOW: usize = 4;
+
+    /// Nothing in flight and no share smaller than a whole claim: a claim in the old order,
+    /// for tools and tests of the queue itself.
+    pub fn unshared() -> ClaimShares {
+        ClaimShares {
+            per_user: usize::MAX,
+            per_host: usize::MAX,
+            ..ClaimShares::default()
+        }
+    }
+
+    fn full(rooms: &BTreeMap<String, usize>) -> Vec<&str> {
+        rooms
+            .iter()
+            .filter(|(_, room)| **room == 0)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// The users with no room now.
+    pub fn full_users(&self) -> Vec<&str> {
+        ClaimShares::full(&self.user_room)
+    }
+
+    /// The hosts with no room now.
+    pub fn full_hosts(&self) -> Vec<&str> {
+        ClaimShares::full(&self.host_room)
+    }
+
+    fn full_users_json(&self) -> String {
+        serde_json::Value::from(self.full_users()).to_string()
+    }
+
+    fn full_hosts_json(&self) -> String {
+        serde_json::Value::from(self.full_hosts()).to_string()
+    }
+
+    fn user_rooms_json(&self) -> String {
+        serde_json::to_string(&self.user_room).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    fn host_rooms_json(&self) -> String {
+        serde_json::to_string(&self.host_room).unwrap_or_else(|_| "{}".to_owned())
     }
 }
 
@@ -694,17 +819,19 @@ impl Db {
     }
 
     /// Registers a subscription, or refreshes the user's existing one for the same endpoint
-    /// (a browser re-subscribing keeps its UNSID).
+    /// (a browser re-subscribing keeps its UNSID); a new one only while the user has fewer
+    /// than `max` subscriptions that can be pushed to.
     pub async fn add_subscription(
         &self,
         user: String,
         subscription: NewSubscription,
         candidate_id: String,
+        max: usize,
         now: Millis,
-    ) -> Result<SubscriptionInfo, StoreError> {
+    ) -> Result<Registration, StoreError> {
         dispatch!(
             self,
-            add_subscription(&user, &subscription, &candidate_id; now)
+            add_subscription(&user, &subscription, &candidate_id; max, now)
         )
     }
 
@@ -733,6 +860,10 @@ impl Db {
     /// `withheld` (`muted`, `quiet-hours`): the user's preferences withhold it now, so every
     /// subscription that would have been queued is `skipped` with that reason instead; the
     /// notification is stored all the same.
+    ///
+    /// A new notification that takes the user's feed beyond `max_notifications` deletes the
+    /// user's oldest in the same transaction, each logged as a deletion ([`Saved::evicted`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_notification(
         &self,
         user: String,
@@ -740,8 +871,10 @@ impl Db {
         notification: Notification,
         candidate_id: String,
         withheld: Option<&'static str>,
+        max_notifications: usize,
         now: Millis,
     ) -> Result<Option<Saved>, StoreError> {
+        let announced = user.clone();
         for attempt in 0..3 {
             let (user, uns, notification, candidate_id) = (
                 user.clone(),
@@ -751,21 +884,32 @@ impl Db {
             );
             let result = dispatch!(
                 self,
-                save_notification(&user, &uns, &notification, &candidate_id; withheld, now)
+                save_notification(&user, &uns, &notification, &candidate_id; withheld, max_notifications, now)
             );
             match result {
                 // Two posts with the same new appNotificationId at once: the second one
                 // updates what the first stored.
                 Err(error) if error.is_unique_violation() && attempt < 2 => continue,
+                Ok(Some(saved)) if !saved.evicted.is_empty() => {
+                    self.announce_change(&announced);
+                    return Ok(Some(saved));
+                }
                 other => return other,
             }
         }
         Err(StoreError::TaskFailed)
     }
 
-    /// The user's unexpired notifications, newest (last posted or updated) first.
-    pub async fn feed(&self, user: String, now: Millis) -> Result<Vec<FeedItem>, StoreError> {
-        dispatch!(self, feed(&user; now))
+    /// A page of the user's unexpired notifications, newest (last posted or updated) first:
+    /// at most `top`, each older than `before` (the previous page's [`FeedPage::next`]).
+    pub async fn feed(
+        &self,
+        user: String,
+        before: Option<i64>,
+        top: usize,
+        now: Millis,
+    ) -> Result<FeedPage, StoreError> {
+        dispatch!(self, feed(&user; before, top, now))
     }
 
     /// One unexpired notification of the user.
@@ -898,13 +1042,17 @@ impl Db {
     /// Claims up to `limit` deliveries due at `now`, oldest first, for this process until
     /// `lease_until`: no other deliverer gets them meanwhile, and if this process dies, they
     /// are due again once the lease runs out (PostgreSQL; SQLite has one process per file).
+    ///
+    /// `shares` shares the claim out: users and push hosts without room are passed over, and
+    /// users take turns (see [`ClaimShares`]).
     pub async fn claim_due(
         &self,
         now: Millis,
         limit: usize,
         lease_until: Millis,
+        shares: ClaimShares,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        dispatch!(self, claim_due(; now, limit, lease_until))
+        dispatch!(self, claim_due(&shares; now, limit, lease_until))
     }
 
     /// Gives claims back without an outcome (the send task failed): due again at once.
@@ -912,9 +1060,10 @@ impl Db {
         dispatch!(self, release_claims(&ids))
     }
 
-    /// When the next unclaimed queued delivery is due, if any.
-    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        dispatch!(self, next_due())
+    /// When the next unclaimed queued delivery a claim with `shares` could take is due, if
+    /// any.
+    pub async fn next_due(&self, shares: ClaimShares) -> Result<Option<Millis>, StoreError> {
+        dispatch!(self, next_due(&shares))
     }
 
     /// How many deliveries are queued or retrying (for operators and tests).

@@ -34,9 +34,10 @@ use tokio::sync::{watch, Notify};
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, queue_stats, stored_resource, Attempted, ChangeHub, DbSettings, DeliveryInfo,
-    DueDelivery, FanOut, FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved,
-    StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, Attempted, ChangeHub, ClaimShares, DbSettings,
+    DeliveryInfo, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice,
+    QueueStats, Registration, Saved, StateUpdated, StoreError, SubscriptionInfo, Verdict,
+    CHANGE_PUSH_LIFETIME,
 };
 
 /// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
@@ -151,6 +152,77 @@ CREATE TABLE preferences (
     version BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+"#,
+    // Hostile tenants and a push's cost. Each delivery names its user and its push host
+    // (`host:port` of the endpoint, kept on the subscription), so that a claim shares the
+    // senders out among users and hosts. Each user's feed is counted (notifications kept,
+    // and of those unread and not dismissed) by statement triggers in the transaction of
+    // every change, one row per user and statement (a purge of many rows updates each user
+    // once): the feed's limit and the badge each push carries cost one row, whatever the
+    // feed's size.
+    r#"
+ALTER TABLE subscriptions ADD COLUMN push_host TEXT;
+UPDATE subscriptions SET push_host = lower(substring(endpoint from '://([^/]*)'))
+    WHERE endpoint IS NOT NULL;
+ALTER TABLE deliveries ADD COLUMN user_id TEXT NOT NULL DEFAULT '',
+    ADD COLUMN push_host TEXT NOT NULL DEFAULT '';
+UPDATE deliveries d SET user_id = s.user_id, push_host = COALESCE(s.push_host, '')
+    FROM subscriptions s WHERE s.id = d.subscription_id;
+CREATE INDEX notifications_by_user_expiry ON notifications (user_id, expires_at);
+CREATE TABLE feed_counts (
+    user_id TEXT PRIMARY KEY,
+    notifications BIGINT NOT NULL,
+    unread BIGINT NOT NULL
+);
+INSERT INTO feed_counts (user_id, notifications, unread)
+    SELECT user_id, count(*),
+        count(*) FILTER (WHERE read_state = 'unread' AND user_action_state <> 'dismissed')
+    FROM notifications GROUP BY user_id;
+CREATE FUNCTION feed_counts_add() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    INSERT INTO feed_counts (user_id, notifications, unread)
+        SELECT user_id, count(*),
+            count(*) FILTER (WHERE read_state = 'unread' AND user_action_state <> 'dismissed')
+        FROM added GROUP BY user_id
+        ON CONFLICT (user_id) DO UPDATE SET
+            notifications = feed_counts.notifications + EXCLUDED.notifications,
+            unread = feed_counts.unread + EXCLUDED.unread;
+    RETURN NULL;
+END
+$body$;
+CREATE FUNCTION feed_counts_remove() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    UPDATE feed_counts f SET notifications = f.notifications - r.notifications,
+            unread = f.unread - r.unread
+        FROM (SELECT user_id, count(*) AS notifications,
+                  count(*) FILTER (WHERE read_state = 'unread'
+                                     AND user_action_state <> 'dismissed') AS unread
+              FROM removed GROUP BY user_id) r
+        WHERE f.user_id = r.user_id;
+    RETURN NULL;
+END
+$body$;
+CREATE FUNCTION feed_counts_change() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    UPDATE feed_counts f SET unread = f.unread + c.unread
+        FROM (SELECT n.user_id,
+                  count(*) FILTER (WHERE n.read_state = 'unread'
+                                     AND n.user_action_state <> 'dismissed')
+                  - count(*) FILTER (WHERE o.read_state = 'unread'
+                                       AND o.user_action_state <> 'dismissed') AS unread
+              FROM changed_new n JOIN changed_old o ON o.id = n.id
+              GROUP BY n.user_id) c
+        WHERE f.user_id = c.user_id AND c.unread <> 0;
+    RETURN NULL;
+END
+$body$;
+CREATE TRIGGER feed_counts_on_insert AFTER INSERT ON notifications
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION feed_counts_add();
+CREATE TRIGGER feed_counts_on_delete AFTER DELETE ON notifications
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION feed_counts_remove();
+CREATE TRIGGER feed_counts_on_update AFTER UPDATE ON notifications
+    REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
+    FOR EACH STATEMENT EXECUTE FUNCTION feed_counts_change();
 "#,
 ];
 
@@ -287,19 +359,37 @@ impl PgStore {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
+    /// In a transaction under an advisory lock of the user, so that registrations of one
+    /// user at once, on any replica, count each other: the limit is exact.
     pub async fn add_subscription(
         &self,
         user: &str,
         subscription: &NewSubscription,
         candidate_id: &str,
+        max: usize,
         now: Millis,
-    ) -> Result<SubscriptionInfo, StoreError> {
-        // A new subscription's first push carries only changes made after it.
+    ) -> Result<Registration, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Its own statement: a statement's snapshot is taken before it runs, so a count in
+        // the statement that takes the lock could miss a registration committed meanwhile.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        // A new subscription's first push carries only changes made after it; re-registering
+        // an endpoint refreshes it whatever the count.
         let row = sqlx::query(
-            "INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth, target_host_name,
-                 display_name, created_at, updated_at, changes_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8,
-                 COALESCE((SELECT seq FROM change_heads WHERE user_id = $2), 0))
+            "WITH held AS (
+                 SELECT count(*) AS n FROM subscriptions
+                 WHERE user_id = $2 AND endpoint IS NOT NULL AND endpoint <> $3
+             )
+             INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth, target_host_name,
+                 display_name, created_at, updated_at, changes_seq, push_host)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8,
+                 COALESCE((SELECT seq FROM change_heads WHERE user_id = $2), 0), $10
+             FROM held
+             WHERE held.n < $9 OR EXISTS (
+                 SELECT 1 FROM subscriptions WHERE user_id = $2 AND endpoint = $3)
              ON CONFLICT (user_id, endpoint) WHERE endpoint IS NOT NULL DO UPDATE SET
                  p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
                  target_host_name = EXCLUDED.target_host_name,
@@ -315,16 +405,22 @@ impl PgStore {
         .bind(&subscription.target_host_name)
         .bind(&subscription.display_name)
         .bind(now)
-        .fetch_one(&self.pool)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .bind(subscription.push_host())
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(SubscriptionInfo {
+        tx.commit().await?;
+        let Some(row) = row else {
+            return Ok(Registration::AtLimit { held: max });
+        };
+        Ok(Registration::Registered(SubscriptionInfo {
             id: row.try_get(0)?,
             user: user.to_owned(),
             target_host_name: subscription.target_host_name.clone(),
             display_name: subscription.display_name.clone(),
             created_at: row.try_get(1)?,
             active: true,
-        })
+        }))
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
@@ -374,6 +470,7 @@ impl PgStore {
     /// nothing over the new one. Two posts with the same new `appNotificationId` at once:
     /// the second fails on the unique index and [`super::Db::save_notification`] runs it
     /// again, when it finds the first and updates it.
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_notification(
         &self,
         user: &str,
@@ -381,6 +478,7 @@ impl PgStore {
         notification: &Notification,
         candidate_id: &str,
         withheld: Option<&str>,
+        max_notifications: usize,
         now: Millis,
     ) -> Result<Option<Saved>, StoreError> {
         let existing: Option<String> =
@@ -418,7 +516,7 @@ impl PgStore {
                      AND EXISTS (SELECT 1 FROM owned)
              ), fanned AS (
                  INSERT INTO deliveries (subscription_id, notification_id, state, reason,
-                     next_attempt_at, created_at, updated_at)
+                     next_attempt_at, created_at, updated_at, user_id, push_host)
                  SELECT id, $1,
                      CASE WHEN endpoint IS NULL THEN 'gone'
                           WHEN NOT $8 OR $9::text IS NULL
@@ -430,7 +528,7 @@ impl PgStore {
                           WHEN $9::text IS NULL OR lower(target_host_name) <> lower($9)
                               THEN 'target-host'
                           ELSE $11::text END,
-                     $7, $7, $7
+                     $7, $7, $7, user_id, COALESCE(push_host, '')
                  FROM subscriptions WHERE user_id = $2 AND EXISTS (SELECT 1 FROM owned)
                  ON CONFLICT (notification_id, subscription_id) DO UPDATE SET
                      id = nextval('deliveries_id_seq'), state = EXCLUDED.state,
@@ -447,7 +545,8 @@ impl PgStore {
                  FROM fanned
              )
              SELECT stored.created_at, counted.queued, counted.policy, counted.host,
-                    counted.gone, counted.withheld
+                    counted.gone, counted.withheld,
+                    (SELECT notifications FROM feed_counts WHERE user_id = $2)
              FROM stored, counted",
         )
         .bind(&id)
@@ -484,6 +583,16 @@ impl PgStore {
         if fan_out.queued > 0 {
             self.announce_queued();
         }
+        // The count before this post (the statement's snapshot): one more than the limit,
+        // and the oldest go.
+        let held: Option<i64> = row.try_get(6)?;
+        let evicted = if !updated
+            && held.unwrap_or(0) >= i64::try_from(max_notifications).unwrap_or(i64::MAX)
+        {
+            self.evict_oldest(user, &id, max_notifications).await?
+        } else {
+            Vec::new()
+        };
         Ok(Some(Saved {
             item: FeedItem {
                 id,
@@ -494,21 +603,93 @@ impl PgStore {
             },
             updated,
             fan_out,
+            evicted,
         }))
     }
 
-    pub async fn feed(&self, user: &str, now: Millis) -> Result<Vec<FeedItem>, StoreError> {
-        sqlx::query(
-            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
-             WHERE user_id = $1 AND expires_at > $2 ORDER BY seq DESC",
+    /// Keeps the user's feed within `max`: deletes the oldest notifications beyond it (never
+    /// `kept`, the one just posted), each logged as a deletion under the user's next seqs,
+    /// in one statement. Two posts evicting at once may pick the same row; the one that
+    /// finds it taken leaves the feed one over, which the next post mends.
+    async fn evict_oldest(
+        &self,
+        user: &str,
+        kept: &str,
+        max: usize,
+    ) -> Result<Vec<LoggedChange>, StoreError> {
+        let rows = sqlx::query(
+            "WITH over AS (
+                 SELECT greatest(notifications - $3, 0) AS n FROM feed_counts
+                 WHERE user_id = $1
+             ), victims AS (
+                 SELECT id FROM notifications WHERE user_id = $1 AND id <> $2
+                 ORDER BY seq LIMIT COALESCE((SELECT n FROM over), 0)
+                 FOR UPDATE SKIP LOCKED
+             ), deleted AS (
+                 DELETE FROM notifications WHERE id IN (SELECT id FROM victims)
+                 RETURNING id, group_name, expires_at
+             ), head AS (
+                 INSERT INTO change_heads (user_id, seq)
+                 SELECT $1, count(*) FROM deleted HAVING count(*) > 0
+                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + EXCLUDED.seq
+                 RETURNING seq
+             ), numbered AS (
+                 SELECT d.id, d.group_name, d.expires_at,
+                        (SELECT seq FROM head) + 1 - row_number() OVER (ORDER BY d.id) AS seq
+                 FROM deleted d
+             ), logged AS (
+                 INSERT INTO changes (user_id, notification_id, seq, read_state,
+                     user_action_state, deleted, group_name, expires_at)
+                 SELECT $1, id, seq, NULL, NULL, true, group_name, expires_at FROM numbered
+                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
+                     read_state = NULL, user_action_state = NULL, deleted = true
+             )
+             SELECT seq, id, group_name FROM numbered ORDER BY seq",
+        )
+        .bind(user)
+        .bind(kept)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LoggedChange::from_row(
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    None,
+                    None,
+                    true,
+                    row.try_get(2)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// A page of the user's unexpired notifications, newest first (see
+    /// [`super::Db::feed`]).
+    pub async fn feed(
+        &self,
+        user: &str,
+        before: Option<i64>,
+        top: usize,
+        now: Millis,
+    ) -> Result<FeedPage, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, resource, read_state, user_action_state, created_at, seq
+             FROM notifications
+             WHERE user_id = $1 AND expires_at > $2 AND seq < $3
+             ORDER BY seq DESC LIMIT $4",
         )
         .bind(user)
         .bind(now)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::try_from(top.saturating_add(1)).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(feed_item)
-        .collect()
+        .map(|row| Ok((feed_item(row)?, row.try_get::<i64, _>(5)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(FeedPage::of(rows, top))
     }
 
     pub async fn notification(
@@ -729,8 +910,9 @@ impl PgStore {
     ) -> Result<usize, StoreError> {
         let done = sqlx::query(
             "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
-                 next_attempt_at, created_at, updated_at)
-             SELECT id, NULL, 'changes', 'queued', $2, $2, $2 FROM subscriptions
+                 next_attempt_at, created_at, updated_at, user_id, push_host)
+             SELECT id, NULL, 'changes', 'queued', $2, $2, $2, user_id, COALESCE(push_host, '')
+             FROM subscriptions
              WHERE id = ANY($1) AND endpoint IS NOT NULL
              ON CONFLICT (subscription_id) WHERE kind = 'changes'
                  AND state IN ('queued', 'retrying') DO NOTHING",
@@ -854,33 +1036,55 @@ impl PgStore {
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 
-    /// One statement: lock due rows no other replica holds (`SKIP LOCKED`), lease them, and
-    /// read what each push needs. The row locks end with the statement; the lease stays.
+    /// One statement: lock due rows no other replica holds (`SKIP LOCKED`), share them out
+    /// by `shares` (see [`ClaimShares`]; the users and hosts without room here are passed
+    /// over, of a window of the first rows left each user and host gets no more than its
+    /// room, and users take turns), lease them, and read what each push needs. The row
+    /// locks end with the statement; the lease stays.
     pub async fn claim_due(
         &self,
+        shares: &ClaimShares,
         now: Millis,
         limit: usize,
         lease_until: Millis,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
         sqlx::query(
-            "WITH due AS (
-                 SELECT id FROM deliveries
+            "WITH candidates AS (
+                 SELECT id, user_id, push_host, next_attempt_at FROM deliveries
                  WHERE state IN ('queued', 'retrying') AND next_attempt_at <= $1
                    AND leased_until <= $1
-                 ORDER BY next_attempt_at LIMIT $2
+                   AND user_id <> ALL($6::text[]) AND push_host <> ALL($7::text[])
+                 ORDER BY next_attempt_at LIMIT $8
                  FOR UPDATE SKIP LOCKED
+             ), turns AS (
+                 SELECT id, next_attempt_at,
+                     row_number() OVER (PARTITION BY user_id ORDER BY next_attempt_at, id)
+                         AS user_turn,
+                     row_number() OVER (PARTITION BY push_host ORDER BY next_attempt_at, id)
+                         AS host_turn,
+                     COALESCE(($9::jsonb ->> user_id)::bigint, $11) AS user_room,
+                     COALESCE(($10::jsonb ->> push_host)::bigint, $12) AS host_room
+                 FROM candidates
+             ), due AS (
+                 SELECT id FROM turns
+                 WHERE user_turn <= user_room AND host_turn <= host_room
+                 ORDER BY user_turn, next_attempt_at, id LIMIT $2
              ), claimed AS (
                  UPDATE deliveries SET leased_until = $3 FROM due WHERE deliveries.id = due.id
                  RETURNING deliveries.id, deliveries.attempts, deliveries.subscription_id,
-                           deliveries.notification_id, deliveries.kind, deliveries.created_at
+                           deliveries.notification_id, deliveries.kind, deliveries.created_at,
+                           deliveries.user_id, deliveries.push_host
              )
              SELECT c.id, c.attempts, c.subscription_id, s.endpoint, s.p256dh, s.auth,
                     COALESCE(n.id, ''), COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'),
                     n.app_notification_id, COALESCE(n.expires_at, c.created_at + $4),
                     c.kind = 'changes', s.user_id, pending.changes,
-                    (SELECT count(*) FROM notifications u WHERE u.user_id = s.user_id
-                       AND u.expires_at > $1 AND u.read_state = 'unread'
-                       AND u.user_action_state <> 'dismissed')
+                    COALESCE((SELECT f.unread FROM feed_counts f WHERE f.user_id = s.user_id), 0)
+                    - (SELECT count(*) FROM notifications u WHERE u.user_id = s.user_id
+                         AND u.expires_at <= $1 AND u.read_state = 'unread'
+                         AND u.user_action_state <> 'dismissed'),
+                    c.user_id, c.push_host
              FROM claimed c
              LEFT JOIN subscriptions s ON s.id = c.subscription_id
              LEFT JOIN notifications n ON n.id = c.notification_id
@@ -895,10 +1099,17 @@ impl PgStore {
                AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'",
         )
         .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(count(limit))
         .bind(lease_until)
         .bind(CHANGE_PUSH_LIFETIME)
         .bind(i64::try_from(usernotify::core::sync::MAX_CHANGES_PER_PUSH).unwrap_or(20))
+        .bind(shares.full_users())
+        .bind(shares.full_hosts())
+        .bind(count(limit.saturating_mul(ClaimShares::WINDOW)))
+        .bind(shares.user_rooms_json())
+        .bind(shares.host_rooms_json())
+        .bind(count(shares.per_user))
+        .bind(count(shares.per_host))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -914,15 +1125,20 @@ impl PgStore {
         Ok(())
     }
 
-    /// The earliest moment a queued delivery can be claimed: its due time, or its lease's
-    /// end when another replica holds it (one that died releases it then).
-    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+    /// The earliest moment a queued delivery a claim with `shares` could take can be
+    /// claimed: its due time, or its lease's end when another replica holds it (one that
+    /// died releases it then).
+    pub async fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT min(greatest(next_attempt_at, leased_until)) FROM (
                  SELECT next_attempt_at, leased_until FROM deliveries
-                 WHERE state IN ('queued', 'retrying') ORDER BY next_attempt_at LIMIT 256
+                 WHERE state IN ('queued', 'retrying')
+                   AND user_id <> ALL($1::text[]) AND push_host <> ALL($2::text[])
+                 ORDER BY next_attempt_at LIMIT 256
              ) AS head",
         )
+        .bind(shares.full_users())
+        .bind(shares.full_hosts())
         .fetch_one(&self.pool)
         .await?)
     }
@@ -952,6 +1168,8 @@ impl PgStore {
         let mut reasons: Vec<Option<String>> = Vec::with_capacity(outcomes.len());
         let mut next_ats: Vec<Option<i64>> = Vec::with_capacity(outcomes.len());
         let mut gone: Vec<String> = Vec::new();
+        let mut resting: Vec<String> = Vec::new();
+        let mut resting_until: Vec<i64> = Vec::new();
         for outcome in outcomes {
             let (state, status, reason, next_at) = outcome.row();
             ids.push(outcome.delivery_id);
@@ -960,11 +1178,21 @@ impl PgStore {
             statuses.push(status.map(i32::from));
             reasons.push(reason.map(str::to_owned));
             next_ats.push(next_at);
-            if let Verdict::SubscriptionGone {
-                subscription_id, ..
-            } = &outcome.verdict
-            {
-                gone.push(subscription_id.clone());
+            match &outcome.verdict {
+                Verdict::SubscriptionGone {
+                    subscription_id, ..
+                } => gone.push(subscription_id.clone()),
+                // An endpoint that did not answer: the subscription's other deliveries wait
+                // as long, instead of each holding a sender until it fails the same way.
+                Verdict::Retry {
+                    next_at,
+                    unanswered: Some(subscription_id),
+                    ..
+                } => {
+                    resting.push(subscription_id.clone());
+                    resting_until.push(*next_at);
+                }
+                _ => {}
             }
         }
         let (cursor_ids, cursor_seqs): (Vec<String>, Vec<i64>) =
@@ -992,6 +1220,13 @@ impl PgStore {
                  UPDATE subscriptions s SET changes_seq = greatest(s.changes_seq, v.seq)
                  FROM UNNEST($9::text[], $10::bigint[]) AS v(id, seq)
                  WHERE s.id = v.id
+             ), resting AS (
+                 UPDATE deliveries d SET next_attempt_at = v.until
+                 FROM (SELECT id, max(until) AS until
+                       FROM UNNEST($11::text[], $12::bigint[]) AS r(id, until)
+                       GROUP BY id) AS v
+                 WHERE d.subscription_id = v.id AND d.state IN ('queued', 'retrying')
+                   AND d.next_attempt_at < v.until AND NOT (d.id = ANY($1))
              )
              SELECT (SELECT array_agg(id) FROM forgotten)
              FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous",
@@ -1006,6 +1241,8 @@ impl PgStore {
         .bind(&gone)
         .bind(&cursor_ids)
         .bind(&cursor_seqs)
+        .bind(&resting)
+        .bind(&resting_until)
         .fetch_one(&self.pool)
         .await?;
         Ok(forgotten.unwrap_or_default())
@@ -1231,5 +1468,7 @@ fn due_delivery(row: &PgRow) -> Result<DueDelivery, StoreError> {
         user: row.try_get(12)?,
         changes: LoggedChange::list_of(row.try_get::<Option<String>, _>(13)?.as_deref()),
         unread: u64::try_from(row.try_get::<i64, _>(14)?).unwrap_or(0),
+        owner: row.try_get(15)?,
+        push_host: row.try_get(16)?,
     })
 }

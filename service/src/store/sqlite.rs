@@ -1,22 +1,31 @@
 //! The SQLite backend: one process, one file. The embedded default (`make demo`, a single
 //! small install).
 //!
-//! One connection behind a mutex; [`super::Db`] runs each call on tokio's blocking pool.
-//! A claim is kept in this process (the set of deliveries being sent): a file has one
-//! process, and a restart finds every unfinished delivery due again at once.
+//! One writer connection behind a mutex and a few reader connections (WAL lets them read
+//! while the writer writes), so that one user's long read or write never queues another
+//! user's read; [`super::Db`] runs each call on tokio's blocking pool. A claim is kept in
+//! this process (the set of deliveries being sent): a file has one process, and a restart
+//! finds every unfinished delivery due again at once.
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, queue_stats, stored_resource, Attempted, DeliveryInfo, DueDelivery, FanOut,
-    FeedItem, LoggedChange, NewSubscription, OnDevice, QueueStats, Saved, StateUpdated, StoreError,
-    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, Attempted, ClaimShares, DeliveryInfo, DueDelivery,
+    FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration,
+    Saved, StateUpdated, StoreError, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
+
+/// Reader connections beside the writer: enough that readers do not wait for each other on
+/// a small machine; each one is a file handle and a page cache.
+const READERS: usize = 4;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
 const MIGRATIONS: &[&str] = &[
@@ -152,18 +161,74 @@ CREATE TABLE preferences (
     updated_at INTEGER NOT NULL
 );
 "#,
+    // Hostile tenants and a push's cost. Each delivery names its user and its push host
+    // (`host:port` of the endpoint, kept on the subscription), in the due index itself, so
+    // that a claim shares the senders out among users and hosts reading that index alone.
+    // Each user's feed is counted (notifications kept, and of those unread and not
+    // dismissed) by triggers, in the transaction of every change: the feed's limit and the
+    // badge each push carries cost one row, whatever the feed's size.
+    r#"
+ALTER TABLE subscriptions ADD COLUMN push_host TEXT;
+UPDATE subscriptions SET push_host = lower(substr(substr(endpoint, instr(endpoint, '://') + 3),
+        1, instr(substr(endpoint, instr(endpoint, '://') + 3) || '/', '/') - 1))
+    WHERE endpoint IS NOT NULL;
+ALTER TABLE deliveries ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN push_host TEXT NOT NULL DEFAULT '';
+UPDATE deliveries SET
+    user_id = COALESCE((SELECT s.user_id FROM subscriptions s
+                        WHERE s.id = deliveries.subscription_id), ''),
+    push_host = COALESCE((SELECT s.push_host FROM subscriptions s
+                          WHERE s.id = deliveries.subscription_id), '');
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, user_id, push_host)
+    WHERE state IN ('queued', 'retrying');
+CREATE INDEX notifications_by_user_expiry ON notifications (user_id, expires_at);
+CREATE TABLE feed_counts (
+    user_id TEXT PRIMARY KEY,
+    notifications INTEGER NOT NULL,
+    unread INTEGER NOT NULL
+);
+INSERT INTO feed_counts (user_id, notifications, unread)
+    SELECT user_id, COUNT(*), SUM(read_state = 'unread' AND user_action_state <> 'dismissed')
+    FROM notifications GROUP BY user_id;
+CREATE TRIGGER feed_counts_on_insert AFTER INSERT ON notifications BEGIN
+    INSERT INTO feed_counts (user_id, notifications, unread)
+        VALUES (NEW.user_id, 1,
+                NEW.read_state = 'unread' AND NEW.user_action_state <> 'dismissed')
+        ON CONFLICT (user_id) DO UPDATE SET notifications = notifications + 1,
+            unread = unread + excluded.unread;
+END;
+CREATE TRIGGER feed_counts_on_delete AFTER DELETE ON notifications BEGIN
+    UPDATE feed_counts SET notifications = notifications - 1,
+        unread = unread - (OLD.read_state = 'unread' AND OLD.user_action_state <> 'dismissed')
+        WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER feed_counts_on_update AFTER UPDATE OF read_state, user_action_state
+    ON notifications BEGIN
+    UPDATE feed_counts SET
+        unread = unread - (OLD.read_state = 'unread' AND OLD.user_action_state <> 'dismissed')
+            + (NEW.read_state = 'unread' AND NEW.user_action_state <> 'dismissed')
+        WHERE user_id = NEW.user_id;
+END;
+"#,
 ];
 
 /// The SQLite file, and the deliveries this process is sending.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    /// The one connection that writes (SQLite has one writer at a time anyway).
+    writer: Mutex<Connection>,
+    /// Connections that only read, taken in turn.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     /// Deliveries claimed by [`SqliteStore::claim_due`] and not yet recorded or released.
     claimed: Mutex<HashSet<i64>>,
 }
 
 /// The columns `DueDelivery` is read from, in order: a change-only push has no notification
 /// (its lifetime is the queue's), and every push the subscription's changes since its last
-/// and the user's unread count at `?1` (now).
+/// and the user's unread count at `?1` (now): the user's counter, less the unread
+/// notifications that expired and are not purged yet (a range of the user's expiry index,
+/// a minute's worth at most), so that its cost does not grow with the feed.
 fn due_columns() -> String {
     format!(
         "d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, COALESCE(n.id, ''), \
@@ -174,44 +239,71 @@ fn due_columns() -> String {
                  x.user_action_state, x.deleted, x.group_name)) \
           FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id AND c.seq > s.changes_seq \
                 ORDER BY c.seq DESC LIMIT {}) x), \
-         (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id \
-              AND u.expires_at > ?1 AND u.read_state = 'unread' \
-              AND u.user_action_state <> 'dismissed')",
+         COALESCE((SELECT f.unread FROM feed_counts f WHERE f.user_id = s.user_id), 0) \
+         - (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id \
+              AND u.expires_at <= ?1 AND u.read_state = 'unread' \
+              AND u.user_action_state <> 'dismissed'), \
+         d.user_id, d.push_host",
         usernotify::core::sync::MAX_CHANGES_PER_PUSH
     )
 }
 
 impl SqliteStore {
-    /// Opens (creating with owner-only permissions if absent) and migrates the database.
+    /// Opens (creating with owner-only permissions if absent) and migrates the database, and
+    /// opens its readers.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         create_private_file(path)?;
-        let conn = Connection::open(path)?;
-        SqliteStore::setup(conn)
-    }
-
-    /// An in-memory database, for unit tests of the store itself.
-    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        SqliteStore::setup(Connection::open_in_memory()?)
-    }
-
-    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // WAL lets the feed be read while the worker writes; returns the mode as a row.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        migrate(&mut conn)?;
+        let mut writer = Connection::open(path)?;
+        setup(&writer)?;
+        // WAL lets the readers read while the writer writes; returns the mode as a row.
+        let _mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                setup(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
             claimed: Mutex::new(HashSet::new()),
         })
     }
 
+    /// The writer. A panic while holding the lock leaves SQLite consistent (transactions
+    /// roll back).
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.conn
+        self.writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A reader: the first free one, else the next in turn (waiting for it).
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        for offset in 0..count {
+            if let Some(Ok(reader)) = self
+                .readers
+                .get((start + offset) % count)
+                .map(Mutex::try_lock)
+            {
+                return reader;
+            }
+        }
+        match self.readers.get(start % count.max(1)) {
+            Some(reader) => reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            None => self.lock(),
+        }
     }
 
     fn claims(&self) -> MutexGuard<'_, HashSet<i64>> {
@@ -224,17 +316,19 @@ impl SqliteStore {
     /// The schema version the file is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
-            .lock()
+            .read()
             .query_row("PRAGMA user_version", [], |row| row.get(0))?)
     }
 
+    /// Through the writer: the service is ready when it can write (a post waits for the
+    /// writer), not merely read.
     pub fn ping(&self) -> Result<(), StoreError> {
         let _one: i64 = self.lock().query_row("SELECT 1", [], |row| row.get(0))?;
         Ok(())
     }
 
     pub fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
-        let (depth, oldest): (i64, Option<Millis>) = self.lock().query_row(
+        let (depth, oldest): (i64, Option<Millis>) = self.read().query_row(
             "SELECT COUNT(*), MIN(created_at) FROM deliveries
              WHERE state IN ('queued', 'retrying')",
             [],
@@ -249,7 +343,7 @@ impl SqliteStore {
 
     /// The one count a statement without parameters selects, as the caller's integer type.
     fn count<N: TryFrom<i64> + Default>(&self, statement: &str) -> Result<N, StoreError> {
-        let count: i64 = self.lock().query_row(statement, [], |row| row.get(0))?;
+        let count: i64 = self.read().query_row(statement, [], |row| row.get(0))?;
         Ok(N::try_from(count).unwrap_or_default())
     }
 
@@ -275,13 +369,16 @@ impl SqliteStore {
         Ok(pair)
     }
 
+    /// Registers a subscription (or refreshes the user's one for the same endpoint), unless
+    /// the user already has `max` that can be pushed to.
     pub fn add_subscription(
         &self,
         user: &str,
         subscription: &NewSubscription,
         candidate_id: &str,
+        max: usize,
         now: Millis,
-    ) -> Result<SubscriptionInfo, StoreError> {
+    ) -> Result<Registration, StoreError> {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let existing: Option<(String, Millis)> = tx
@@ -308,12 +405,22 @@ impl SqliteStore {
                 (id, created_at)
             }
             None => {
+                let held: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM subscriptions
+                     WHERE user_id = ?1 AND endpoint IS NOT NULL",
+                    params![user],
+                    |row| row.get(0),
+                )?;
+                if usize::try_from(held).unwrap_or(usize::MAX) >= max {
+                    return Ok(Registration::AtLimit { held: max });
+                }
                 // A new subscription's first push carries only changes made after it.
                 tx.execute(
                     "INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth,
-                         target_host_name, display_name, created_at, updated_at, changes_seq)
+                         target_host_name, display_name, created_at, updated_at, changes_seq,
+                         push_host)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
-                         COALESCE((SELECT seq FROM change_heads WHERE user_id = ?2), 0))",
+                         COALESCE((SELECT seq FROM change_heads WHERE user_id = ?2), 0), ?9)",
                     params![
                         candidate_id,
                         user,
@@ -322,25 +429,26 @@ impl SqliteStore {
                         subscription.auth,
                         subscription.target_host_name,
                         subscription.display_name,
-                        now
+                        now,
+                        subscription.push_host()
                     ],
                 )?;
                 (candidate_id.to_owned(), now)
             }
         };
         tx.commit()?;
-        Ok(SubscriptionInfo {
+        Ok(Registration::Registered(SubscriptionInfo {
             id,
             user: user.to_owned(),
             target_host_name: subscription.target_host_name.clone(),
             display_name: subscription.display_name.clone(),
             created_at,
             active: true,
-        })
+        }))
     }
 
     pub fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
             "SELECT id, user_id, target_host_name, display_name, created_at,
                     endpoint IS NOT NULL
@@ -369,6 +477,7 @@ impl SqliteStore {
         Ok(changed > 0)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn save_notification(
         &self,
         user: &str,
@@ -376,6 +485,7 @@ impl SqliteStore {
         notification: &Notification,
         candidate_id: &str,
         withheld: Option<&str>,
+        max_notifications: usize,
         now: Millis,
     ) -> Result<Option<Saved>, StoreError> {
         let mut conn = self.lock();
@@ -450,7 +560,7 @@ impl SqliteStore {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO deliveries (subscription_id, notification_id, state, reason,
-                     next_attempt_at, created_at, updated_at)
+                     next_attempt_at, created_at, updated_at, user_id, push_host)
                  SELECT id, ?1, CASE
                          WHEN endpoint IS NULL THEN 'gone'
                          WHEN NOT ?2 OR ?3 IS NULL
@@ -464,7 +574,7 @@ impl SqliteStore {
                              THEN 'target-host'
                          ELSE ?6
                          END,
-                     ?4, ?4, ?4
+                     ?4, ?4, ?4, user_id, COALESCE(push_host, '')
                  FROM subscriptions WHERE user_id = ?5
                  RETURNING state, reason",
             )?;
@@ -484,6 +594,11 @@ impl SqliteStore {
                 fan_out.count(&state, reason.as_deref());
             }
         }
+        let evicted = if updated {
+            Vec::new()
+        } else {
+            evict_oldest(&tx, user, &id, max_notifications)?
+        };
         tx.commit()?;
         Ok(Some(Saved {
             item: FeedItem {
@@ -495,17 +610,37 @@ impl SqliteStore {
             },
             updated,
             fan_out,
+            evicted,
         }))
     }
 
-    pub fn feed(&self, user: &str, now: Millis) -> Result<Vec<FeedItem>, StoreError> {
-        let conn = self.lock();
+    /// A page of the user's unexpired notifications, newest first: at most `top`, each older
+    /// than `before` (a `seq`; the first page has none).
+    pub fn feed(
+        &self,
+        user: &str,
+        before: Option<i64>,
+        top: usize,
+        now: Millis,
+    ) -> Result<FeedPage, StoreError> {
+        let conn = self.read();
         let mut statement = conn.prepare_cached(
-            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
-             WHERE user_id = ?1 AND expires_at > ?2 ORDER BY seq DESC",
+            "SELECT id, resource, read_state, user_action_state, created_at, seq
+             FROM notifications
+             WHERE user_id = ?1 AND expires_at > ?2 AND seq < ?3
+             ORDER BY seq DESC LIMIT ?4",
         )?;
-        let rows = statement.query_map(params![user, now], feed_item)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = statement.query_map(
+            params![
+                user,
+                now,
+                before.unwrap_or(i64::MAX),
+                i64::try_from(top.saturating_add(1)).unwrap_or(i64::MAX)
+            ],
+            |row| Ok((feed_item(row)?, row.get::<_, i64>(5)?)),
+        )?;
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(FeedPage::of(rows, top))
     }
 
     pub fn notification(
@@ -515,7 +650,7 @@ impl SqliteStore {
         now: Millis,
     ) -> Result<Option<FeedItem>, StoreError> {
         Ok(self
-            .lock()
+            .read()
             .query_row(
                 "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
                  WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
@@ -591,24 +726,9 @@ impl SqliteStore {
         let Some((group, expires_at)) = deleted else {
             return Ok(None);
         };
-        let seq = next_change_seq(&tx, user)?;
-        tx.prepare_cached(
-            "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
-                 deleted, group_name, expires_at)
-             VALUES (?1, ?2, ?3, NULL, NULL, 1, ?4, ?5)
-             ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
-                 read_state = NULL, user_action_state = NULL, deleted = 1",
-        )?
-        .execute(params![user, id, seq, group, expires_at])?;
+        let change = log_deletion(&tx, user, id, group, expires_at)?;
         tx.commit()?;
-        Ok(Some(LoggedChange::from_row(
-            seq,
-            id.to_owned(),
-            None,
-            None,
-            true,
-            group,
-        )))
+        Ok(Some(change))
     }
 
     pub fn changes_since(
@@ -617,7 +737,7 @@ impl SqliteStore {
         after: i64,
         limit: usize,
     ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let head: i64 = conn
             .prepare_cached("SELECT seq FROM change_heads WHERE user_id = ?1")?
             .query_row(params![user], |row| row.get(0))
@@ -649,7 +769,7 @@ impl SqliteStore {
         subscription: &Option<String>,
         groups: &[String],
     ) -> Result<Vec<(String, OnDevice)>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
         let mut statement = conn.prepare_cached(
             "SELECT d.subscription_id, n.id, n.group_name,
@@ -689,8 +809,9 @@ impl SqliteStore {
             queued += tx
                 .prepare_cached(
                     "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
-                         next_attempt_at, created_at, updated_at)
-                     SELECT id, NULL, 'changes', 'queued', ?2, ?2, ?2 FROM subscriptions
+                         next_attempt_at, created_at, updated_at, user_id, push_host)
+                     SELECT id, NULL, 'changes', 'queued', ?2, ?2, ?2, user_id,
+                         COALESCE(push_host, '') FROM subscriptions
                      WHERE id = ?1 AND endpoint IS NOT NULL
                      ON CONFLICT DO NOTHING",
                 )?
@@ -702,7 +823,7 @@ impl SqliteStore {
 
     pub fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
-            .lock()
+            .read()
             .prepare_cached("SELECT body, version FROM preferences WHERE user_id = ?1")?
             .query_row(params![user], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
@@ -737,7 +858,7 @@ impl SqliteStore {
         id: &str,
         now: Millis,
     ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let exists = conn
             .prepare_cached(
                 "SELECT 1 FROM notifications WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
@@ -786,31 +907,72 @@ impl SqliteStore {
         Ok(purged)
     }
 
-    /// Due deliveries not already claimed by this process; the lease is not needed, since
-    /// no other process shares the file.
+    /// Due deliveries not already claimed by this process, shared out by `shares` (see
+    /// [`ClaimShares`]); the lease is not needed, since no other process shares the file.
+    ///
+    /// The due index holds each delivery's user and push host, so the rows of users and
+    /// hosts that have no room are passed over in the index. Of the first due rows left (a
+    /// window of a few claims' worth), each user and host gets no more than its room, and
+    /// users take turns: every user's oldest first, then every user's second, and so on.
     pub fn claim_due(
         &self,
+        shares: &ClaimShares,
         now: Millis,
         limit: usize,
         _lease_until: Millis,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut claimed = self.claims();
-        // The ids to leave out travel as one JSON array, so the statement stays cached.
-        let skip: Vec<i64> = claimed.iter().copied().collect();
-        let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".to_owned());
+        // The ids and names to leave out travel as JSON, so the statement stays cached.
+        let skip = json_ids(&claimed);
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT {}
-             FROM deliveries d
+            "WITH candidates AS (
+                 SELECT id, user_id, push_host, next_attempt_at FROM deliveries
+                 WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1
+                   AND id NOT IN (SELECT value FROM json_each(?3))
+                   AND user_id NOT IN (SELECT value FROM json_each(?4))
+                   AND push_host NOT IN (SELECT value FROM json_each(?5))
+                 ORDER BY next_attempt_at LIMIT ?6
+             ), turns AS (
+                 SELECT id, next_attempt_at,
+                     row_number() OVER (PARTITION BY user_id ORDER BY next_attempt_at, id)
+                         AS user_turn,
+                     row_number() OVER (PARTITION BY push_host ORDER BY next_attempt_at, id)
+                         AS host_turn,
+                     COALESCE((SELECT value FROM json_each(?7) WHERE key = user_id), ?9)
+                         AS user_room,
+                     COALESCE((SELECT value FROM json_each(?8) WHERE key = push_host), ?10)
+                         AS host_room
+                 FROM candidates
+             ), chosen AS (
+                 SELECT id, user_turn, next_attempt_at FROM turns
+                 WHERE user_turn <= user_room AND host_turn <= host_room
+                 ORDER BY user_turn, next_attempt_at, id LIMIT ?2
+             )
+             SELECT {}
+             FROM chosen c
+             JOIN deliveries d ON d.id = c.id
              JOIN subscriptions s ON s.id = d.subscription_id
              LEFT JOIN notifications n ON n.id = d.notification_id
-             WHERE d.state IN ('queued', 'retrying') AND d.next_attempt_at <= ?1
-               AND d.id NOT IN (SELECT value FROM json_each(?3))
-             ORDER BY d.next_attempt_at, d.id LIMIT ?2",
+             ORDER BY c.user_turn, c.next_attempt_at, c.id",
             due_columns()
         ))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![now, limit, skip], due_delivery)?;
+        let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
+        let rows = statement.query_map(
+            params![
+                now,
+                count(limit),
+                skip,
+                shares.full_users_json(),
+                shares.full_hosts_json(),
+                count(limit.saturating_mul(ClaimShares::WINDOW)),
+                shares.user_rooms_json(),
+                shares.host_rooms_json(),
+                count(shares.per_user),
+                count(shares.per_host)
+            ],
+            due_delivery,
+        )?;
         let due = rows.collect::<Result<Vec<_>, _>>()?;
         claimed.extend(due.iter().map(|delivery| delivery.id));
         Ok(due)
@@ -824,20 +986,24 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// When the next queued delivery not claimed is due, if any (walks the due index and
-    /// stops at the first row).
-    pub fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        let conn = self.lock();
-        let skip: Vec<i64> = self.claims().iter().copied().collect();
-        let skip = serde_json::to_string(&skip).unwrap_or_else(|_| "[]".to_owned());
+    /// When the next queued delivery a claim with `shares` could take is due, if any
+    /// (walks the due index and stops at the first row not passed over).
+    pub fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
+        let conn = self.read();
+        let skip = json_ids(&self.claims());
         let mut statement = conn.prepare_cached(
             "SELECT next_attempt_at FROM deliveries
              WHERE state IN ('queued', 'retrying')
                AND id NOT IN (SELECT value FROM json_each(?1))
+               AND user_id NOT IN (SELECT value FROM json_each(?2))
+               AND push_host NOT IN (SELECT value FROM json_each(?3))
              ORDER BY next_attempt_at LIMIT 1",
         )?;
         Ok(statement
-            .query_row(params![skip], |row| row.get(0))
+            .query_row(
+                params![skip, shares.full_users_json(), shares.full_hosts_json()],
+                |row| row.get(0),
+            )
             .optional()?)
     }
 
@@ -869,13 +1035,31 @@ impl SqliteStore {
                 next_at,
                 now
             ])?;
-            if let Verdict::SubscriptionGone {
-                subscription_id, ..
-            } = &outcome.verdict
-            {
-                if forget_subscription(&tx, subscription_id, now)? {
+            match &outcome.verdict {
+                Verdict::SubscriptionGone {
+                    subscription_id, ..
+                } if forget_subscription(&tx, subscription_id, now)? => {
                     forgotten.push(subscription_id.clone());
                 }
+                // An endpoint that did not answer: the subscription's other deliveries wait
+                // as long, instead of each holding a sender until it times out too.
+                Verdict::Retry {
+                    next_at,
+                    unanswered: Some(subscription_id),
+                    ..
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE deliveries SET next_attempt_at = ?3
+                         WHERE subscription_id = ?1 AND id <> ?2
+                           AND state IN ('queued', 'retrying') AND next_attempt_at < ?3",
+                    )?
+                    .execute(params![
+                        subscription_id,
+                        outcome.delivery_id,
+                        next_at
+                    ])?;
+                }
+                _ => {}
             }
         }
         for (subscription, seq) in Attempted::cursors(outcomes) {
@@ -894,6 +1078,11 @@ impl SqliteStore {
     }
 }
 
+/// The claimed ids as a JSON array, for `json_each`.
+fn json_ids(ids: &HashSet<i64>) -> String {
+    serde_json::to_string(&ids.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Forgets a subscription's endpoint and keys; what was still queued for it is gone too.
 /// False when it was already forgotten.
 fn forget_subscription(tx: &Transaction<'_>, id: &str, now: Millis) -> Result<bool, StoreError> {
@@ -909,6 +1098,68 @@ fn forget_subscription(tx: &Transaction<'_>, id: &str, now: Millis) -> Result<bo
     )?
     .execute(params![id, now])?;
     Ok(changed > 0)
+}
+
+/// Logs the deletion of a notification under the user's next `seq`, so every device drops it.
+fn log_deletion(
+    tx: &Transaction<'_>,
+    user: &str,
+    id: &str,
+    group: Option<String>,
+    expires_at: Millis,
+) -> Result<LoggedChange, StoreError> {
+    let seq = next_change_seq(tx, user)?;
+    tx.prepare_cached(
+        "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
+             deleted, group_name, expires_at)
+         VALUES (?1, ?2, ?3, NULL, NULL, 1, ?4, ?5)
+         ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
+             read_state = NULL, user_action_state = NULL, deleted = 1",
+    )?
+    .execute(params![user, id, seq, group, expires_at])?;
+    Ok(LoggedChange::from_row(
+        seq,
+        id.to_owned(),
+        None,
+        None,
+        true,
+        group,
+    ))
+}
+
+/// Keeps the user's feed within `max`: deletes the oldest notifications beyond it (never
+/// `kept`, the one just posted), each logged as a deletion. The feed's counter says whether
+/// there is anything to do, so a post within the limit reads one row.
+fn evict_oldest(
+    tx: &Transaction<'_>,
+    user: &str,
+    kept: &str,
+    max: usize,
+) -> Result<Vec<LoggedChange>, StoreError> {
+    let held: i64 = tx
+        .prepare_cached("SELECT notifications FROM feed_counts WHERE user_id = ?1")?
+        .query_row(params![user], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let over = held.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX));
+    if over <= 0 {
+        return Ok(Vec::new());
+    }
+    let evicted: Vec<(String, Option<String>, Millis)> = tx
+        .prepare_cached(
+            "DELETE FROM notifications WHERE id IN (
+                 SELECT id FROM notifications WHERE user_id = ?1 AND id <> ?2
+                 ORDER BY seq LIMIT ?3)
+             RETURNING id, group_name, expires_at",
+        )?
+        .query_map(params![user, kept, over], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    evicted
+        .into_iter()
+        .map(|(id, group, expires_at)| log_deletion(tx, user, &id, group, expires_at))
+        .collect()
 }
 
 fn feed_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedItem> {
@@ -938,6 +1189,8 @@ fn due_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueDelivery> {
         user: row.get(12)?,
         changes: LoggedChange::list_of(row.get::<_, Option<String>>(13)?.as_deref()),
         unread: u64::try_from(row.get::<_, i64>(14)?).unwrap_or(0),
+        owner: row.get(15)?,
+        push_host: row.get(16)?,
     })
 }
 
@@ -994,6 +1247,14 @@ fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 /// while another process held the lock; taking it up front lets `busy_timeout` apply.
 fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// What every connection needs: a wait for the writer's lock instead of an error, and
+/// foreign keys (SQLite's are off unless asked for).
+fn setup(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -1122,7 +1383,7 @@ mod tests {
             (subscription.user.as_str(), subscription.active),
             ("alice", true)
         );
-        let feed = store.feed("alice", NOW).unwrap();
+        let feed = store.feed("alice", None, 10, NOW).unwrap().items;
         assert_eq!(feed.len(), 1);
         assert_eq!(feed[0].read_state, "read");
         let deliveries = store.deliveries("alice", "note-one", NOW).unwrap().unwrap();
@@ -1137,7 +1398,9 @@ mod tests {
                 ("sub-two", DeliveryState::Retrying, 1)
             ]
         );
-        let due = store.claim_due(NOW, 10, NOW).unwrap();
+        let due = store
+            .claim_due(&crate::store::ClaimShares::unshared(), NOW, 10, NOW)
+            .unwrap();
         assert_eq!(due.len(), 2, "both queued deliveries are still sent");
         assert_eq!(store.pending_deliveries().unwrap(), 2);
     }

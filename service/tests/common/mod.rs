@@ -2,6 +2,7 @@
 //! file, an HTTP client, and a fake browser with its own push receiver.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod oidc;
 
 use std::collections::VecDeque;
