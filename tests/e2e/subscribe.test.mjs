@@ -73,6 +73,8 @@ describe('subscribing through the package, with the app service', () => {
       USERNOTIFY_ALLOW_LOOPBACK_PUSH: '1',
       USERNOTIFY_CORS_ORIGINS: demo.origin,
       USERNOTIFY_STATIC: '',
+      // The paging test posts 500 notifications at once: the caller's rate is not under test.
+      USERNOTIFY_RATE_PER_MINUTE: '0',
       RUST_LOG: 'info',
     };
     service = await startService(serviceEnv);
@@ -215,6 +217,28 @@ describe('subscribing through the package, with the app service', () => {
     service = await startService({ ...serviceEnv, PORT: port });
     await until(() => serviceState(readHere), (item) => item?.userActionState === 'dismissed', { what: 'the outbox sent by the reconnected stream', timeout: 20_000 });
     assert.deepEqual(await client((c) => c.sync()), { sent: 0, updated: 0, deleted: 0 }, 'nothing left to send or adopt');
+  });
+
+  test("sync() reads every page of the service's feed: a notification older than the first page is not taken for deleted", async () => {
+    const { id: uns } = await client((c) => c.getSubscription());
+    const before = receiver.received.length;
+    const answer = await post(uns, visual('Older than a page', 'paged', { targetHostName: HOST }));
+    assert.equal(answer.status, 201);
+    const oldest = (await answer.json()).id;
+    const [push] = await until(() => receiver.received.slice(before), (list) => list.length === 1, { what: 'the oldest at the receiver' });
+    assert.equal((await demo.push(decrypt(push.body, ecdh, auth))).stored, true);
+    // 500 newer ones: the service's first page (500 at most) no longer holds the oldest.
+    for (let start = 0; start < 500; start += 25) {
+      const answers = await Promise.all(Array.from({ length: 25 }, (_, index) =>
+        post(uns, { targetHostName: HOST, payload: { rawContent: `newer ${start + index}` } })));
+      assert.deepEqual(answers.map((each) => each.status), Array(25).fill(201));
+    }
+    const firstPage = await (await fetch(`${service.url}/me/notifications?$top=500`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    assert.ok(firstPage['@odata.nextLink'] && !firstPage.value.some((item) => item.id === oldest), 'the oldest is on a later page');
+    const synced = await client((c) => c.sync());
+    assert.equal(synced.deleted, 0, 'nothing is taken for deleted');
+    const local = await client((c) => c.getAllNotifications());
+    assert.ok(local.some((entry) => entry.id === oldest), 'the oldest is still in the feed here');
   });
 
   test("the worker's pushsubscriptionchange subscribes again and registers, or drops the registration when it cannot", async () => {
