@@ -96,14 +96,16 @@ impl Outcome {
     }
 }
 
-/// Classifies a push service's answer (RFC 8030 §5 and §8.3).
+/// Classifies a push service's answer (RFC 8030 §5 and §8.3). A 406 is Microsoft's push
+/// service throttling the sender (its documentation says to retry after `Retry-After`), so
+/// it is retried like a 429.
 pub fn classify(status: StatusCode, retry_after_secs: Option<u64>) -> Outcome {
     let code = status.as_u16();
     if status.is_success() {
         Outcome::Delivered(code)
     } else if code == 404 || code == 410 {
         Outcome::Gone(code)
-    } else if code == 429 || status.is_server_error() {
+    } else if code == 429 || code == 406 || status.is_server_error() {
         Outcome::Retry {
             status: Some(code),
             retry_after_secs,
@@ -748,6 +750,14 @@ mod tests {
             classify(StatusCode::SERVICE_UNAVAILABLE, None),
             Outcome::Retry { .. }
         ));
+        assert_eq!(
+            classify(StatusCode::NOT_ACCEPTABLE, Some(60)),
+            Outcome::Retry {
+                status: Some(406),
+                retry_after_secs: Some(60)
+            },
+            "Microsoft's throttling"
+        );
         assert_eq!(
             classify(StatusCode::PAYLOAD_TOO_LARGE, None),
             Outcome::Rejected(413)

@@ -14,6 +14,14 @@ use crate::vapid::{Vapid, VapidError};
 pub const MAX_ENDPOINT_CHARS: usize = 2048;
 /// RFC 8030 §5.4: a `Topic` is at most 32 base64url characters.
 pub const MAX_TOPIC_CHARS: usize = 32;
+/// The longest `TTL` sent: Firebase Cloud Messaging's documented maximum, 28 days (it
+/// answers 400 above it); a notification may live 30 days, so its first pushes would ask
+/// for more.
+pub const MAX_TTL_SECS: u64 = 28 * 24 * 3600;
+/// The record size written in every body's header. RFC 8291 §4: it must be greater than
+/// the plaintext, its padding delimiter and the 16-byte tag together; 4,096 is the size of a
+/// whole push message, which no body here reaches.
+const RECORD_SIZE: u32 = 4096;
 
 /// Why a registered endpoint is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,13 +189,19 @@ pub fn build_request(
     let url = check_endpoint(endpoint, allow_loopback).map_err(BuildError::Endpoint)?;
     let ua_public = PublicKey::from_sec1_bytes(p256dh).map_err(|_| BuildError::BadKeys)?;
     let ua_auth = Auth::from_exact_iter(auth.iter().copied()).ok_or(BuildError::BadKeys)?;
-    let body = web_push_native::encrypt(message.payload.to_vec(), &ua_public, &ua_auth)
+    let mut body = web_push_native::encrypt(message.payload.to_vec(), &ua_public, &ua_auth)
         .map_err(|error| BuildError::Encrypt(error.to_string()))?;
+    // web-push-native writes a record size of exactly the record's length, which RFC 8291
+    // does not allow. The size is read from the header (salt, 16 bytes; then the size) and
+    // is not part of the key derivation nor of the authenticated data, so it is set here.
+    body.get_mut(16..20)
+        .ok_or_else(|| BuildError::Encrypt("no aes128gcm header".to_owned()))?
+        .copy_from_slice(&RECORD_SIZE.to_be_bytes());
     let authorization = vapid.authorization(&url).map_err(BuildError::Vapid)?;
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(url.as_str())
-        .header("TTL", message.ttl_secs)
+        .header("TTL", message.ttl_secs.min(MAX_TTL_SECS))
         .header("Urgency", message.urgency)
         .header(header::CONTENT_ENCODING, "aes128gcm")
         .header(header::CONTENT_TYPE, "application/octet-stream")
