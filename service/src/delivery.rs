@@ -182,18 +182,38 @@ impl Deliverer {
         // give its claim and its share back.
         let mut in_flight: HashMap<tokio::task::Id, (i64, String, String)> = HashMap::new();
         let mut holdings = Holdings::default();
-        // Outcomes whose recording failed (the database was busy or failing): kept, and
-        // still claimed, until they are recorded, so they are not sent again meanwhile.
+        // Outcomes not recorded yet: those gathered for one statement (see `GATHER`), and
+        // those whose recording failed (the database was busy or failing). They stay claimed
+        // until recorded, so they are not sent again meanwhile.
         let mut unrecorded: Vec<Attempted> = Vec::new();
+        let mut record_at: Option<tokio::time::Instant> = None;
+        let mut record_failing = false;
+        // Whether the queue may hold deliveries this process could claim now: a post woke
+        // it, the last claim was full, a share came free while others waited, or a timer
+        // ran out. A claim that finds less than it asked for clears it, so finished pushes
+        // do not each cost a claim (on PostgreSQL, a round trip) that finds nothing.
+        let mut may_claim = true;
+        let mut claim_at: Option<tokio::time::Instant> = None;
         let mut stopping = *shutdown.borrow();
         let mut give_up_at = tokio::time::Instant::now() + self.settings.shutdown_grace;
         let mut last_purge: Millis = 0;
         loop {
+            let instant = tokio::time::Instant::now();
+            let record_due = record_at.is_some_and(|at| at <= instant)
+                || unrecorded.len() >= GATHER_AT_MOST
+                || sending.is_empty()
+                || stopping;
             let mut wait = None;
-            if !unrecorded.is_empty() {
+            if !unrecorded.is_empty() && record_due {
                 unrecorded = self.record(std::mem::take(&mut unrecorded)).await;
-                if !unrecorded.is_empty() {
-                    wait = Some(self.settings.backoff_base.min(self.settings.poll_interval));
+                record_at = None;
+                record_failing = !unrecorded.is_empty();
+                if record_failing {
+                    // The database failed: try again shortly, claiming nothing meanwhile.
+                    record_at = Some(
+                        tokio::time::Instant::now()
+                            + self.settings.backoff_base.min(self.settings.poll_interval),
+                    );
                 }
             }
             if stopping && sending.is_empty() {
@@ -207,13 +227,15 @@ impl Deliverer {
                 return;
             }
             let now = now_millis();
-            if !stopping && unrecorded.is_empty() {
+            let claim_due = may_claim && claim_at.is_none_or(|at| at <= tokio::time::Instant::now());
+            if !stopping && claim_due && !record_failing {
                 if now - last_purge >= PURGE_EVERY_MS {
                     last_purge = now;
                     self.purge(now).await;
                 }
                 let free = limit.saturating_sub(sending.len());
                 if free > 0 {
+                    claim_at = None;
                     let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
                     let due = self.claim(now, free, shares.clone()).await;
                     let fetched = due.len();
@@ -231,23 +253,34 @@ impl Deliverer {
                         });
                         in_flight.insert(task.id(), held);
                     }
-                    if fetched < free {
-                        let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
-                        let mut until = self.until_next_due(now, shares).await;
-                        if let Some(rest) = holdings.rest_ends(tokio::time::Instant::now()) {
-                            until = until.min(rest);
-                        }
-                        wait = Some(until);
-                    }
+                    may_claim = fetched == free;
                 }
             }
+            if !stopping && !may_claim && sending.is_empty() && record_at.is_none() {
+                // Idle: sleep until the next delivery is due (a retry, a host's rest), a
+                // post wakes it, or the poll interval.
+                let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
+                let mut until = self.until_next_due(now, shares).await;
+                if let Some(rest) = holdings.rest_ends(tokio::time::Instant::now()) {
+                    until = until.min(rest);
+                }
+                wait = Some(until);
+            }
+            let shares = holdings.shares(&self.settings, tokio::time::Instant::now());
+            let waiting_for_shares =
+                !shares.full_users().is_empty() || !shares.full_hosts().is_empty();
+            let timer = [record_at, claim_at]
+                .into_iter()
+                .flatten()
+                .min()
+                .or_else(|| wait.map(|wait| tokio::time::Instant::now() + wait))
+                .unwrap_or_else(|| tokio::time::Instant::now() + self.settings.poll_interval);
             tokio::select! {
                 Some(first) = sending.join_next_with_id(), if !sending.is_empty() => {
                     let mut done = vec![first];
                     while let Some(more) = sending.try_join_next_with_id() {
                         done.push(more);
                     }
-                    let mut verdicts = Vec::with_capacity(done.len());
                     let mut failed = Vec::new();
                     let ended = tokio::time::Instant::now();
                     for joined in done {
@@ -260,7 +293,7 @@ impl Deliverer {
                                     outcome.host_answered(),
                                     ended,
                                 );
-                                verdicts.push(self.verdict(&delivery, &outcome));
+                                unrecorded.push(self.verdict(&delivery, &outcome));
                             }
                             // The delivery stays queued; releasing its claim lets it be retried.
                             Err(error) => {
@@ -273,14 +306,32 @@ impl Deliverer {
                         }
                     }
                     if !failed.is_empty() {
+                        may_claim = true;
                         if let Err(error) = self.db.release_claims(failed).await {
                             tracing::warn!(%error, "releasing claims failed; they run out by themselves");
                         }
                     }
-                    unrecorded.extend(self.record(verdicts).await);
+                    // Outcomes are gathered for a moment while other pushes are in flight,
+                    // so that a stream of pushes is recorded a batch per statement.
+                    record_at.get_or_insert(ended + GATHER);
+                    // A user or host that had no room has some now: its deliveries wait.
+                    if waiting_for_shares {
+                        may_claim = true;
+                    }
                 }
-                _ = self.wake.notified(), if wait.is_some() => {}
-                _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+                _ = self.wake.notified() => {
+                    may_claim = true;
+                    // While pushes are in flight, posts that arrive together are claimed
+                    // together; an idle worker claims at once.
+                    if !sending.is_empty() {
+                        claim_at.get_or_insert(tokio::time::Instant::now() + GATHER);
+                    }
+                }
+                _ = tokio::time::sleep_until(timer) => {
+                    if record_at.is_none_or(|at| at > tokio::time::Instant::now()) {
+                        may_claim = true;
+                    }
+                }
                 changed = shutdown.changed(), if !stopping => {
                     stopping = changed.is_err() || *shutdown.borrow();
                     give_up_at = tokio::time::Instant::now() + self.settings.shutdown_grace;
@@ -293,8 +344,6 @@ impl Deliverer {
                     sending.abort_all();
                     return;
                 }
-                // Not reached (some branch is always enabled); never spin or panic if it were.
-                else => tokio::time::sleep(self.settings.poll_interval).await,
             }
         }
     }
@@ -608,6 +657,13 @@ impl Deliverer {
         }
     }
 }
+
+/// How long the worker gathers finished pushes (and, while pushes are in flight, new posts)
+/// before one statement records (claims) them all: a stream of pushes costs a statement per
+/// batch rather than per push, for at most this much more latency.
+const GATHER: Duration = Duration::from_millis(3);
+/// Outcomes recorded at once at most, whatever `GATHER` says.
+const GATHER_AT_MOST: usize = 64;
 
 /// How many timeouts or refused connections in a row make a push host rest.
 const STRIKES_BEFORE_REST: u32 = 3;

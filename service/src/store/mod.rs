@@ -628,9 +628,10 @@ pub struct ClaimShares {
 }
 
 impl ClaimShares {
-    /// How many due rows a claim looks at, per row it may take: enough for several users to
-    /// take turns in one claim; the users and hosts without room are passed over in the
-    /// index before the window is counted.
+    /// How many due rows a claim looks at on SQLite, per row it may take: enough for several
+    /// users to take turns in one claim; the users and hosts without room are passed over in
+    /// the index before the window is counted. (PostgreSQL looks at as many as it may take:
+    /// the rows it looks at are locked.)
     pub const WINDOW: usize = 4;
 
     /// Nothing in flight and no share smaller than a whole claim: a claim in the old order,

@@ -1038,9 +1038,9 @@ impl PgStore {
 
     /// One statement: lock due rows no other replica holds (`SKIP LOCKED`), share them out
     /// by `shares` (see [`ClaimShares`]; the users and hosts without room here are passed
-    /// over, of a window of the first rows left each user and host gets no more than its
-    /// room, and users take turns), lease them, and read what each push needs. The row
-    /// locks end with the statement; the lease stays.
+    /// over, of the first `limit` rows left each user and host gets no more than its room,
+    /// and users take turns), lease them, and read what each push needs. The row locks end
+    /// with the statement; the lease stays.
     pub async fn claim_due(
         &self,
         shares: &ClaimShares,
@@ -1105,7 +1105,9 @@ impl PgStore {
         .bind(i64::try_from(usernotify::core::sync::MAX_CHANGES_PER_PUSH).unwrap_or(20))
         .bind(shares.full_users())
         .bind(shares.full_hosts())
-        .bind(count(limit.saturating_mul(ClaimShares::WINDOW)))
+        // The window is the claim itself here: every row in it is locked until the statement
+        // ends, so a wider one would keep other replicas from rows this one does not take.
+        .bind(count(limit))
         .bind(shares.user_rooms_json())
         .bind(shares.host_rooms_json())
         .bind(count(shares.per_user))
