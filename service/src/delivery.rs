@@ -227,7 +227,8 @@ impl Deliverer {
                 return;
             }
             let now = now_millis();
-            let claim_due = may_claim && claim_at.is_none_or(|at| at <= tokio::time::Instant::now());
+            let claim_due =
+                may_claim && claim_at.is_none_or(|at| at <= tokio::time::Instant::now());
             if !stopping && claim_due && !record_failing {
                 if now - last_purge >= PURGE_EVERY_MS {
                     last_purge = now;

@@ -428,7 +428,13 @@ struct ReceiverState {
     /// How long every request waits before answering, after the `stalls`.
     delay: Mutex<Duration>,
     received: Mutex<Vec<Received>>,
+    /// What the push service enforces, as a real one does: a rule that refuses a request
+    /// answers its status instead of the script's.
+    rules: Mutex<Vec<Rule>>,
 }
+
+/// A push service's rule: `Some((status, Retry-After))` refuses the request.
+pub type Rule = Box<dyn Fn(&HeaderMap, &[u8]) -> Option<(u16, Option<&'static str>)> + Send>;
 
 /// A push service on 127.0.0.1 that records what it gets and answers from a script.
 pub struct PushReceiver {
@@ -454,9 +460,18 @@ impl PushReceiver {
                         .unwrap()
                         .get_mut(uri.path())
                         .and_then(VecDeque::pop_front);
-                    let (status, retry_after) = for_path
-                        .or_else(|| state.script.lock().unwrap().pop_front())
-                        .unwrap_or((201, None));
+                    let refused = state
+                        .rules
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find_map(|rule| rule(&headers, &body));
+                    let (status, retry_after) = match refused {
+                        Some(refused) => refused,
+                        None => for_path
+                            .or_else(|| state.script.lock().unwrap().pop_front())
+                            .unwrap_or((201, None)),
+                    };
                     state.received.lock().unwrap().push(Received {
                         path: uri.path().to_owned(),
                         headers,
@@ -527,6 +542,11 @@ impl PushReceiver {
             .lock()
             .unwrap()
             .extend(stalls.iter().copied());
+    }
+
+    /// From now on, requests that break `rule` are refused as it says.
+    pub fn enforce(&self, rule: Rule) {
+        self.state.rules.lock().unwrap().push(rule);
     }
 
     /// Every request waits `delay` before it is answered (a slow push service).
