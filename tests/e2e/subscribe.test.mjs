@@ -225,12 +225,15 @@ describe('subscribing through the package, with the app service', () => {
     const answer = await post(uns, visual('Older than a page', 'paged', { targetHostName: HOST }));
     assert.equal(answer.status, 201);
     const oldest = (await answer.json()).id;
-    const [push] = await until(() => receiver.received.slice(before), (list) => list.length === 1, { what: 'the oldest at the receiver' });
+    // The browser's current subscription and its rotated one both get it; one is enough.
+    const [push] = await until(() => receiver.received.slice(before), (list) => list.length >= 1, { what: 'the oldest at the receiver' });
     assert.equal((await demo.push(decrypt(push.body, ecdh, auth))).stored, true);
     // 500 newer ones: the service's first page (500 at most) no longer holds the oldest.
+    // They are for another app's host, so they are kept in the feed but pushed to nobody
+    // (1,000 pushes queued would hold up the next tests' pushes).
     for (let start = 0; start < 500; start += 25) {
       const answers = await Promise.all(Array.from({ length: 25 }, (_, index) =>
-        post(uns, { targetHostName: HOST, payload: { rawContent: `newer ${start + index}` } })));
+        post(uns, { targetHostName: 'other-app.example', payload: { rawContent: `newer ${start + index}` } })));
       assert.deepEqual(answers.map((each) => each.status), Array(25).fill(201));
     }
     const firstPage = await (await fetch(`${service.url}/me/notifications?$top=500`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
