@@ -56,13 +56,14 @@ build: build-tools
 	  --out-dir $(WORKER_GLUE) --out-name usernotify_worker
 	wasm-opt $(WASM_OPT_FLAGS) --strip-debug $(WORKER_GLUE)/usernotify_worker_bg.wasm -o pkg/usernotify_worker_bg.wasm
 	node scripts/shorten-wasm-names.mjs pkg/usernotify_worker_bg.wasm $(WORKER_GLUE)/usernotify_worker.js
-	@echo '==> build 3/3: the worker shells and the npm package in pkg/'
+	@echo '==> build 3/3: the worker shells, the inbox component and the npm package in pkg/'
 	cp www/sw.js $(WORKER_GLUE)/sw.js
 	build=$$(sha256sum pkg/usernotify_worker_bg.wasm | cut -c1-16) && \
 	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$build\" \
 	    --log-level=warning --outfile=pkg/usernotify-sw.js && \
 	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=iife --define:USERNOTIFY_BUILD=\"$$build\" \
 	    --define:import.meta.url=self.location.href --log-level=warning --outfile=pkg/usernotify-sw.classic.js
+	esbuild npm/inbox.js --minify --format=esm --log-level=warning --outfile=pkg/inbox.js
 	node scripts/complete-package.mjs
 
 # The app service serves the demo (www/ at /, pkg/ at /pkg/), with a demo user whose token
