@@ -339,13 +339,19 @@ describe('a worker whose wasm is not served', { timeout: 120_000 }, () => {
     // README's app does; Vite's dev server answers the missing wasm with its index.html.
     const app = await tinyApp({
       publicFiles: ['usernotify-sw.js'],
+      // The page API as the plugin leaves it (its glue beside its wasm), without the plugin.
+      plugins: [{ name: 'page-api-unbundled', config: () => ({ optimizeDeps: { exclude: ['usernotify'] } }) }],
       script: `import init, { NotificationClient } from 'usernotify';
-        await navigator.serviceWorker.register('/usernotify-sw.js', { type: 'module', scope: '/' });
-        await init();
-        const client = await NotificationClient.open();
-        const outcome = (call) => call.then(() => 'resolved', (error) => ({ name: error.name, message: error.message }));
-        window.__ready = await outcome(client.workerReady());
-        window.__subscribed = await outcome(client.subscribe({ serviceUrl: 'http://127.0.0.1:9', accessToken: 't', targetHostName: 'localhost' }));`,
+        try {
+          await navigator.serviceWorker.register('/usernotify-sw.js', { type: 'module', scope: '/' });
+          await init();
+          const client = await NotificationClient.open();
+          const outcome = (call) => call.then(() => 'resolved', (error) => ({ name: error.name, message: error.message }));
+          window.__ready = await outcome(client.workerReady());
+          window.__subscribed = await outcome(client.subscribe({ serviceUrl: 'http://127.0.0.1:9', accessToken: 't', targetHostName: 'localhost' }));
+        } catch (error) {
+          window.__ready = { failed: String(error) };
+        }`,
     });
     const dev = await app.serve();
     const browser = await launchChromiumBrowser();
