@@ -340,7 +340,8 @@ describe('a worker whose wasm is not served', { timeout: 120_000 }, () => {
     const app = await tinyApp({
       publicFiles: ['usernotify-sw.js'],
       // The page API as the plugin leaves it (its glue beside its wasm), without the plugin.
-      plugins: [{ name: 'page-api-unbundled', config: () => ({ optimizeDeps: { exclude: ['usernotify'] } }) }],
+      // (Its node_modules are tests/webapp's, linked: the dev server may serve from there.)
+      plugins: [{ name: 'page-api-unbundled', config: () => ({ optimizeDeps: { exclude: ['usernotify'] }, server: { fs: { strict: false } } }) }],
       script: `import init, { NotificationClient } from 'usernotify';
         try {
           await navigator.serviceWorker.register('/usernotify-sw.js', { type: 'module', scope: '/' });
