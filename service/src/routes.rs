@@ -578,12 +578,14 @@ fn unknown_field_warning(unknown: &UnknownField) -> Value {
     if let Some(near) = &unknown.did_you_mean {
         message.push_str(&format!(": did you mean {near}?"));
     }
-    let mut warning =
-        json!({ "code": "unknown-field", "field": unknown.field, "message": message });
+    let mut warning = Map::new();
+    warning.insert("code".to_owned(), json!("unknown-field"));
+    warning.insert("field".to_owned(), json!(unknown.field));
     if let Some(near) = &unknown.did_you_mean {
-        warning["didYouMean"] = json!(near);
+        warning.insert("didYouMean".to_owned(), json!(near));
     }
-    warning
+    warning.insert("message".to_owned(), json!(message));
+    Value::Object(warning)
 }
 
 /// Why a stored notification was pushed to no browser, and what to do about it.
