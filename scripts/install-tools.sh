@@ -2,7 +2,7 @@
 # Installs what building and testing usernotify needs, only where it is missing or the
 # wrong version. `install-tools.sh build` (make build, make demo): the wasm target and
 # rust-src, wasm-pack, the wasm-bindgen CLI matching Cargo.lock, and the npm tools (wasm-opt
-# from `binaryen`, esbuild, and the test tools playwright-core, puppeteer-core, web-push, ws).
+# from `binaryen`, esbuild, and the test tools playwright-core, puppeteer-core, web-push, ws, axe-core).
 # `install-tools.sh tests` (make tools, after the build's half): what the tests run in:
 # Chromium and ChromeDriver (and curl), Firefox ESR and geckodriver, PostgreSQL (the
 # service's tests and bench start throwaway clusters of it; no server is started here), from
@@ -43,6 +43,7 @@ build_tools() {
   fi
 
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] \
+    || [ ! -d node_modules/axe-core ] \
     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund
   fi

@@ -716,3 +716,84 @@ fn a_declarative_notification_keeps_its_text_when_its_pictures_or_buttons_break_
     assert_eq!(visual.title, "t");
     assert_eq!(visual.rich, Default::default());
 }
+
+fn unknown(text: &str) -> Vec<(String, Option<String>)> {
+    usernotify::core::notification::unknown_fields(&json(text))
+        .into_iter()
+        .map(|unknown| (unknown.field, unknown.did_you_mean))
+        .collect()
+}
+
+fn named(field: &str, near: Option<&str>) -> (String, Option<String>) {
+    (field.to_owned(), near.map(str::to_owned))
+}
+
+#[test]
+fn a_misspelt_member_is_named_with_the_known_member_it_most_likely_meant() {
+    let body = r#"{"prority": "High", "targetHostname": "app.example", "groupname": "g",
+        "payload": {"visualContent": {"title": "t", "boby": "b", "actions": [{"action": "a", "title": "A", "ulr": "/x"}]},
+                    "rawContnet": "r"},
+        "targetPolicy": {"platformType": ["webPush"]},
+        "expirationDateTme": "2026-11-23T13:00:00Z"}"#;
+    assert_eq!(
+        code(body),
+        "valid",
+        "ignored, as Graph ignores unknown members"
+    );
+    assert_eq!(
+        unknown(body),
+        [
+            named("prority", Some("priority")),
+            named("targetHostname", Some("targetHostName")),
+            named("groupname", Some("groupName")),
+            named("expirationDateTme", Some("expirationDateTime")),
+            named(
+                "targetPolicy.platformType",
+                Some("targetPolicy.platformTypes")
+            ),
+            named("payload.rawContnet", Some("payload.rawContent")),
+            named(
+                "payload.visualContent.boby",
+                Some("payload.visualContent.body")
+            ),
+            named(
+                "payload.visualContent.actions[0].ulr",
+                Some("payload.visualContent.actions[0].url")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_member_close_to_no_known_name_is_named_without_a_guess_and_annotations_are_not_members() {
+    let body = r##"{"@odata.type": "#microsoft.graph.notification", "customerTier": "gold", "ur": 1,
+        "web_push": 8030, "fallbackPolicy": {}, "payload": {"visualContent": {"title": "t"}}}"##;
+    assert_eq!(
+        unknown(body),
+        [
+            named("customerTier", None),
+            named("ur", None),
+            named("web_push", None)
+        ]
+    );
+    assert!(
+        unknown(&seed_expiring_at("2026-11-23T13:00:00Z")).is_empty(),
+        "the seed example uses only known members"
+    );
+}
+
+#[test]
+fn unknown_members_are_listed_once_each_at_most_sixteen_with_long_names_cut() {
+    let mut members: Vec<String> = (0..40).map(|n| format!("\"extra{n}\": {n}")).collect();
+    members.push(format!("\"{}\": 1", "x".repeat(5_000)));
+    members.push("\"extra0\": 2".to_owned());
+    let body = format!(
+        r#"{{"payload": {{"rawContent": "r"}}, {}}}"#,
+        members.join(", ")
+    );
+    let listed = unknown(&body);
+    assert_eq!(listed.len(), 16);
+    assert_eq!(listed[0], named("extra0", None));
+    let long = unknown(&format!(r#"{{"{}": 1}}"#, "y".repeat(5_000)));
+    assert_eq!(long[0].0.len(), 100);
+}

@@ -1,18 +1,15 @@
-// The demo page, a small app: an app bar with a bell counting what is unread, a notification
-// centre listing the feed live through the page API, a compact send panel that hands test
-// notifications to the worker's push path, and Subscribe with the app service that serves
-// the page (`make demo`). Pushed text is only ever set as text (textContent, text nodes),
-// never as markup.
+// The demo page, a small app: an app bar with the package's notification centre
+// (<usernotify-inbox>, pkg/inbox.js: the bell, its count, the feed), a compact send panel
+// that shows test notifications through the worker's push path (`client.show()`), and
+// Subscribe with the app service that serves the page (`make demo`). Pushed text is only
+// ever set as text (textContent, text nodes), never as markup.
 const $ = (id) => document.getElementById(id);
 
 // The package's own worker, served from /pkg/ with `Service-Worker-Allowed: /` so that it
-// can control the whole site.
-const registration = navigator.serviceWorker
+// can control the whole site. Whether it runs is the page API's `workerReady()`, below: a
+// worker whose wasm does not load says why instead of seeming ready.
+const registered = navigator.serviceWorker
   .register('./pkg/usernotify-sw.js', { type: 'module', scope: './' })
-  .then((registration) => {
-    $('worker-state').textContent = 'registered';
-    return navigator.serviceWorker.ready;
-  })
   .catch((error) => {
     $('worker-state').textContent = `failed: ${error.message}`;
     throw error;
@@ -29,46 +26,37 @@ $('allow').addEventListener('click', async () => {
   showPermission();
 });
 
-// The bell opens and closes the notification centre.
-$('bell').addEventListener('click', () => {
-  const open = $('centre').hidden;
-  $('centre').hidden = !open;
-  $('bell').setAttribute('aria-expanded', String(open));
-});
-
 const inMinutes = (minutes) => new Date(Date.now() + minutes * 60_000).toISOString();
 
 // The send panel's result, beside its buttons: what the worker did with the notification
-// last sent, from its report to this page.
-let sentKey = null;
+// last sent (`client.show()` resolves once it is on screen), or why it was not shown.
 const OUTCOMES = {
   shown: 'Shown',
   'taken-by-app': 'Taken by the app (raw content)',
   deleted: 'Not shown: deleted before',
   'already-seen': 'Not shown: already read or dismissed',
-  'show-failed': 'The browser could not show it',
 };
-// A refused push's report names no key (the worker never trusts what it refused): the next
-// one after a send is taken as the send's.
-const showOutcome = ({ key, outcome }) => {
-  if (sentKey == null || (key !== sentKey && key !== '')) return;
-  sentKey = null;
-  $('sent').textContent = OUTCOMES[outcome] ?? `Refused: ${outcome}`;
-  $('sent').className = `result ${outcome in OUTCOMES ? 'ok' : 'error'}`;
-};
+const NOT_REFUSALS = new Set(['worker-failed', 'push-unavailable', 'show-failed', 'storage-unavailable']);
+const message = (error) => error.message.replace(/^usernotify: /, '');
 
 const sendThroughWorker = async (notification) => {
-  sentKey = notification.appNotificationId;
   $('sent').textContent = 'Sending…';
   $('sent').className = 'result';
-  const text = JSON.stringify(notification, null, 2);
-  $('sent-json').textContent = text;
+  $('sent-json').textContent = JSON.stringify(notification, null, 2);
   try {
-    (await registration).active.postMessage({ type: 'usernotify-push', data: text });
+    const { outcome } = await (await opened).show(notification);
+    $('sent').textContent = OUTCOMES[outcome] ?? outcome;
+    $('sent').className = 'result ok';
   } catch (error) {
-    $('sent').textContent = `Not sent: the worker did not start (${error.message})`;
+    const what = NOT_REFUSALS.has(error.name) ? 'Not shown' : 'Refused';
+    $('sent').textContent = `${what}: ${error.name}`;
+    $('sent').title = message(error);
+    $('sent-detail').textContent = message(error);
     $('sent').className = 'result error';
+    return;
   }
+  $('sent').title = '';
+  $('sent-detail').textContent = '';
 };
 
 $('compose').addEventListener('submit', (event) => {
@@ -128,217 +116,37 @@ const describe = ({ type, key, outcome, rawContent, action }) => {
 
 navigator.serviceWorker.addEventListener('message', (event) => {
   if (typeof event.data?.type !== 'string' || !event.data.type.startsWith('usernotify-')) return;
-  if (event.data.type === 'usernotify-push-handled') showOutcome(event.data);
   const item = document.createElement('li');
   item.textContent = describe(event.data);
   $('events').prepend(item);
 });
 
-// ---- The feed, through the page API ----
+// ---- The page API and the notification centre ----
 
-const feedList = $('feed');
-let client;
-
-const showError = (what, error) => {
-  // The API's errors carry a stable code in `name` (not-found, invalid-state, …).
-  $('feed-error').textContent = `${what}: ${error?.name ?? 'Error'}`;
-};
-
-/** An element whose text, if any, is set as text. */
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-};
-
-/** A time as the centre shows it (hours and minutes), the whole instant on hover. */
-const time = (iso) => {
-  const date = new Date(iso);
-  const node = el('time', null, date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-  node.dateTime = iso;
-  node.title = date.toLocaleString();
-  return node;
-};
-
-/** Counted by the bell and a group's heading: not read, and not dismissed either. */
-const isUnread = (entry) => entry.readState === 'unread' && entry.userActionState !== 'dismissed';
-
-/** Runs one of the user's actions and shows its error, if any; the list follows the change
- * through `onChanged`, like every other change. */
-const act = async (what, action) => {
-  $('feed-error').textContent = '';
-  try {
-    await action();
-  } catch (error) {
-    showError(what, error);
-  }
-};
-
-const button = (label, action, disabled = false) => {
-  const node = el('button', null, label);
-  node.type = 'button';
-  node.disabled = disabled;
-  node.addEventListener('click', () => act(label, action));
-  return node;
-};
-
-// An entry's element is made once and reused while the entry is the same object: a change
-// delivered by `onChanged` replaces the object, so only changed entries are drawn again.
-const drawn = new WeakMap();
-const renderEntry = (entry) => {
-  if (!drawn.has(entry)) drawn.set(entry, drawEntry(entry));
-  return drawn.get(entry);
-};
-
-const drawEntry = (entry) => {
-  const dismissed = entry.userActionState === 'dismissed';
-  const item = el('li', `entry ${entry.readState}${dismissed ? ' dismissed' : ''} priority-${entry.priority.toLowerCase()}`);
-  item.dataset.id = entry.id;
-  const meta = el('p', 'meta');
-  const times = el('span', 'times');
-  // `append` turns strings into text nodes.
-  times.append(time(entry.creationDateTime), ' · expires ', time(entry.expirationDateTime));
-  if (entry.displayTimeToLive != null) times.append(` · on screen ${entry.displayTimeToLive} s`);
-  meta.append(el('span', 'states', `${entry.readState} · ${entry.userActionState} · priority ${entry.priority}`), ' · ', times);
-  const read = entry.readState === 'read';
-  const actions = el('p', 'actions');
-  actions.append(
-    button(read ? 'Unread' : 'Read', () => client.updateReadState(entry.id, read ? 'unread' : 'read')),
-    button('Dismiss', () => client.updateUserActionState(entry.id, 'dismissed'), dismissed),
-    button('Delete', () => client.deleteNotification(entry.id)),
-  );
-  item.append(
-    el('strong', 'title', entry.title ?? '(no title)'),
-    el('p', 'text', entry.body ?? entry.rawContent ?? ''),
-    meta,
-    actions,
-  );
-  return item;
-};
-
-/** Entries come newest first; a group is listed where its newest entry is. */
-const grouped = (entries) => {
-  const groups = new Map();
-  const items = [];
-  for (const entry of entries) {
-    if (entry.groupName == null) {
-      items.push({ name: null, entries: [entry] });
-    } else if (groups.has(entry.groupName)) {
-      groups.get(entry.groupName).entries.push(entry);
-    } else {
-      const group = { name: entry.groupName, entries: [entry] };
-      groups.set(entry.groupName, group);
-      items.push(group);
-    }
-  }
-  return items;
-};
-
-// A notification centre shows what is recent: the newest groups and notifications, and the
-// newest few of each group, with how many more there are. (Drawing a feed of hundreds in
-// full, once a frame during a burst, would keep the page busy.)
-const SHOWN_ITEMS = 50;
-const SHOWN_PER_GROUP = 5;
-const more = (count) => el('li', 'more', `and ${count} more`);
-
-const renderGroup = ({ name, entries }) => {
-  if (name == null) return renderEntry(entries[0]);
-  const unread = entries.filter(isUnread).length;
-  const item = el('li', 'group');
-  item.dataset.group = name;
-  const heading = el('h3', null, name);
-  heading.append(' ', el('span', 'count', `${unread} unread`));
-  const members = el('ul');
-  members.append(...entries.slice(0, SHOWN_PER_GROUP).map(renderEntry));
-  if (entries.length > SHOWN_PER_GROUP) members.append(more(entries.length - SHOWN_PER_GROUP));
-  item.append(heading, members);
-  return item;
-};
-
-// The feed as the page knows it, by id: read once when the page opens, then kept current by
-// applying each change `onChanged` delivers (it carries the entry as it now is), never by
-// reading the whole feed again. A burst of pushes is hundreds of changes: each is applied at
-// once and the list is drawn once per frame. (Reading the feed on every change would also
-// hold up the worker: its writes wait behind the page's reads.)
-const feed = new Map();
-let drawing = false;
-const draw = () => {
-  if (drawing) return;
-  drawing = true;
-  requestAnimationFrame(() => {
-    drawing = false;
-    render();
-  });
-};
-
-// Expired entries leave the feed with no event: dropped when the next one expires
-// (setTimeout takes at most 2^31-1 ms; an expiry can be 30 days away).
-let expiryTimer;
-// ISO 8601 instants written alike compare as text.
-const descending = (a, b) => (a < b) - (a > b);
-const newestFirst = (a, b) => descending(a.creationDateTime, b.creationDateTime) || descending(a.id, b.id);
-
-const render = () => {
-  const now = Date.now();
-  for (const [id, entry] of feed) if (Date.parse(entry.expirationDateTime) <= now) feed.delete(id);
-  // Newest first, as getAllNotifications() lists them.
-  const entries = [...feed.values()].sort(newestFirst);
-  const items = grouped(entries);
-  feedList.replaceChildren(...items.slice(0, SHOWN_ITEMS).map(renderGroup));
-  if (items.length > SHOWN_ITEMS) feedList.append(more(items.length - SHOWN_ITEMS));
-  $('feed-empty').hidden = entries.length > 0;
-  const unread = entries.filter(isUnread).length;
-  $('unread-count').textContent = unread > 99 ? '99+' : String(unread);
-  $('unread-count').hidden = unread === 0;
-  $('bell').setAttribute('aria-label', `Notifications, ${unread} unread`);
-  $('centre-summary').textContent = entries.length ? `${entries.length} in the feed` : '';
-  clearTimeout(expiryTimer);
-  const next = Math.min(...entries.map((entry) => Date.parse(entry.expirationDateTime)));
-  if (Number.isFinite(next)) expiryTimer = setTimeout(draw, Math.min(next - now + 100, 2 ** 31 - 1));
-};
-
-/** Reads the whole feed: when the page opens, and after a purge (which names no entries).
- * Changes heard while it reads are applied after it, so that none is lost. */
-let heard = null;
-const reload = async () => {
-  if (heard) return;
-  heard = [];
-  try {
-    const entries = await client.getAllNotifications();
-    feed.clear();
-    for (const entry of entries) feed.set(entry.id, entry);
-  } catch (error) {
-    showError('Reading the feed', error);
-  }
-  const later = heard;
-  heard = null;
-  later.forEach(apply);
-  draw();
-};
-
-/** One change, as `onChanged` delivers it. */
-const apply = (change) => {
-  if (heard) return heard.push(change);
-  if (change.entry) feed.set(change.id, change.entry);
-  else if (change.change === 'deleted') feed.delete(change.id);
-  else return reload();
-  draw();
-};
-
-// Loaded with a dynamic import so that the rest of the demo (worker, form, events) still
-// works when the page module or its storage cannot load.
-// `opened` settles once: with the client, or with why it could not open.
+// Loaded with dynamic imports so that the rest of the demo (worker, form, events) still
+// works when the page module or its storage cannot load. `opened` settles once: with the
+// client, or with why it could not open. The inbox component gets the same client.
 const opened = (async () => {
-  const { default: init, NotificationClient } = await import('./pkg/usernotify.js');
+  const [{ default: init, NotificationClient }] = await Promise.all([import('./pkg/usernotify.js'), import('./pkg/inbox.js')]);
   await init();
-  client = await NotificationClient.open();
-  client.onChanged(apply);
-  reload();
+  const client = await NotificationClient.open();
+  document.querySelector('usernotify-inbox').client = client;
   client.getSubscription().then(showSubscription, () => {});
   return client;
 })();
-opened.catch((error) => showError('Opening the feed', error));
+opened.catch((error) => {
+  $('worker-state').textContent = `page API not loaded: ${error.name}: ${message(error)}`;
+});
+
+// The worker's state as the page API sees it: ready once its wasm runs, else why not.
+(async () => {
+  await registered;
+  $('worker-state').textContent = 'starting…';
+  await (await opened).workerReady();
+  $('worker-state').textContent = 'ready';
+})().catch((error) => {
+  if (error.name === 'worker-failed') $('worker-state').textContent = `failed: ${message(error)}`;
+});
 
 // Subscribing with the app service that serves this page (`make demo`; `?service=URL` and
 // `?token=` name another): the notification permission first (asked from this click), then
@@ -360,7 +168,7 @@ const subscription = async (button, pending, action) => {
   try {
     showSubscription(await action(await opened));
   } catch (error) {
-    $('subscription-state').textContent = `${error.message.replace(/^usernotify: /, '')} (${error.name})`;
+    $('subscription-state').textContent = `${message(error)} (${error.name})`;
     $('subscription-state').className = 'result error';
   } finally {
     button.disabled = false;
@@ -377,6 +185,8 @@ $('subscribe').addEventListener('click', (event) => subscription(event.currentTa
     accessToken: params.get('token') ?? 'demo-token',
     targetHostName: location.hostname,
     displayName: 'usernotify demo page',
+    // How long to wait for the browser's push service (default 30 s).
+    ...(params.has('pushTimeout') && { pushTimeout: Number(params.get('pushTimeout')) }),
   });
 }));
 $('unsubscribe').addEventListener('click', (event) => subscription(event.currentTarget, 'Unsubscribing…', async (client) => {

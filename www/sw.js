@@ -55,7 +55,10 @@ const handle = async (event) => {
     await start();
   } catch (error) {
     ready = undefined;
-    if (event.type === 'install') throw error;
+    if (event.type === 'install') {
+      await lastWords(error.message);
+      throw error;
+    }
     if (!plain(event) || (await self.registration.getNotifications()).length) return;
     return self.registration.showNotification('Notifications', { body: "You're all caught up.", tag: 'usernotify-status', silent: true });
   }
@@ -68,6 +71,25 @@ const handle = async (event) => {
   running.delete(giveUp);
   if (!finished && plain(event)) await worker.showQuietStatus();
 };
+// A first install that fails leaves no worker to ask: its reason is kept where the page API
+// looks for it (a cache of this origin, which the next build to activate drops).
+const lastWords = (reason) => caches.open('usernotify-status')
+  .then((cache) => cache.put(new URL('/usernotify-status', self.location.origin), new Response(reason)))
+  .catch(() => {});
+
+// A page asks whether the worker runs (the page API's workerReady()): answered here, not by
+// the module, so that a worker whose module cannot load still says why.
+const status = async (port) => {
+  try {
+    await start();
+    port.postMessage({ ok: true });
+  } catch (error) {
+    ready = undefined;
+    port.postMessage({ ok: false, reason: error.message });
+  }
+};
+const asked = (event) => event.type === 'message' && event.data?.type === 'usernotify-status' && event.ports[0];
+
 for (const type of ['push', 'pushnotification', 'notificationclick', 'notificationclose', 'pushsubscriptionchange', 'message', 'install', 'activate']) {
-  self.addEventListener(type, (event) => event.waitUntil(handle(event)));
+  self.addEventListener(type, (event) => event.waitUntil(asked(event) ? status(event.ports[0]) : handle(event)));
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use usernotify::core::feed::{ReadState, UserActionState};
-use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
+use usernotify::core::notification::{unknown_fields, UnknownField, MAX_PUSH_JSON_BYTES};
 use usernotify::core::preferences::InvalidPreferences;
 use usernotify::core::sync::{change_push_visible_until, OnDevice};
 use usernotify::core::{
@@ -458,6 +458,8 @@ async fn post_notification(
     let json = parse_json(&bytes)?;
     let now = now_millis();
     let mut notification = Notification::from_json(&json, now).map_err(ApiError::Invalid)?;
+    // Graph ignores members it does not know; the answer names them, so a typo is seen.
+    let unknown = unknown_fields(&json);
     // Unknown and foreign UNSIDs get the same answer, so ids cannot be probed. The store
     // checks the UNSID is the caller's in the same statement that saves.
     if !looks_like_id(&uns) {
@@ -482,11 +484,13 @@ async fn post_notification(
     )
     .await?
     .map(|withheld| withheld.reason());
+    let group = notification.group_name.clone();
+    let target_host_name = notification.target_host_name.clone();
     let saved = state
         .db()
         .save_notification(
             user.clone(),
-            uns,
+            uns.clone(),
             notification,
             candidate,
             withheld,
@@ -506,22 +510,66 @@ async fn post_notification(
         );
     }
     let fan_out = saved.fan_out;
+    let mut warnings: Vec<Value> = unknown.iter().map(unknown_field_warning).collect();
+    if !unknown.is_empty() {
+        let fields: Vec<&str> = unknown
+            .iter()
+            .map(|unknown| unknown.field.as_str())
+            .collect();
+        tracing::warn!(
+            notification = %saved.item.id,
+            fields = %fields.join(","),
+            "the post has members the contract does not know: ignored"
+        );
+    }
     match fan_out.why_nothing_was_queued() {
         None => state.wake_deliveries(),
-        Some(why) if withheld.is_some() && fan_out.skipped_by_preferences > 0 => tracing::info!(
-            notification = %saved.item.id,
-            why,
-            reason = withheld.unwrap_or_default(),
-            "the user's preferences withhold the notification now: stored, not pushed"
-        ),
-        Some(why) => tracing::warn!(
-            notification = %saved.item.id,
-            why,
-            skipped_by_policy = fan_out.skipped_by_policy,
-            skipped_by_host = fan_out.skipped_by_host,
-            gone = fan_out.gone,
-            "the notification reaches no subscription: stored, not pushed"
-        ),
+        Some(why) => {
+            // The user's own preferences are theirs to set: logged, not warned about.
+            let by_preferences = why == "withheld-by-preferences";
+            let reason = match withheld {
+                Some(withheld) if by_preferences => withheld,
+                _ => why,
+            };
+            let subscribed_host = match reason {
+                "target-host" => state
+                    .db()
+                    .subscription(uns)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|info| info.target_host_name),
+                _ => None,
+            };
+            let message = unreached_message(
+                reason,
+                target_host_name.as_deref(),
+                subscribed_host.as_deref(),
+                group.as_deref(),
+            );
+            if by_preferences {
+                tracing::info!(
+                    notification = %saved.item.id,
+                    why,
+                    reason,
+                    "the user's preferences withhold the notification now: stored, not pushed"
+                );
+            } else {
+                tracing::warn!(
+                    notification = %saved.item.id,
+                    why,
+                    skipped_by_policy = fan_out.skipped_by_policy,
+                    skipped_by_host = fan_out.skipped_by_host,
+                    gone = fan_out.gone,
+                    "the notification reaches no subscription: stored, not pushed: {message}"
+                );
+            }
+            warnings.push(json!({
+                "code": "reaches-no-subscription",
+                "reason": reason,
+                "message": message,
+            }));
+        }
     }
     let base = base_url(state, &headers);
     let mut object = resource_value(&saved.item, false)?;
@@ -529,8 +577,73 @@ async fn post_notification(
         "@odata.context".to_owned(),
         json!(odata_context(&base, &user, true)),
     );
+    if !warnings.is_empty() {
+        object.insert(WARNINGS.to_owned(), Value::Array(warnings));
+    }
     let location = format!("{base}/me/notifications/{}", saved.item.id);
     Ok(created(location, Value::Object(object)))
+}
+
+/// The OData instance annotation of a created notification that lists what the service
+/// ignored or could not do: members it does not know, and a post that reaches no browser.
+const WARNINGS: &str = "@usernotify.warnings";
+
+fn unknown_field_warning(unknown: &UnknownField) -> Value {
+    let mut message = format!(
+        "{} is not a member of the notification resource and was ignored",
+        unknown.field
+    );
+    if let Some(near) = &unknown.did_you_mean {
+        message.push_str(&format!(": did you mean {near}?"));
+    }
+    let mut warning = Map::new();
+    warning.insert("code".to_owned(), json!("unknown-field"));
+    warning.insert("field".to_owned(), json!(unknown.field));
+    if let Some(near) = &unknown.did_you_mean {
+        warning.insert("didYouMean".to_owned(), json!(near));
+    }
+    warning.insert("message".to_owned(), json!(message));
+    Value::Object(warning)
+}
+
+/// Why a stored notification was pushed to no browser, and what to do about it.
+fn unreached_message(
+    reason: &str,
+    target_host_name: Option<&str>,
+    subscribed_host: Option<&str>,
+    group: Option<&str>,
+) -> String {
+    const STORED: &str = "it is stored in the user's feed but pushed to no browser";
+    match reason {
+        "no-subscriptions" => format!("The user has no subscription: {STORED}."),
+        "target-host" => {
+            let posted = match target_host_name {
+                Some(name) => format!("targetHostName {name:?} is not"),
+                None => "The post has no targetHostName, which must be".to_owned(),
+            };
+            let subscribed = match subscribed_host {
+                Some(host) => format!(" (the subscription X-UNS names has {host:?})"),
+                None => String::new(),
+            };
+            format!("{posted} the host name the user's browsers subscribed with{subscribed}: {STORED}.")
+        }
+        "target-policy" => format!(
+            "targetPolicy.platformTypes names no web platform (add \"webPush\", or leave targetPolicy out): {STORED}."
+        ),
+        "muted" => format!(
+            "The user muted the group {:?}: {STORED}.",
+            group.unwrap_or_default()
+        ),
+        "quiet-hours" => format!(
+            "It is the user's quiet hours: {STORED} (High priority breaks through when the user allows it)."
+        ),
+        "all-subscriptions-gone" => format!(
+            "Every subscription of the user is gone (their push services answered 404 or 410): {STORED}; the browsers must subscribe again."
+        ),
+        _ => format!(
+            "No subscription of the user takes it (another targetHostName, gone, or withheld by the user's preferences): {STORED}; GET /me/notifications/{{id}}/deliveries says why for each."
+        ),
+    }
 }
 
 /// Notifications on a page of `GET /me/notifications` when the request names no `$top`.

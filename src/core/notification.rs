@@ -4,7 +4,7 @@ use super::error::{Field, InvalidNotification};
 use super::json::{is_whole, Json, JsonRead, Kind, ObjectWriter};
 use super::time::{format_iso8601, parse_iso8601, Millis, DAY, SECOND};
 use alloc::borrow::{Cow, ToOwned};
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 /// How far ahead `expirationDateTime` may be, and the expiry given when it is absent.
@@ -425,6 +425,146 @@ impl Notification {
             ),
         ])
     }
+}
+
+/// The members validation reads, at each level of the resource: everything a post or a push
+/// may carry. Any other member is ignored, as Graph ignores it; [`unknown_fields`] names them
+/// so that a sender learns of a misspelt name (the service's `@usernotify.warnings`).
+pub const RESOURCE_FIELDS: &[&str] = &[
+    "id",
+    "targetHostName",
+    "appNotificationId",
+    "groupName",
+    "targetPolicy",
+    "payload",
+    "priority",
+    "displayTimeToLive",
+    "expirationDateTime",
+    "fallbackPolicy",
+];
+pub const TARGET_POLICY_FIELDS: &[&str] = &["platformTypes"];
+pub const PAYLOAD_FIELDS: &[&str] = &["visualContent", "rawContent"];
+pub const VISUAL_CONTENT_FIELDS: &[&str] =
+    &["title", "body", "url", "icon", "image", "badge", "actions"];
+pub const ACTION_FIELDS: &[&str] = &["action", "title", "url"];
+
+/// The most unknown members [`unknown_fields`] lists, and the longest name it repeats, in
+/// characters: what one post can make the service answer and log stays small.
+pub const MAX_UNKNOWN_FIELDS: usize = 16;
+pub const MAX_FIELD_NAME_CHARS: usize = 100;
+
+/// A member of a valid resource that validation did not read, so it was ignored: its path
+/// (`payload.visualContent.titel`, `payload.visualContent.actions[0].urll`), and the path of
+/// the known member it most likely meant, if one is close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownField {
+    pub field: String,
+    pub did_you_mean: Option<String>,
+}
+
+/// Every member of `body` that is not in the contract, at each level validation reads
+/// (the resource, `targetPolicy`, `payload`, `visualContent`, each action), in order, each
+/// path once, at most [`MAX_UNKNOWN_FIELDS`]. OData annotations (`@odata.type`) are not
+/// members and are left out.
+pub fn unknown_fields(body: &Json) -> Vec<UnknownField> {
+    let mut found = Vec::new();
+    collect_unknown(body, "", RESOURCE_FIELDS, &mut found);
+    if let Some(policy) = body.get("targetPolicy") {
+        collect_unknown(policy, "targetPolicy.", TARGET_POLICY_FIELDS, &mut found);
+    }
+    if let Some(payload) = body.get("payload") {
+        collect_unknown(payload, "payload.", PAYLOAD_FIELDS, &mut found);
+        if let Some(visual) = payload.get("visualContent") {
+            let at = "payload.visualContent.";
+            collect_unknown(visual, at, VISUAL_CONTENT_FIELDS, &mut found);
+            if let Some(Json::Array(actions)) = visual.get("actions") {
+                for (index, action) in actions.iter().enumerate() {
+                    let mut at = String::from("payload.visualContent.actions[");
+                    at.push_str(&index.to_string());
+                    at.push_str("].");
+                    collect_unknown(action, &at, ACTION_FIELDS, &mut found);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn collect_unknown(value: &Json, at: &str, known: &[&str], found: &mut Vec<UnknownField>) {
+    let Json::Object(members) = value else {
+        return;
+    };
+    for (name, _) in members {
+        if found.len() >= MAX_UNKNOWN_FIELDS {
+            return;
+        }
+        if name.starts_with('@') || known.contains(&name.as_str()) {
+            continue;
+        }
+        let mut field = String::from(at);
+        field.extend(name.chars().take(MAX_FIELD_NAME_CHARS));
+        if found.iter().any(|unknown| unknown.field == field) {
+            continue;
+        }
+        let did_you_mean = nearest_name(name, known).map(|near| {
+            let mut path = String::from(at);
+            path.push_str(near);
+            path
+        });
+        found.push(UnknownField {
+            field,
+            did_you_mean,
+        });
+    }
+}
+
+/// The known name `name` most likely misspells: the same but for case, else the one fewest
+/// edits away (insertions, deletions, substitutions, swaps of neighbours; ASCII case
+/// ignored), when that is at most 1 for a name under 5 characters, 2 otherwise.
+pub fn nearest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    if name.chars().count() > 2 * MAX_FIELD_NAME_CHARS {
+        return None;
+    }
+    let lower: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+    known
+        .iter()
+        .map(|candidate| {
+            let other: Vec<char> = candidate.chars().map(|c| c.to_ascii_lowercase()).collect();
+            (edits(&lower, &other), *candidate, other.len())
+        })
+        .filter(|(distance, _, length)| {
+            let limit = if lower.len().max(*length) < 5 { 1 } else { 2 };
+            *distance <= limit
+        })
+        .min_by_key(|(distance, _, _)| *distance)
+        .map(|(_, candidate, _)| candidate)
+}
+
+/// The optimal string alignment distance between `a` and `b`.
+fn edits(a: &[char], b: &[char]) -> usize {
+    let width = b.len() + 1;
+    let mut rows = alloc::vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            let value = if i == 0 || j == 0 {
+                i.max(j)
+            } else {
+                let cost = usize::from(a.get(i - 1) != b.get(j - 1));
+                let mut best = (rows.get(at(i - 1, j)).copied().unwrap_or(0) + 1)
+                    .min(rows.get(at(i, j - 1)).copied().unwrap_or(0) + 1)
+                    .min(rows.get(at(i - 1, j - 1)).copied().unwrap_or(0) + cost);
+                if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
+                    best = best.min(rows.get(at(i - 2, j - 2)).copied().unwrap_or(0) + 1);
+                }
+                best
+            };
+            if let Some(cell) = rows.get_mut(at(i, j)) {
+                *cell = value;
+            }
+        }
+    }
+    rows.last().copied().unwrap_or(0)
 }
 
 /// Expired at and after the expiration instant: "after it, never shown".

@@ -20,13 +20,15 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageChannel, MessageEvent, ServiceWorker, Window};
 
 use super::follow;
-use super::js::{error, now, object, warn};
+use super::js::{error, now, object, parse, stringify, warn, within};
 use super::store::{announce, Applied, Feed, StoreError, Written, CHANGES_CHANNEL};
 use super::subscription::{self, SubscribeOptions, SubscriptionError};
+use super::worker_status::{self, WorkerProblem};
 use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
 use crate::core::format_iso8601;
 use crate::core::json::{JsonRead, ObjectWriter};
 use crate::core::record::{entry_of, CHANGES_CURSOR};
+use crate::core::Notification;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -88,6 +90,11 @@ export interface SubscribeOptions {
   targetHostName: string;
   /** How this browser is listed to the user, e.g. "Firefox on the laptop". */
   displayName?: string;
+  /**
+   * How long to wait for the browser's push service, in ms (default 30000): past it,
+   * `subscribe()` rejects with `push-unavailable`, naming the push service.
+   */
+  pushTimeout?: number;
 }
 /** What `sync()` did: changes sent to the service, entries updated and deleted here. */
 export interface SyncResult {
@@ -130,7 +137,21 @@ export type UsernotifyErrorCode =
   | "not-found" | "invalid-state" | "storage-unavailable" | "quota-exceeded"
   | "invalid-options" | "push-unavailable" | "service-unreachable" | "not-subscribed"
   | "service-error" | "contract-mismatch" | "invalid-time" | "invalid-time-zone"
-  | "too-many-muted-groups";
+  | "too-many-muted-groups" | "worker-failed" | "show-failed"
+  | "empty-body" | "malformed-json" | "body-is-array" | "invalid-date" | "negative-ttl"
+  | "invalid-payload" | "missing-title" | "expired" | "expires-too-late"
+  | "invalid-media-url" | "media-url-too-long" | "too-many-actions" | "invalid-action";
+/**
+ * What `show()` did: `id` is the feed entry's (the resource's `id`, else its
+ * `appNotificationId`, else a content hash); `outcome` is `shown`, `taken-by-app` (raw content
+ * a visible page or the worker hook took), `deleted` (the user deleted it before) or
+ * `already-seen` (the same again, read or dismissed); `stored` whether the feed has it.
+ */
+export interface ShowResult {
+  id: string;
+  outcome: "shown" | "taken-by-app" | "deleted" | "already-seen";
+  stored: boolean;
+}
 "#;
 
 /// How a feed entry crosses to JS (`FeedEntry` above): the page API's names, instants as
@@ -341,9 +362,9 @@ impl NotificationClient {
     ) -> Result<JsValue, JsValue> {
         let options: SubscribeOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|_| {
-                SubscriptionError::InvalidOptions(
-                    "subscribe() takes {serviceUrl, accessToken, targetHostName, displayName?}, all strings",
-                )
+                SubscriptionError::InvalidOptions(String::from(
+                    "subscribe() takes {serviceUrl, accessToken, targetHostName, displayName?, pushTimeout?}: strings, and pushTimeout in ms",
+                ))
             })?;
         let registered = subscription::subscribe(&self.feed, options).await?;
         // Another registration may be another user's: its changes start from the beginning.
@@ -354,6 +375,96 @@ impl NotificationClient {
             registered.id.as_deref(),
             registered.endpoint.as_deref(),
         ))
+    }
+
+    /// Resolves once the app's service worker is active and has loaded its wasm. Rejects with
+    /// `worker-failed` saying why when it cannot run: the worker's own reason (its wasm is not
+    /// served, say), that it failed to install, or that none is registered for this page.
+    /// It never waits for ever, as `navigator.serviceWorker.ready` does after a failed install.
+    #[wasm_bindgen(js_name = workerReady)]
+    pub async fn worker_ready(&self) -> Result<(), JsValue> {
+        worker_status::ready()
+            .await
+            .map(|_| ())
+            .map_err(|problem| problem.rejection())
+    }
+
+    /// Shows `notification` (the Graph resource, as a push carries it: an object or its JSON
+    /// text) with no push service: the worker takes it down its push path, so it is checked,
+    /// kept in the feed, grouped and shown as a push would be. Checked here first, with the
+    /// contract's codes and messages; needs the notification permission and a worker that
+    /// runs (`worker-failed` otherwise). Resolves once the browser shows it, with `{id,
+    /// outcome, stored}`.
+    #[wasm_bindgen(unchecked_return_type = "ShowResult")]
+    pub async fn show(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "object | string")] notification: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let text = notification
+            .as_string()
+            .or_else(|| stringify(&notification))
+            .unwrap_or_default();
+        let value = parse(&text).ok_or_else(|| {
+            error(
+                "malformed-json",
+                "show() takes a notification resource: an object, or its JSON text",
+            )
+        })?;
+        if let Err(invalid) = Notification::read_push(value, now()) {
+            return Err(error(invalid.code(), &invalid.message()));
+        }
+        if let Some(refused) = subscription::not_allowed() {
+            return Err(refused.rejection());
+        }
+        let registration = worker_status::ready()
+            .await
+            .map_err(|problem| problem.rejection())?;
+        let worker = registration
+            .active()
+            .ok_or_else(|| WorkerProblem::NotRegistered.rejection())?;
+        let channel = MessageChannel::new()
+            .map_err(|_| error("worker-failed", "MessageChannel is not available"))?;
+        let reply = Promise::new(&mut |resolve, _reject| {
+            channel.port1().set_onmessage(Some(&resolve));
+        });
+        let message = object(
+            &ObjectWriter::default()
+                .str("type", "usernotify-push")
+                .str("data", &text)
+                .end(),
+        );
+        worker
+            .post_message_with_transferable(&message, &Array::of1(&channel.port2()))
+            .map_err(|_| error("worker-failed", "the app's service worker took no message"))?;
+        let answered = within(&reply, SHOW_WITHIN).await.ok().flatten();
+        channel.port1().close();
+        let report = answered
+            .map(|event| event.unchecked_into::<MessageEvent>().data())
+            .ok_or_else(|| {
+                error(
+                    "worker-failed",
+                    "the app's service worker did not show the notification within 10 s; its console may say why",
+                )
+            })?;
+        let text = |name: &str| report.member(name).and_then(|value| value.as_string());
+        let outcome = text("outcome").unwrap_or_default();
+        match outcome.as_str() {
+            "shown" | "taken-by-app" | "deleted" | "already-seen" => Ok(object(
+                &ObjectWriter::default()
+                    .str("id", &text("key").unwrap_or_default())
+                    .str("outcome", &outcome)
+                    .bool(
+                        "stored",
+                        report.member("stored").and_then(|stored| stored.as_bool()) == Some(true),
+                    )
+                    .end(),
+            )),
+            "show-failed" => Err(error(
+                "show-failed",
+                "the browser did not show it: notifications may have been blocked meanwhile",
+            )),
+            refused => Err(error(refused, "the worker refused the notification")),
+        }
     }
 
     /// This browser's current registration, `{id, endpoint}`, or `null` when it is not
@@ -516,6 +627,9 @@ async fn redrawn(entry: &FeedEntry) {
 
 /// How long a change waits for the worker to redraw before resolving anyway, in ms.
 const REDRAW_WAIT: i32 = 3_000;
+
+/// How long `show()` waits for the worker to have shown the notification, in ms.
+const SHOW_WITHIN: i32 = 10_000;
 
 fn window() -> Option<Window> {
     js_sys::global().dyn_into().ok()

@@ -19,13 +19,13 @@
 
 use core::cell::Cell;
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult, Window};
+use web_sys::{ReadableStreamDefaultReader, ReadableStreamReadResult};
 
 use super::client::announce_applied;
-use super::js::{parse, spawn, warn};
+use super::js::{parse, sleep, spawn, warn};
 use super::store::Feed;
 use super::subscription::{fetch_preferences, registered_service, send_outbox, SubscriptionError};
 use crate::core::record::CHANGES_CURSOR;
@@ -91,7 +91,7 @@ async fn follow(feed: Feed, generation: u32) {
             break;
         }
         // Jitter, so that the pages of many users do not all come back at once.
-        sleep(wait * (0.5 + js_sys::Math::random())).await;
+        sleep((wait * (0.5 + js_sys::Math::random())) as i32).await;
         wait = (wait * 2.0).min(RETRY_MOST);
     }
     if current(generation) {
@@ -182,15 +182,4 @@ async fn apply(feed: &Feed, change: &StateChange) {
         }
         Err(error) => error.warn(),
     }
-}
-
-/// Resolves after `ms` milliseconds.
-async fn sleep(ms: f64) {
-    let Ok(window) = js_sys::global().dyn_into::<Window>() else {
-        return;
-    };
-    let wait = Promise::new(&mut |resolve, _reject| {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
-    });
-    let _ = JsFuture::from(wait).await;
 }

@@ -5,8 +5,10 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::core::json::{JsonRead, Kind};
 use crate::core::Millis;
@@ -177,4 +179,30 @@ impl<T> Started<T> {
         let _ = self.done.await;
         self.result.take()
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `setTimeout`, a page's and a worker's alike, passing `argument` to `handler`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout_with(handler: &Function, ms: i32, argument: &JsValue) -> JsValue;
+}
+
+/// Resolves after `ms` milliseconds, in a page or a worker.
+pub async fn sleep(ms: i32) {
+    let wait = Promise::new(&mut |resolve, _reject| {
+        set_timeout_with(&resolve, ms, &JsValue::UNDEFINED);
+    });
+    let _ = JsFuture::from(wait).await;
+}
+
+/// What `promise` settles with, or `Ok(None)` when it has not settled within `ms`: a call
+/// into the browser that may never answer (a push service out of reach) is given up.
+pub async fn within(promise: &Promise, ms: i32) -> Result<Option<JsValue>, JsValue> {
+    let marker: JsValue = Object::new().into();
+    let timer = Promise::new(&mut |resolve, _reject| {
+        set_timeout_with(&resolve, ms, &marker);
+    });
+    let first = JsFuture::from(Promise::race(&Array::of2(promise, &timer))).await?;
+    Ok((!Object::is(&first, &marker)).then_some(first))
 }

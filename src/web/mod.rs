@@ -26,6 +26,8 @@ pub mod subscription;
 mod wasm_cache;
 #[cfg(feature = "worker")]
 pub mod worker;
+#[cfg(feature = "page")]
+pub mod worker_status;
 
 /// Both modules' allocator: a free list a fraction of dlmalloc's size (measured: ~2.5 KB
 /// gzip saved).

@@ -35,9 +35,12 @@ pub fn message(kind: &str, key: &str) -> ObjectWriter {
 }
 
 pub fn post(pages: &[WindowClient], message: ObjectWriter) {
-    let message = object(&message.end());
+    post_value(pages, &object(&message.end()));
+}
+
+pub fn post_value(pages: &[WindowClient], message: &wasm_bindgen::JsValue) {
     for page in pages {
-        let _ = page.post_message(&message);
+        let _ = page.post_message(message);
     }
 }
 

@@ -20,7 +20,7 @@ use super::js::{for_pages, object, stringify, warn, worker_scope};
 use super::service::{segment, Service, ServiceError};
 use super::store::{Applied, Feed, StoreError};
 use crate::core::feed::{FeedEntry, ReadState, UserActionState};
-use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::json::{push_int, JsonRead, ObjectWriter};
 use crate::core::preferences::{InvalidPreferences, Preferences};
 use crate::core::record::{
     registration_of, registration_record, Registration, OUTBOX, PREFERENCES, REGISTRATION,
@@ -40,15 +40,27 @@ pub struct SubscribeOptions {
     pub target_host_name: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// How long to wait for the browser's push service, in ms.
+    #[serde(default)]
+    pub push_timeout: Option<f64>,
 }
+
+/// How long `PushManager.subscribe` may take before subscribing gives up, in ms: the
+/// browser's push service answers in a second or two, or (out of reach behind a firewall,
+/// or a browser without one) never.
+pub const PUSH_TIMEOUT: i32 = 30_000;
 
 /// Why subscribing, renewing or syncing failed; `code()` is the stable name pages see.
 #[derive(Debug)]
 pub enum SubscriptionError {
     Store(StoreError),
     Service(ServiceError),
-    /// `subscribe()` without a service URL, token or host name: which one, and how to fix it.
-    InvalidOptions(&'static str),
+    /// `subscribe()` without a service URL, token or host name, or with a service URL that is
+    /// not an absolute http(s) URL: which one, what was expected, and how to fix it.
+    InvalidOptions(String),
+    /// The app's service worker is registered but cannot run (its wasm does not load, it
+    /// failed to install): the worker's own reason.
+    WorkerFailed(String),
     /// No service worker, no push, or the browser refused a subscription (no permission): why,
     /// and what the user or the app can do about it.
     PushUnavailable(String),
@@ -64,6 +76,7 @@ impl SubscriptionError {
             SubscriptionError::Store(error) => error.code(),
             SubscriptionError::Service(error) => &error.code,
             SubscriptionError::InvalidOptions(_) => "invalid-options",
+            SubscriptionError::WorkerFailed(_) => "worker-failed",
             SubscriptionError::PushUnavailable(_) => "push-unavailable",
             SubscriptionError::NotSubscribed => "not-subscribed",
             SubscriptionError::InvalidPreferences(invalid) => invalid.code(),
@@ -76,7 +89,9 @@ impl SubscriptionError {
             SubscriptionError::Store(error) => error.rejection(),
             SubscriptionError::Service(error) => error.rejection(),
             SubscriptionError::InvalidOptions(why) => super::js::error(self.code(), why),
-            SubscriptionError::PushUnavailable(why) => super::js::error(self.code(), why),
+            SubscriptionError::PushUnavailable(why) | SubscriptionError::WorkerFailed(why) => {
+                super::js::error(self.code(), why)
+            }
             SubscriptionError::NotSubscribed => {
                 super::js::error(self.code(), "this needs subscribe() first")
             }
@@ -105,14 +120,9 @@ impl From<SubscriptionError> for JsValue {
     }
 }
 
-// What `push-unavailable` says, for each reason: what the user or the app can do. The first
-// two are only reached from a page's subscribe() and unsubscribe(); the rest the worker's
-// renewal reaches too, where for_pages leaves them out.
-const NO_SERVICE_WORKERS: &str = "this page cannot use service workers: serve it over https (or \
-     from localhost); some browsers turn them off in private windows";
-const NO_WORKER: &str = "no service worker is registered for this page: register usernotify-sw.js \
-     first (navigator.serviceWorker.register('/usernotify-sw.js', {type: 'module'})); if you \
-     did, it failed to install, and the worker's console says why";
+// What `push-unavailable` says, for each reason: what the user or the app can do. The
+// worker's renewal reaches them too, where for_pages leaves them out; a page's subscribe()
+// and unsubscribe() also say why the page has no worker (`worker_status`).
 const NO_PUSH: &str = for_pages(
     "this browser offers no push messaging here (a private window; on iOS and \
      iPadOS, only a web app added to the Home Screen)",
@@ -138,19 +148,9 @@ fn refused(failure: &JsValue) -> SubscriptionError {
     if !cfg!(feature = "page") {
         return push_unavailable("");
     }
-    // By name: a page may have no `Notification` at all (iOS Safari outside a Home Screen
-    // app), where web-sys's static getter would throw.
-    let global = js_sys::global();
-    let permission = js_sys::Reflect::get(&global, &JsValue::from_str("Notification"))
-        .and_then(|notification| {
-            js_sys::Reflect::get(&notification, &JsValue::from_str("permission"))
-        })
-        .ok()
-        .and_then(|permission| permission.as_string());
-    match permission.as_deref() {
-        Some("denied") => push_unavailable(BLOCKED),
-        Some("default") => push_unavailable(NOT_ALLOWED_YET),
-        _ => {
+    match not_allowed() {
+        Some(why) => why,
+        None => {
             // A DOMException, whose prototype is Error's.
             let failure = failure.dyn_ref::<js_sys::Error>();
             let text = |part: fn(&js_sys::Error) -> js_sys::JsString| {
@@ -166,24 +166,54 @@ fn refused(failure: &JsValue) -> SubscriptionError {
     }
 }
 
+/// `Notification.permission`, when the global has one.
+fn notification_permission() -> Option<String> {
+    // By name: a page may have no `Notification` at all (iOS Safari outside a Home Screen
+    // app), where web-sys's static getter would throw.
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &JsValue::from_str("Notification"))
+        .and_then(|notification| {
+            js_sys::Reflect::get(&notification, &JsValue::from_str("permission"))
+        })
+        .ok()
+        .and_then(|permission| permission.as_string())
+}
+
+/// `push-unavailable` saying what the user can do when notifications are blocked or not
+/// allowed yet; `None` once they are allowed (or the browser does not say).
+pub fn not_allowed() -> Option<SubscriptionError> {
+    match notification_permission().as_deref() {
+        Some("denied") => Some(push_unavailable(BLOCKED)),
+        Some("default") => Some(push_unavailable(NOT_ALLOWED_YET)),
+        _ => None,
+    }
+}
+
 /// Subscribes this browser to push with the service's VAPID key and registers it with the
 /// app service; the registration, with its UNSID, is kept.
 pub async fn subscribe(
     feed: &Feed,
     options: SubscribeOptions,
 ) -> Result<Registration, SubscriptionError> {
-    let required = |value: &str, missing: &'static str| match value.trim() {
-        "" => Err(SubscriptionError::InvalidOptions(missing)),
+    // Every option is checked before anything is fetched.
+    let required = |value: &str, missing: &str| match value.trim() {
+        "" => Err(SubscriptionError::InvalidOptions(String::from(missing))),
         value => Ok(String::from(value)),
     };
+    let service_url = required(
+        &options.service_url,
+        "subscribe() needs serviceUrl: the app service's base URL, e.g. https://notify.example.com",
+    )?;
+    if !is_http_url(&service_url) {
+        let mut why = String::from(
+            "subscribe() needs serviceUrl to be an absolute http(s) URL, the app service's base \
+             URL, e.g. https://notify.example.com or http://127.0.0.1:8080; got ",
+        );
+        why.push_str(&stringify(&JsValue::from_str(&service_url)).unwrap_or_default());
+        return Err(SubscriptionError::InvalidOptions(why));
+    }
     let service = Service {
-        url: String::from(
-            required(
-                &options.service_url,
-                "subscribe() needs serviceUrl: the app service's base URL, e.g. https://notify.example.com",
-            )?
-            .trim_end_matches('/'),
-        ),
+        url: String::from(service_url.trim_end_matches('/')),
         token: required(
             &options.access_token,
             "subscribe() needs accessToken: a bearer token of the app service for the signed-in user",
@@ -193,6 +223,17 @@ pub async fn subscribe(
         &options.target_host_name,
         "subscribe() needs targetHostName: the app's host name, e.g. location.hostname",
     )?;
+    let push_timeout =
+        match options.push_timeout {
+            None => PUSH_TIMEOUT,
+            Some(ms) if (1.0..=600_000.0).contains(&ms) => ms as i32,
+            Some(_) => return Err(SubscriptionError::InvalidOptions(String::from(
+                "subscribe()'s pushTimeout is how long to wait for the browser's push service, \
+                 in ms: from 1 to 600000 (default 30000)",
+            ))),
+        };
+    // The worker first: one that cannot run says why before the service is asked anything.
+    let registration = ready_registration().await?;
     let key = service.call(Method::GET, "/vapidPublicKey", None).await?;
     let public_key = key
         .member("publicKey")
@@ -202,8 +243,8 @@ pub async fn subscribe(
             message: String::from("the app service sent no VAPID key"),
             status: 200,
         })?;
-    let registration = ready_registration().await?;
-    let subscription = push_subscribe(&push_manager(&registration)?, &public_key).await?;
+    let subscription =
+        push_subscribe(&push_manager(&registration)?, &public_key, push_timeout).await?;
     let kept = Registration {
         service_url: service.url,
         access_token: service.token,
@@ -214,6 +255,11 @@ pub async fn subscribe(
         endpoint: None,
     };
     register(feed, kept, &subscription).await
+}
+
+/// An absolute `http:` or `https:` URL, as the browser parses it.
+fn is_http_url(text: &str) -> bool {
+    web_sys::Url::new(text).is_ok_and(|url| matches!(url.protocol().as_str(), "http:" | "https:"))
 }
 
 /// This browser's kept registration, if it subscribed.
@@ -237,7 +283,7 @@ pub async fn keep_registered(feed: &Feed) -> Result<(), SubscriptionError> {
     let push_manager = push_manager(&registration)?;
     let subscription = match current_subscription(&push_manager).await? {
         Some(subscription) => subscription,
-        None => push_subscribe(&push_manager, &kept.public_key).await?,
+        None => push_subscribe(&push_manager, &kept.public_key, PUSH_TIMEOUT).await?,
     };
     if Some(subscription.endpoint()) == kept.endpoint {
         return Ok(());
@@ -527,10 +573,12 @@ async fn register(
     Ok(kept)
 }
 
-/// `PushManager.subscribe` with the service's key, visible pushes only.
+/// `PushManager.subscribe` with the service's key, visible pushes only; given up after
+/// `timeout` ms, saying which push service did not answer and why that may be.
 async fn push_subscribe(
     push_manager: &PushManager,
     public_key: &str,
+    timeout: i32,
 ) -> Result<PushSubscription, SubscriptionError> {
     let options = PushSubscriptionOptionsInit::new();
     options.set_user_visible_only(true);
@@ -538,15 +586,51 @@ async fn push_subscribe(
     let subscribing = push_manager
         .subscribe_with_options(&options)
         .map_err(|failure| refused(&failure))?;
-    let subscription = JsFuture::from(subscribing)
+    let subscription = super::js::within(&subscribing, timeout)
         .await
-        .map_err(|failure| refused(&failure))?;
+        .map_err(|failure| refused(&failure))?
+        .ok_or_else(|| push_unavailable(&no_answer(timeout)))?;
     // Checked by shape, not by class: what a `PushManager` resolves with is the
     // subscription, whatever its prototype.
     match subscription.is_object() {
         true => Ok(subscription.unchecked_into()),
         false => Err(push_unavailable(NO_SUBSCRIPTION)),
     }
+}
+
+/// Why `PushManager.subscribe` did not answer within `timeout` ms: the browser's push
+/// service, by name, and what keeps it out of reach. Only a page says it.
+fn no_answer(timeout: i32) -> String {
+    if !cfg!(feature = "page") {
+        return String::new();
+    }
+    let agent = js_sys::global()
+        .dyn_into::<Window>()
+        .ok()
+        .and_then(|window| window.navigator().user_agent().ok())
+        .unwrap_or_default();
+    let service = if agent.contains("Firefox/") {
+        "Mozilla's push service (push.services.mozilla.com)"
+    } else if agent.contains("Edg/") {
+        "Microsoft's push service (Windows Push Notification Services, *.notify.windows.com)"
+    } else if agent.contains("Chrome/") || agent.contains("Chromium/") {
+        "Google's push service (Firebase Cloud Messaging: fcm.googleapis.com, and mtalk.googleapis.com on port 5228)"
+    } else if agent.contains("Safari/") {
+        "Apple's push service (web.push.apple.com)"
+    } else {
+        "the browser's push service"
+    };
+    let mut why = String::from("the browser could not reach its push service: ");
+    why.push_str(service);
+    why.push_str(" did not answer within ");
+    push_int(&mut why, i64::from(timeout / 1000));
+    why.push_str(
+        " s. A firewall or proxy may block it (office networks often do), the device may be \
+         offline, or this browser has no working push service (Chromium builds without \
+         Google's API keys have none); try another network or browser (subscribe()'s \
+         pushTimeout sets how long to wait)",
+    );
+    why
 }
 
 /// The browser's push subscription, if it has one. Checked by shape, not by class, as
@@ -569,23 +653,23 @@ fn unavailable() -> SubscriptionError {
     push_unavailable(NO_PUSH)
 }
 
-/// The app's service worker registration once it has an active worker (a page waits for
-/// it; the worker has its own).
+/// The app's service worker registration once it has an active worker that runs (a page
+/// asks it, and never waits for ever; the worker has its own).
 async fn ready_registration() -> Result<ServiceWorkerRegistration, SubscriptionError> {
     if let Some(scope) = worker_scope() {
         return Ok(scope.registration());
     }
-    let container = page_container().ok_or_else(|| push_unavailable(NO_SERVICE_WORKERS))?;
-    // `ready` waits for a worker forever: without a registration, say so instead.
-    let registration = JsFuture::from(container.get_registration())
-        .await
-        .map_err(|_| unavailable())?;
-    if !registration.is_object() {
-        return Err(push_unavailable(NO_WORKER));
+    #[cfg(feature = "page")]
+    {
+        use super::worker_status::{ready, WorkerProblem, NO_SERVICE_WORKERS, NO_WORKER};
+        ready().await.map_err(|problem| match problem {
+            WorkerProblem::NoServiceWorkers => push_unavailable(NO_SERVICE_WORKERS),
+            WorkerProblem::NotRegistered => push_unavailable(NO_WORKER),
+            failed @ WorkerProblem::Failed(_) => SubscriptionError::WorkerFailed(failed.message()),
+        })
     }
-    let ready = container.ready().map_err(|_| unavailable())?;
-    let registration = JsFuture::from(ready).await.map_err(|_| unavailable())?;
-    Ok(registration.unchecked_into())
+    #[cfg(not(feature = "page"))]
+    Err(unavailable())
 }
 
 /// The worker's own registration, else the page's, if any; never waits for a worker: a
@@ -607,7 +691,7 @@ async fn current_registration() -> Result<Option<ServiceWorkerRegistration>, Sub
 
 /// `navigator.serviceWorker` of a page; `None` where the browser has none (an insecure
 /// origin, a private mode that hides it).
-fn page_container() -> Option<web_sys::ServiceWorkerContainer> {
+pub fn page_container() -> Option<web_sys::ServiceWorkerContainer> {
     let window = js_sys::global().dyn_into::<Window>().ok()?;
     let container = window.navigator().service_worker();
     (!JsValue::from(container.clone()).is_undefined()).then_some(container)

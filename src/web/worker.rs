@@ -29,8 +29,8 @@ use super::js::{
 };
 use super::lock::serialized;
 use super::pages::{
-    focus_or_open, is_visible, listing, message, post, post_to_pages, same_origin_target,
-    window_clients,
+    focus_or_open, is_visible, listing, message, post, post_to_pages, post_value,
+    same_origin_target, window_clients,
 };
 use super::screen::{close_here, closed_here, on_screen, reading, show, Screen, Shown};
 use super::store::{Applied, Arrived, Commit, Feed, StoreError};
@@ -189,7 +189,9 @@ pub fn on_push(event: PushEvent) -> Promise {
     let text = event.data().map(|data| data.text());
     let event = event.unchecked_ref::<DeclarativePushEvent>();
     let proposed = event.proposed().or_else(|| event.proposed_notification());
-    handled(receive(text, proposed))
+    handled(async move {
+        receive(text, proposed).await;
+    })
 }
 
 /// The quiet status, unless a notification of the app is already on screen: what a push
@@ -206,7 +208,8 @@ pub fn show_quiet_status() -> Promise {
 }
 
 /// Messages from the app's pages: `{type: "usernotify-push", data}` runs the push path on
-/// `data` (JSON text or an object), so a page can show a notification with no push service;
+/// `data` (JSON text or an object), so a page can show a notification with no push service,
+/// and answers with the push's report on the port the message carries, if any;
 /// `{type: "usernotify-sweep"}` closes what is due; `{type: "usernotify-feed-changed", id,
 /// groupName}` (sent by the page API) closes or redraws what that change affects, then
 /// answers on the port the message carries.
@@ -221,8 +224,13 @@ pub fn on_message(event: ExtendableMessageEvent) -> Promise {
                 let text = pushed
                     .as_ref()
                     .and_then(|pushed| pushed.as_string().or_else(|| stringify(pushed)));
-                // The push path sweeps on its way.
-                return receive(text, None).await;
+                // The push path sweeps on its way. Its report also goes back on the port
+                // the message carries (the page API's `show()`).
+                let report = receive(text, None).await;
+                if let Some(port) = event.ports().get(0).dyn_ref::<MessagePort>() {
+                    let _ = port.post_message(&report);
+                }
+                return;
             }
             Some("usernotify-feed-changed") => {
                 let text = |name: &str| data.member(name).and_then(|value| value.as_string());
@@ -491,9 +499,9 @@ struct Pushed {
 /// proposed notification (a mutable declarative push), the push ends with a notification
 /// the worker showed, the quiet status at least, or the browser would show the proposed one
 /// whatever the worker decided (expired, deleted, already seen).
-async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) {
+async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) -> JsValue {
     let Some(scope) = worker_scope() else {
-        return;
+        return JsValue::UNDEFINED;
     };
     let registration = scope.registration();
     let now = now();
@@ -580,11 +588,15 @@ async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) 
         Some(pages) => pages,
         None => listed(listing.await),
     };
-    let report = message("usernotify-push-handled", outcome.key())
-        .str("outcome", outcome.name())
-        .bool("stored", stored);
-    post(&pages, report);
+    let report = object(
+        &message("usernotify-push-handled", outcome.key())
+            .str("outcome", outcome.name())
+            .bool("stored", stored)
+            .end(),
+    );
+    post_value(&pages, &report);
     settle(super::js::now()).await;
+    report
 }
 
 /// Validates, stores in the feed, then shows, hands over to the app, or leaves the quiet

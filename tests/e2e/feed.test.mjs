@@ -161,6 +161,26 @@ for (const browser of BROWSERS) describe(`the feed ${inBrowser(browser)}`, () =>
     assert.equal(stored, 0, 'the record itself is gone');
   });
 
+  test('show() shows a notification through the worker with no push service and lists it; an invalid one is refused with the contract\'s code and message', async () => {
+    const id = fresh('local');
+    const shown = await withClient(demo.page, (client, key) => client.show({
+      appNotificationId: key, groupName: 'local', payload: { visualContent: { title: 'Shown locally', body: 'no push service' } },
+    }), id);
+    assert.deepEqual(shown, { id, outcome: 'shown', stored: true });
+    // Resolved once it is on screen.
+    const notification = (await demo.shown()).find((n) => n.tag === 'usernotify-group:local');
+    assert.deepEqual([notification?.title, notification?.body], ['Shown locally', 'no push service']);
+    assert.equal((await entryOf(demo.page, id))?.title, 'Shown locally');
+    const refusal = (notification) => withClient(demo.page, (client, value) => client.show(value).then(
+      () => 'resolved',
+      (error) => ({ name: error.name, message: error.message }),
+    ), notification);
+    assert.deepEqual(await refusal({ priority: 'Urgent', payload: { visualContent: { title: 't' } } }), {
+      name: 'contract-mismatch', message: 'usernotify: priority must be "None", "High" or "Low" (any case).',
+    });
+    assert.deepEqual(await refusal({ payload: {} }), { name: 'invalid-payload', message: 'usernotify: payload needs visualContent or rawContent.' });
+  });
+
   test('a display-time close leaves the feed entry unread and untouched', async () => {
     const id = fresh('ttl');
     await demo.push(visual('Brief on screen', 't', { appNotificationId: id, displayTimeToLive: 1 }));

@@ -301,6 +301,8 @@ const launchChromium = async (origin) => closedOnFailure(await launchChromiumBro
     stopWorker: () => cdp.send('ServiceWorker.stopAllWorkers'),
     fill: (selector, value) => page.fill(selector, value),
     click: (selector) => page.click(selector),
+    /** Sets the viewport, in CSS pixels (a phone: 390 × 844). */
+    resize: (width, height) => page.setViewportSize({ width, height }),
     closeBrowser: () => browser.close(),
   };
 });
@@ -387,6 +389,7 @@ async function launchFirefox(origin, subscribeDemo) {
       },
       fill: (selector, value) => page.locator(selector).fill(value),
       click: (selector) => page.click(selector),
+      resize: (width, height) => page.setViewport({ width, height }),
       closeBrowser: async () => {
         await browser.close();
         await pushServer.close();

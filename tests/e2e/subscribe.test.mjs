@@ -296,6 +296,27 @@ describe('subscribing through the package, with the app service', () => {
       name: 'invalid-options',
       message: 'usernotify: subscribe() needs targetHostName: the app\'s host name, e.g. location.hostname',
     });
+    // A service URL without its scheme is refused before anything is fetched (it would reach
+    // the page's own server as a relative URL, and its index.html).
+    const requests = [];
+    const record = (request) => requests.push(request.url());
+    demo.page.on('request', record);
+    try {
+      for (const serviceUrl of ['127.0.0.1:8080', 'localhost:8080', '/api', 'ftp://notify.example.com']) {
+        assert.deepEqual(await rejection({ serviceUrl, accessToken: TOKEN, targetHostName: HOST }), {
+          name: 'invalid-options',
+          message: 'usernotify: subscribe() needs serviceUrl to be an absolute http(s) URL, the app service\'s base URL, '
+            + `e.g. https://notify.example.com or http://127.0.0.1:8080; got ${JSON.stringify(serviceUrl)}`,
+        });
+      }
+      assert.deepEqual(await rejection({ serviceUrl: service.url, accessToken: TOKEN, targetHostName: HOST, pushTimeout: -1 }), {
+        name: 'invalid-options',
+        message: "usernotify: subscribe()'s pushTimeout is how long to wait for the browser's push service, in ms: from 1 to 600000 (default 30000)",
+      });
+    } finally {
+      demo.page.off('request', record);
+    }
+    assert.deepEqual(requests.filter((url) => !url.endsWith('/pkg/usernotify.js') && !url.endsWith('/pkg/usernotify_bg.wasm')), [], 'nothing fetched');
     assert.deepEqual(await rejection({ serviceUrl: service.url, accessToken: 'wrong', targetHostName: HOST }), {
       name: 'unauthorized',
       message: `usernotify: the app service at ${service.url} answered 401: The bearer token is not known.`,

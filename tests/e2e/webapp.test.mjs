@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -102,10 +102,14 @@ async function startViteCli({ within = 45_000 } = {}) {
   return { origin, stop };
 }
 
-/** A page of an app of its own, in a temporary root, run by Vite's JavaScript API. */
+/**
+ * A page of an app of its own, in a temporary root, run by Vite's JavaScript API; its
+ * node_modules are tests/webapp's (the installed package), for a script that imports it.
+ */
 async function tinyApp({ script, plugins = [], publicFiles = [] }) {
   const dir = await mkdtemp(join(tmpdir(), 'usernotify-vite-'));
   await mkdir(join(dir, 'public'));
+  await symlink(join(webapp, 'node_modules'), join(dir, 'node_modules'), 'dir');
   for (const name of publicFiles) await writeFile(join(dir, 'public', name), await installed(name));
   await writeFile(join(dir, 'index.html'), `<!doctype html><title>app</title><link rel="icon" href="data:,">\n<script type="module">${script}</script>\n`);
   const vite = await fromApp('vite');
@@ -191,6 +195,9 @@ describe('a Vite app built with `vite build`', { timeout: 180_000 }, () => {
     const titles = items.map((item) => item.title);
     assert.ok(titles.indexOf('Order delivered') < titles.indexOf('Order shipped'), `newest first: ${titles}`);
     assert.deepEqual(items.find((item) => item.title === 'Order shipped'), { title: 'Order shipped', body: 'step 0', state: 'unread' });
+    // The package's inbox, imported as `usernotify/inbox` and bundled by Vite, counts them.
+    const bell = () => page.evaluate(() => document.querySelector('usernotify-inbox')?.shadowRoot?.querySelector('.bell')?.getAttribute('aria-label'));
+    await until(bell, (name) => name === 'Notifications, 2 unread', { what: "the inbox's bell counting both" });
   });
 
   test("pushed markup is listed by the app as text and never becomes part of the page", async () => {
@@ -327,6 +334,45 @@ describe("the plugin's path option", { timeout: 120_000 }, () => {
 });
 
 describe('a worker whose wasm is not served', { timeout: 120_000 }, () => {
+  test("the page API's workerReady() rejects with worker-failed and the worker's reason instead of claiming to be ready, and subscribe() says the same", async () => {
+    // The app registers the worker copied without its wasm, then asks whether it runs, as the
+    // README's app does; Vite's dev server answers the missing wasm with its index.html.
+    const app = await tinyApp({
+      publicFiles: ['usernotify-sw.js'],
+      // The page API as the plugin leaves it (its glue beside its wasm), without the plugin.
+      // (Its node_modules are tests/webapp's, linked: the dev server may serve from there.)
+      plugins: [{ name: 'page-api-unbundled', config: () => ({ optimizeDeps: { exclude: ['usernotify'] }, server: { fs: { strict: false } } }) }],
+      script: `import init, { NotificationClient } from 'usernotify';
+        try {
+          await navigator.serviceWorker.register('/usernotify-sw.js', { type: 'module', scope: '/' });
+          await init();
+          const client = await NotificationClient.open();
+          const outcome = (call) => call.then(() => 'resolved', (error) => ({ name: error.name, message: error.message }));
+          window.__ready = await outcome(client.workerReady());
+          window.__subscribed = await outcome(client.subscribe({ serviceUrl: 'http://127.0.0.1:9', accessToken: 't', targetHostName: 'localhost' }));
+        } catch (error) {
+          window.__ready = { failed: String(error) };
+        }`,
+    });
+    const dev = await app.serve();
+    const browser = await launchChromiumBrowser();
+    try {
+      const context = await browser.newContext();
+      await context.grantPermissions(['notifications'], { origin: dev.origin });
+      const page = await context.newPage();
+      await page.goto(`${dev.origin}/`);
+      const ready = await until(() => page.evaluate(() => window.__ready), Boolean, { what: 'workerReady() settled', timeout: 30_000 });
+      const reason = `usernotify: the app's service worker cannot run: cannot load ${dev.origin}/usernotify_worker_bg.wasm: 200, text/html (is the wasm served?)`;
+      assert.deepEqual(ready, { name: 'worker-failed', message: reason });
+      const subscribed = await until(() => page.evaluate(() => window.__subscribed), Boolean, { what: 'subscribe() settled', timeout: 30_000 });
+      assert.deepEqual(subscribed, { name: 'worker-failed', message: reason });
+    } finally {
+      await browser.close();
+      await dev.stop();
+      await app.remove();
+    }
+  });
+
   test("copied into public/ without its wasm and run by Vite's dev server: one console error names the wasm's URL, its 200 and text/html, and asks whether the wasm is served", async () => {
     // Without the plugin, the developer copied the worker script alone; Vite's dev server
     // answers the missing wasm with its index.html, status 200.

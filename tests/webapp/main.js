@@ -1,6 +1,8 @@
 // A web app using usernotify from npm: it registers the package's service worker and lists
 // the notification feed through the page API. Pushed text is only ever set as textContent.
 import init, { NotificationClient } from 'usernotify';
+// The package's notification centre, resolved through its `exports` as `usernotify/inbox`.
+import 'usernotify/inbox';
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +21,7 @@ $('allow').addEventListener('click', () => Notification.requestPermission().then
 // The page API: its wasm is emitted by the bundler and found by `init` on its own.
 await init();
 const client = await NotificationClient.open();
+document.querySelector('usernotify-inbox').client = client;
 
 const button = (label, action) => {
   const element = document.createElement('button');
