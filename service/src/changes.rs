@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::watch;
-use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
 
 use crate::store::LoggedChange;
 
@@ -89,10 +88,11 @@ impl ChangeHub {
 }
 
 /// The body of a push: `resource` (the stored notification's JSON, an object) with the
-/// `changes` member (newest first) holding as many of `changes` as fit one Web Push
-/// message; the oldest are dropped first, and all of them before anything of the
-/// notification. `None` for a change-only push: `{"changes": [...]}` alone.
-pub fn push_body(resource: Option<&str>, changes: &[LoggedChange]) -> Vec<u8> {
+/// `changes` member (newest first) holding as many of `changes` as fit `max_json` bytes
+/// (one Web Push message, or what the push host takes); the oldest are dropped first, and
+/// all of them before anything of the notification. `None` for a change-only push:
+/// `{"changes": [...]}` alone.
+pub fn push_body(resource: Option<&str>, changes: &[LoggedChange], max_json: usize) -> Vec<u8> {
     if let (Some(resource), []) = (resource, changes) {
         // Nothing to carry (most pushes): the notification goes as it was stored.
         return resource.as_bytes().to_vec();
@@ -106,14 +106,14 @@ pub fn push_body(resource: Option<&str>, changes: &[LoggedChange]) -> Vec<u8> {
         },
         None => "{".to_owned(),
     };
-    let mut body = String::with_capacity(MAX_PUSH_JSON_BYTES);
+    let mut body = String::with_capacity(max_json);
     body.push_str(&head);
     body.push_str("\"changes\":[");
     let mut carried = 0;
     for logged in changes {
         let record = logged.change.to_json();
         // What the rest needs: a comma, `]}`.
-        if body.len() + record.len() + 3 > MAX_PUSH_JSON_BYTES {
+        if body.len() + record.len() + 3 > max_json {
             break;
         }
         if carried > 0 {
@@ -134,6 +134,7 @@ pub fn push_body(resource: Option<&str>, changes: &[LoggedChange]) -> Vec<u8> {
 mod tests {
     use super::*;
     use usernotify::core::feed::{ReadState, UserActionState};
+    use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
     use usernotify::core::sync::StateChange;
 
     fn read(id: &str, seq: i64) -> LoggedChange {
@@ -152,13 +153,14 @@ mod tests {
         let body = push_body(
             Some(r#"{"id":"n3","payload":{}}"#),
             &[read("n2", 9), read("n1", 4)],
+            MAX_PUSH_JSON_BYTES,
         );
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["id"], "n3");
         assert_eq!(value["changes"][0]["id"], "n2");
         assert_eq!(value["changes"][1]["id"], "n1");
         assert_eq!(value["changes"][1]["readState"], "read");
-        let only = push_body(None, &[read("n2", 9)]);
+        let only = push_body(None, &[read("n2", 9)], MAX_PUSH_JSON_BYTES);
         assert_eq!(
             String::from_utf8(only).unwrap(),
             r#"{"changes":[{"id":"n2","readState":"read","userActionState":"none","deleted":false}]}"#
@@ -170,7 +172,7 @@ mod tests {
         let big = "x".repeat(MAX_PUSH_JSON_BYTES - 300);
         let resource = format!(r#"{{"id":"n","payload":{{"rawContent":"{big}"}}}}"#);
         let changes: Vec<LoggedChange> = (0..20).rev().map(|n| read(&format!("c{n}"), n)).collect();
-        let body = push_body(Some(&resource), &changes);
+        let body = push_body(Some(&resource), &changes, MAX_PUSH_JSON_BYTES);
         assert!(body.len() <= MAX_PUSH_JSON_BYTES, "{}", body.len());
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let carried = value["changes"].as_array().unwrap();
@@ -186,7 +188,7 @@ mod tests {
             "y".repeat(MAX_PUSH_JSON_BYTES - 40)
         );
         assert_eq!(
-            push_body(Some(&full), &changes),
+            push_body(Some(&full), &changes, MAX_PUSH_JSON_BYTES),
             full.as_bytes(),
             "alone when none fits"
         );

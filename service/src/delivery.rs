@@ -43,6 +43,9 @@ const CHANGES_TOPIC: &str = "usernotify-changes";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Delivered(u16),
+    /// Delivered as the smallest body that still shows the notification, after the push
+    /// service refused the whole one as too large (413).
+    DeliveredSmaller(u16),
     /// 404 or 410: the subscription no longer exists.
     Gone(u16),
     /// 429, 5xx, or no answer: try again later (after `Retry-After` seconds when given).
@@ -71,6 +74,7 @@ impl Outcome {
     fn host_answered(&self) -> Option<bool> {
         match self {
             Outcome::Delivered(_)
+            | Outcome::DeliveredSmaller(_)
             | Outcome::Gone(_)
             | Outcome::Rejected(_)
             | Outcome::Retry { .. } => Some(true),
@@ -85,7 +89,7 @@ impl Outcome {
 
     fn name(&self) -> &'static str {
         match self {
-            Outcome::Delivered(_) => "delivered",
+            Outcome::Delivered(_) | Outcome::DeliveredSmaller(_) => "delivered",
             Outcome::Gone(_) | Outcome::AlreadyGone => "subscription-gone",
             Outcome::Retry { .. } | Outcome::Unreachable(_) => "retry",
             Outcome::Rejected(_) => "rejected",
@@ -405,7 +409,9 @@ impl Deliverer {
         }
     }
 
-    /// One attempt: build the request purely, send it, classify the answer.
+    /// One attempt: build the request purely, send it, classify the answer. A push service
+    /// that refuses the body as too large (413) gets the notification once more, as the
+    /// smallest body that still shows it ([`crate::shrink::minimal_body`]).
     pub async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
         let (Some(endpoint), Some(p256dh), Some(auth)) =
             (&delivery.endpoint, &delivery.p256dh, &delivery.auth)
@@ -413,14 +419,15 @@ impl Deliverer {
             return Outcome::AlreadyGone;
         };
         let now = now_millis();
+        let rules = crate::shrink::rules_for(&delivery.push_host);
         let (body, until, urgency, topic) = if delivery.changes_only {
-            match self.change_push(delivery, now).await {
+            match self.change_push(delivery, now, rules.max_json).await {
                 Ok((body, until)) => (body, until, "low", Some(CHANGES_TOPIC.to_owned())),
                 Err(outcome) => return outcome,
             }
         } else {
             (
-                self.body(delivery),
+                self.body(delivery, rules),
                 delivery.expires_at,
                 push::urgency_for(&delivery.priority),
                 delivery.app_notification_id.as_deref().map(push::topic_for),
@@ -430,17 +437,40 @@ impl Deliverer {
         if ttl_secs == 0 {
             return Outcome::Expired;
         }
-        let message = PushMessage {
+        let mut message = PushMessage {
             payload: &body,
             ttl_secs,
             urgency,
             topic,
         };
+        let outcome = self.send(endpoint, p256dh, auth, &message).await;
+        if outcome != Outcome::Rejected(413) || delivery.changes_only {
+            return outcome;
+        }
+        let smaller = match crate::shrink::minimal_body(&delivery.resource) {
+            Some(smaller) if smaller.len() < body.len() => smaller,
+            _ => return outcome,
+        };
+        message.payload = smaller.as_bytes();
+        match self.send(endpoint, p256dh, auth, &message).await {
+            Outcome::Delivered(status) => Outcome::DeliveredSmaller(status),
+            other => other,
+        }
+    }
+
+    /// Builds, sends and classifies one push request.
+    async fn send(
+        &self,
+        endpoint: &str,
+        p256dh: &[u8],
+        auth: &[u8],
+        message: &PushMessage<'_>,
+    ) -> Outcome {
         let request = match push::build_request(
             endpoint,
             p256dh,
             auth,
-            &message,
+            message,
             &self.vapid,
             self.allow_loopback,
         )
@@ -481,6 +511,7 @@ impl Deliverer {
         &self,
         delivery: &DueDelivery,
         now: Millis,
+        max_json: usize,
     ) -> Result<(Vec<u8>, Millis), Outcome> {
         if delivery.changes.is_empty() {
             return Err(Outcome::NotSent(reasons::NO_CHANGES));
@@ -515,21 +546,19 @@ impl Deliverer {
             .collect();
         let until = change_push_visible_until(&changed, &on_device, now)
             .ok_or(Outcome::NotSent(reasons::NOTHING_VISIBLE))?;
-        Ok((push_body(None, &delivery.changes), until))
+        Ok((push_body(None, &delivery.changes, max_json), until))
     }
 
     /// The push body: the stored resource, with a Declarative Web Push message beside it
-    /// carrying the user's unread count, unless the deployment turned that off; then the
-    /// changes since the subscription's last push in the room left, so that changes are
-    /// dropped before anything of the notification.
-    fn body(&self, delivery: &DueDelivery) -> Vec<u8> {
-        match self.settings.declarative_push {
-            true => {
-                let content =
-                    crate::declarative::push_body(&delivery.resource, Some(delivery.unread));
-                push_body(Some(&content), &delivery.changes)
-            }
-            false => push_body(Some(&delivery.resource), &delivery.changes),
+    /// carrying the user's unread count, unless the deployment turned that off or the push
+    /// host's browsers show none; then the changes since the subscription's last push in the
+    /// room the host takes, so that changes are dropped before anything of the notification.
+    fn body(&self, delivery: &DueDelivery, rules: crate::shrink::BodyRules) -> Vec<u8> {
+        if self.settings.declarative_push && rules.declarative {
+            let content = crate::declarative::push_body(&delivery.resource, Some(delivery.unread));
+            push_body(Some(&content), &delivery.changes, rules.max_json)
+        } else {
+            push_body(Some(&delivery.resource), &delivery.changes, rules.max_json)
         }
     }
 
@@ -539,6 +568,7 @@ impl Deliverer {
         let mut name = outcome.name();
         let verdict = match outcome {
             Outcome::Delivered(code) => Verdict::Sent { status: *code },
+            Outcome::DeliveredSmaller(code) => Verdict::SentSmaller { status: *code },
             Outcome::Rejected(code) => Verdict::Failed {
                 status: Some(*code),
                 reason: if *code == 401 || *code == 403 {
@@ -577,6 +607,7 @@ impl Deliverer {
         }
         let (status, reason) = match &verdict {
             Verdict::Sent { status } => (Some(*status), None),
+            Verdict::SentSmaller { status } => (Some(*status), Some(crate::shrink::TRIMMED_TO_FIT)),
             Verdict::Retry { status, reason, .. } => (*status, *reason),
             Verdict::Failed { status, reason } => (*status, Some(*reason)),
             Verdict::SubscriptionGone { status, .. } => (*status, None),

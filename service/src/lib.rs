@@ -35,6 +35,7 @@ pub mod ops;
 pub mod preferences;
 pub mod push;
 pub mod routes;
+pub mod shrink;
 pub mod store;
 pub mod vapid;
 

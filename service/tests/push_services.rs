@@ -104,3 +104,81 @@ async fn every_body_states_a_record_size_larger_than_its_record_as_rfc_8291_asks
     }
     service.shutdown().await;
 }
+
+/// Mozilla's mobile bridge to FCM (autopush-rs `routers/fcm`): the bridged message, the
+/// encrypted body in base64url beside the channel id and the content coding, must fit 4,096
+/// bytes, or the endpoint answers 413.
+fn mobile_bridge() -> Rule {
+    Box::new(|_, body| {
+        let bridged =
+            r#"{"body":"","chid":"deadbeef-13f9-4639-87f9-2ff731824f34","con":"aes128gcm"}"#.len()
+                + body.len().div_ceil(3) * 4;
+        (bridged > 4_096).then_some((413, None))
+    })
+}
+
+#[tokio::test]
+async fn a_body_a_mobile_bridge_refuses_as_too_large_is_sent_once_more_as_the_smallest_that_shows_it(
+) {
+    let (service, receiver, browser, uns) = subscribed_with(|_| {}).await;
+    receiver.enforce(mobile_bridge());
+    // 3,500 bytes of text: the whole body, with the Declarative Web Push part beside the
+    // notification, is near a whole Web Push message.
+    let mut body = notification("Your order shipped");
+    body["payload"]["visualContent"]["body"] =
+        json!(format!("It arrives Thursday. {}", "x".repeat(3_500)));
+    let posted = service.notify(ALICE, &uns, &body).await;
+    assert_eq!(posted.status, 201);
+    let pushes = receiver.wait_for(2).await;
+    service.wait_for_empty_queue().await;
+    assert_eq!((pushes[0].answered, pushes[1].answered), (413, 201));
+    let shown: Value = serde_json::from_slice(&browser.decrypt(&pushes[1].body)).unwrap();
+    assert_eq!(
+        shown["payload"]["visualContent"]["title"],
+        "Your order shipped"
+    );
+    let text = shown["payload"]["visualContent"]["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("It arrives Thursday.") && text.ends_with('…'),
+        "the text is cut short, and says so: {text}"
+    );
+    assert!(
+        shown.get("web_push").is_none(),
+        "without the declarative part"
+    );
+    let id = posted.body["id"].as_str().unwrap();
+    let rows = deliveries(&service, id).await;
+    assert_eq!(
+        (
+            &rows[0]["state"],
+            &rows[0]["reason"],
+            &rows[0]["lastStatus"]
+        ),
+        (&json!("sent"), &json!("trimmed-to-fit"), &json!(201)),
+        "the state says it was sent smaller"
+    );
+    // A body the bridge refuses even when smallest is given up, once.
+    receiver.enforce(Box::new(|_, _| Some((413, None))));
+    let posted = service.notify(ALICE, &uns, &body).await;
+    let id = posted.body["id"].as_str().unwrap();
+    service.wait_for_empty_queue().await;
+    assert_eq!(
+        receiver.count(),
+        4,
+        "the whole body, then the smallest, then no more"
+    );
+    let rows = deliveries(&service, id).await;
+    assert_eq!(
+        (
+            &rows[0]["state"],
+            &rows[0]["reason"],
+            &rows[0]["lastStatus"]
+        ),
+        (
+            &json!("failed"),
+            &json!("push-service-refused"),
+            &json!(413)
+        )
+    );
+    service.shutdown().await;
+}

@@ -489,6 +489,10 @@ pub struct DeliveryInfo {
 pub enum Verdict {
     /// The push service accepted it.
     Sent { status: u16 },
+    /// The push service accepted it once it was sent as the smallest body that still shows
+    /// the notification (the whole one was refused as too large); recorded as `sent` with
+    /// the reason `trimmed-to-fit`.
+    SentSmaller { status: u16 },
     /// Try again at `next_at`.
     Retry {
         status: Option<u16>,
@@ -539,6 +543,12 @@ impl Attempted {
     ) {
         match &self.verdict {
             Verdict::Sent { status } => (DeliveryState::Sent, Some(*status), None, None),
+            Verdict::SentSmaller { status } => (
+                DeliveryState::Sent,
+                Some(*status),
+                Some(crate::shrink::TRIMMED_TO_FIT),
+                None,
+            ),
             Verdict::Retry {
                 status,
                 reason,
