@@ -7,7 +7,8 @@
 //!   never runs out of file descriptors. The limit is lowered at start to fit the
 //!   open-file limit.
 //! - A client has `ConnectionSettings::header_timeout` to send a request's headers, on a
-//!   new connection and between the requests of a kept-alive one; then hyper closes it.
+//!   new connection and between the requests of a kept-alive one; then hyper closes it. It
+//!   has as long again for the body ([`BodyTimedOut`], answered 408).
 //! - TCP keep-alive on every connection, so a peer that vanished is noticed.
 //! - HTTP/1.1 only: cleartext HTTP/2 (prior knowledge) has no header or idle timeout in
 //!   hyper, browsers never speak it, and proxies speak HTTP/1.1 to their backends.
@@ -16,11 +17,17 @@
 //! finish (change streams are ended by the caller first); `RunningService::shutdown`
 //! bounds the wait with the shutdown grace.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::Router;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -70,6 +77,10 @@ pub async fn serve(
     stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(connection_limit(settings.max)));
+    let body_timeout = settings.header_timeout;
+    let app = app.layer(axum::middleware::map_request(
+        move |request: Request| async move { with_body_deadline(request, body_timeout) },
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(settings.header_timeout)
@@ -140,4 +151,60 @@ async fn pause_after(error: &io::Error) {
     }
     tracing::error!(%error, "accepting a connection failed");
     tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Gives a request's body `timeout` from now to arrive whole; a body that is already
+/// complete (none at all, as on a GET) is left as it is.
+fn with_body_deadline(request: Request, timeout: Duration) -> Request {
+    if request.body().is_end_stream() {
+        return request;
+    }
+    let deadline = Box::pin(tokio::time::sleep(timeout));
+    request.map(|inner| Body::new(DeadlineBody { inner, deadline }))
+}
+
+/// The body did not arrive before its deadline.
+#[derive(Debug)]
+pub struct BodyTimedOut;
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+/// A body that fails with [`BodyTimedOut`] once its deadline passes, however slowly or
+/// steadily the client trickles it in.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|frame| frame.map_err(Into::into))),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut)))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

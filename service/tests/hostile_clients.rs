@@ -236,3 +236,59 @@ async fn past_the_connection_limit_new_clients_wait_in_the_backlog_until_a_slot_
     assert!(waited < Duration::from_secs(15), "{waited:?}");
     wait_closed(held, Duration::from_secs(10)).await;
 }
+
+#[tokio::test]
+async fn a_body_trickled_in_slower_than_the_timeout_is_answered_408_before_it_ends() {
+    let files = tempfile::tempdir().unwrap();
+    let service = Binary::start_with(
+        files.path().join("service.db"),
+        None,
+        &[("USERNOTIFY_HEADER_TIMEOUT_SECONDS", "2")],
+    )
+    .await;
+    let address = service.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /me/notificationSubscriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ALICE}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // One byte every 200 ms, steadily: the whole body would take 200 s.
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"request-timeout\"") {
+        let read = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buffer))
+            .await
+            .expect("an answer before the body ends")
+            .unwrap();
+        assert!(
+            read > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    eprintln!("a trickled body was answered 408 after {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    trickle.abort();
+}
