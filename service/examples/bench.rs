@@ -521,12 +521,12 @@ fn encryption_micros() -> Result<f64, Error> {
     let started = Instant::now();
     for _ in 0..rounds {
         build_request(
-            "https://push.example/x",
+            "https://fcm.googleapis.com/fcm/send/x",
             p256dh.as_bytes(),
             &[7u8; 16],
             &message,
             &vapid,
-            false,
+            &usernotify_service::egress::PushPolicy::default(),
         )
         .map_err(|error| format!("{error:?}"))?;
     }

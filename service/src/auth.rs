@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::TokenEntry;
 use crate::error::ApiError;
-use crate::oidc::{Oidc, OidcError, TokenRejected};
+use crate::oidc::{claim_of, Oidc, OidcError, TokenRejected};
 
 /// The configured tokens, kept only as SHA-256 digests so that comparing them takes the same
 /// time whatever the presented token's length or content.
@@ -117,7 +117,8 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// The user a bearer token names: a static token first, else a verified JWT.
+    /// The user a bearer token names: a static token first, else a verified JWT (whose
+    /// user is `<issuer>#<claim>`, never a static-token user).
     pub async fn user(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let token = bearer_token(headers).ok_or(ApiError::Unauthorized)?;
         if let Some(user) = self.tokens.user_for(token) {
@@ -137,10 +138,17 @@ impl Gate {
         })
     }
 
+    /// `USERNOTIFY_BLOCKED_CALLERS` names the user, or, for a JWT user, its user claim alone
+    /// (so a block list written before users were keyed by issuer still blocks them).
+    pub fn is_blocked(&self, user: &str) -> bool {
+        self.blocked.contains(user)
+            || claim_of(user).is_some_and(|claim| self.blocked.contains(claim))
+    }
+
     /// The caller ("me") of an authorised request; `now` is when the request arrived.
     pub async fn admit(&self, headers: &HeaderMap, now: Instant) -> Result<String, ApiError> {
         let user = self.user(headers).await?;
-        if self.blocked.contains(&user) {
+        if self.is_blocked(&user) {
             return Err(ApiError::CallerBlocked);
         }
         self.limiter

@@ -63,6 +63,8 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiEr
         .map_err(|error| {
             if error.downcast_ref::<LengthLimitError>().is_some() {
                 ApiError::RequestTooLarge
+            } else if timed_out(error.as_ref()) {
+                ApiError::BodyTimedOut
             } else {
                 ApiError::UndecodableBody
             }
@@ -72,6 +74,18 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiEr
         bytes = decode(*coding, &bytes)?;
     }
     Ok(bytes)
+}
+
+/// The server's body deadline passed (`server::BodyTimedOut`, however deep it is wrapped).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<crate::server::BodyTimedOut>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 fn decode(coding: Coding, bytes: &[u8]) -> Result<Vec<u8>, ApiError> {

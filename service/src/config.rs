@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::egress::PushHosts;
 pub use crate::store::{DbLocation, DbSettings};
 use crate::vapid::VapidSubject;
 
@@ -144,6 +145,28 @@ impl OidcSettings {
     }
 }
 
+/// What one client may hold of the HTTP server. Defaults suit production.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Connections served at once (`USERNOTIFY_MAX_CONNECTIONS`); past it the service
+    /// accepts no more until one closes (they wait in the listen backlog). Lowered at start
+    /// to fit the open-file limit.
+    pub max: usize,
+    /// How long a client has to send a request's headers, on a new connection and between
+    /// the requests of a kept-alive one (`USERNOTIFY_HEADER_TIMEOUT_SECONDS`); then the
+    /// connection is closed.
+    pub header_timeout: Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> ConnectionSettings {
+        ConnectionSettings {
+            max: 10_000,
+            header_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -180,6 +203,12 @@ const JWKS_URL: &str = "USERNOTIFY_JWKS_URL";
 const JWT_USER_CLAIM: &str = "USERNOTIFY_JWT_USER_CLAIM";
 const SHUTDOWN_GRACE: &str = "USERNOTIFY_SHUTDOWN_GRACE_SECONDS";
 const DECLARATIVE_PUSH: &str = "USERNOTIFY_DECLARATIVE_PUSH";
+const TOKENS: &str = "USERNOTIFY_TOKENS";
+const PUSH_HOSTS: &str = "USERNOTIFY_PUSH_HOSTS";
+const MAX_CONNECTIONS: &str = "USERNOTIFY_MAX_CONNECTIONS";
+const HEADER_TIMEOUT: &str = "USERNOTIFY_HEADER_TIMEOUT_SECONDS";
+const PUBLIC_URL: &str = "USERNOTIFY_PUBLIC_URL";
+const CORS_ORIGINS: &str = "USERNOTIFY_CORS_ORIGINS";
 
 /// Everything the service needs to run. `Debug` never prints the tokens.
 #[derive(Clone)]
@@ -195,8 +224,12 @@ pub struct Config {
     pub rate_per_minute: u32,
     /// What one user may store or hold open.
     pub limits: UserLimits,
-    /// Lets `http://127.0.0.1…` and `http://[::1]…` push endpoints register (tests only).
+    /// Lets `http://127.0.0.1…` and `http://[::1]…` push endpoints register, and pushes
+    /// go to loopback addresses (tests only); nothing else private.
     pub allow_loopback_push: bool,
+    /// The hosts push endpoints may name (`USERNOTIFY_PUSH_HOSTS`): by default the
+    /// browsers' push services.
+    pub push_hosts: PushHosts,
     /// VAPID `sub` claim (`mailto:` or `https:`); required: the service does not start
     /// without one (Apple's push service refuses every push that lacks it).
     pub vapid_subject: Option<VapidSubject>,
@@ -207,12 +240,14 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Static directories served beside the API (the demo page, the `pkg/` files).
     pub static_dirs: Vec<StaticDir>,
-    /// Origins whose pages may call the API from another origin (CORS); empty: none.
+    /// Origins whose pages may call the API from another origin (CORS); empty: none; `*`:
+    /// any origin (without credentials: the API takes bearer tokens, never cookies).
     pub cors_origins: Vec<String>,
     /// `make demo`: print a ready-to-paste `curl` (with the caller's token) to stdout each
     /// time a browser subscribes. Never on outside the demo: it prints a bearer token.
     pub demo_curl: bool,
     pub delivery: DeliverySettings,
+    pub connections: ConnectionSettings,
 }
 
 impl fmt::Debug for Config {
@@ -232,6 +267,7 @@ impl fmt::Debug for Config {
             .field("rate_per_minute", &self.rate_per_minute)
             .field("limits", &self.limits)
             .field("allow_loopback_push", &self.allow_loopback_push)
+            .field("push_hosts", &self.push_hosts)
             .field("demo_curl", &self.demo_curl)
             .field("vapid_subject", &self.vapid_subject)
             .field("oidc", &self.oidc)
@@ -240,6 +276,7 @@ impl fmt::Debug for Config {
             .field("static_dirs", &self.static_dirs)
             .field("cors_origins", &self.cors_origins)
             .field("delivery", &self.delivery)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -249,6 +286,8 @@ impl fmt::Debug for Config {
 pub enum ConfigError {
     InvalidPort(String),
     InvalidTokens,
+    /// A static token's user name could be taken for a JWT user's (it holds `#`).
+    ReservedUserName(String),
     InvalidRate(String),
     InvalidFlag {
         name: &'static str,
@@ -275,6 +314,12 @@ pub enum ConfigError {
         value: String,
         choices: &'static str,
     },
+    /// An item of a list setting is not what the setting takes.
+    InvalidItem {
+        name: &'static str,
+        item: String,
+        expected: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -290,6 +335,7 @@ impl ConfigError {
         match self {
             ConfigError::InvalidPort(_) => "invalid-port",
             ConfigError::InvalidTokens => "invalid-tokens",
+            ConfigError::ReservedUserName(_) => "reserved-user-name",
             ConfigError::InvalidRate(_) => "invalid-rate",
             ConfigError::InvalidNumber { .. } => "invalid-number",
             ConfigError::InvalidFlag { .. } => "invalid-flag",
@@ -298,6 +344,7 @@ impl ConfigError {
             ConfigError::InvalidVapidSubject(_) => "invalid-vapid-subject",
             ConfigError::InvalidUrl { .. } => "invalid-url",
             ConfigError::InvalidChoice { .. } => "invalid-choice",
+            ConfigError::InvalidItem { .. } => "invalid-item",
         }
     }
 }
@@ -310,6 +357,10 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidTokens => {
                 f.write_str("USERNOTIFY_TOKENS must be token:user pairs separated by commas")
             }
+            ConfigError::ReservedUserName(user) => write!(
+                f,
+                "{TOKENS}: the user name {user:?} holds '#', which only the users of JWTs have (<issuer>#<user claim>); choose a name without it"
+            ),
             ConfigError::InvalidRate(value) => write!(
                 f,
                 "USERNOTIFY_RATE_PER_MINUTE is not a whole number: {value:?}"
@@ -340,6 +391,11 @@ impl fmt::Display for ConfigError {
                 value,
                 choices,
             } => write!(f, "{name} must be {choices}, not {value:?}"),
+            ConfigError::InvalidItem {
+                name,
+                item,
+                expected,
+            } => write!(f, "{name}: {item:?} is not {expected}"),
         }
     }
 }
@@ -360,6 +416,7 @@ impl Config {
             rate_per_minute: 600,
             limits: UserLimits::default(),
             allow_loopback_push: false,
+            push_hosts: PushHosts::default(),
             demo_curl: false,
             vapid_subject: None,
             oidc: None,
@@ -368,6 +425,7 @@ impl Config {
             static_dirs: Vec::new(),
             cors_origins: Vec::new(),
             delivery: DeliverySettings::default(),
+            connections: ConnectionSettings::default(),
         }
     }
 
@@ -405,7 +463,7 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::InvalidPort(port.clone()))?;
         }
-        if let Some(tokens) = var("USERNOTIFY_TOKENS") {
+        if let Some(tokens) = var(TOKENS) {
             config.tokens = parse_tokens(&tokens)?;
         }
         if let Some(blocked) = var("USERNOTIFY_BLOCKED_CALLERS") {
@@ -450,12 +508,27 @@ impl Config {
         if let Some(flag) = present(DECLARATIVE_PUSH) {
             config.delivery.declarative_push = parse_flag(DECLARATIVE_PUSH, &flag)?;
         }
-        config.public_url =
-            present("USERNOTIFY_PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_owned());
-        if let Some(origins) = var("USERNOTIFY_CORS_ORIGINS") {
+        if let Some(url) = present(PUBLIC_URL) {
+            config.public_url = Some(parse_public_url(&url)?);
+        }
+        if let Some(origins) = var(CORS_ORIGINS) {
             config.cors_origins = split_list(&origins)
-                .map(|origin| origin.trim_end_matches('/').to_owned())
-                .collect();
+                .map(parse_origin)
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(hosts) = present(PUSH_HOSTS) {
+            config.push_hosts = PushHosts::parse(&hosts).map_err(|item| ConfigError::InvalidItem {
+                name: PUSH_HOSTS,
+                item,
+                expected: "a host name, *.suffix, default (the browsers' push services) or * (any public host)",
+            })?;
+        }
+        if let Some(max) = present(MAX_CONNECTIONS) {
+            config.connections.max = positive(MAX_CONNECTIONS, &max)? as usize;
+        }
+        if let Some(seconds) = present(HEADER_TIMEOUT) {
+            config.connections.header_timeout =
+                Duration::from_secs(u64::from(positive(HEADER_TIMEOUT, &seconds)?));
         }
         if let Some(dirs) = var("USERNOTIFY_STATIC") {
             config.static_dirs = parse_static_dirs(&dirs)?;
@@ -533,7 +606,16 @@ fn read_oidc(
         name: JWT_AUDIENCE,
         why: "a JWT is accepted only if its aud names this service",
     })?;
-    let mut settings = OidcSettings::new(&checked_url(JWT_ISSUER, &issuer)?, audience.trim());
+    let issuer = checked_url(JWT_ISSUER, &issuer)?;
+    // OpenID Connect Discovery §3: an issuer has no query or fragment (and a JWT user's
+    // key, `<issuer>#<claim>`, relies on it).
+    if issuer.contains(['#', '?']) {
+        return Err(ConfigError::InvalidUrl {
+            name: JWT_ISSUER,
+            value: issuer,
+        });
+    }
+    let mut settings = OidcSettings::new(&issuer, audience.trim());
     if let Some(url) = present(JWKS_URL) {
         settings.jwks_url = Some(checked_url(JWKS_URL, &url)?);
     }
@@ -564,6 +646,48 @@ pub(crate) fn checked_url(name: &'static str, text: &str) -> Result<String, Conf
     }
 }
 
+/// `USERNOTIFY_PUBLIC_URL`: an absolute http(s) URL with a host and no query or fragment,
+/// kept without its trailing `/`.
+fn parse_public_url(text: &str) -> Result<String, ConfigError> {
+    let text = text.trim();
+    let usable = url::Url::parse(text).ok().filter(|url| {
+        matches!(url.scheme(), "https" | "http")
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none()
+    });
+    match usable {
+        Some(_) => Ok(text.trim_end_matches('/').to_owned()),
+        None => Err(ConfigError::InvalidItem {
+            name: PUBLIC_URL,
+            item: text.to_owned(),
+            expected: "an absolute http or https URL, e.g. https://notify.example.com",
+        }),
+    }
+}
+
+/// One item of `USERNOTIFY_CORS_ORIGINS`: `*`, or an origin (`https://app.example.com`,
+/// with a port when not the scheme's), as a browser sends it in `Origin`.
+fn parse_origin(item: &str) -> Result<String, ConfigError> {
+    if item == "*" {
+        return Ok(item.to_owned());
+    }
+    let invalid = || ConfigError::InvalidItem {
+        name: CORS_ORIGINS,
+        item: item.to_owned(),
+        expected: "an origin (scheme://host[:port], e.g. https://app.example.com) or *",
+    };
+    let url = url::Url::parse(item).map_err(|_| invalid())?;
+    let origin = url.origin();
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    if !origin.is_tuple() || !bare || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid());
+    }
+    Ok(origin.ascii_serialization())
+}
+
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',')
         .map(str::trim)
@@ -578,6 +702,9 @@ fn parse_tokens(text: &str) -> Result<Vec<TokenEntry>, ConfigError> {
             let (token, user) = (token.trim(), user.trim());
             if token.is_empty() || user.is_empty() {
                 return Err(ConfigError::InvalidTokens);
+            }
+            if user.contains('#') {
+                return Err(ConfigError::ReservedUserName(user.to_owned()));
             }
             Ok(TokenEntry {
                 token: token.to_owned(),
@@ -858,6 +985,121 @@ mod tests {
         assert!(error
             .to_string()
             .contains("USERNOTIFY_MAX_NOTIFICATIONS_PER_USER"));
+    }
+
+    #[test]
+    fn push_hosts_default_to_the_browsers_push_services_and_are_extended_or_replaced() {
+        assert_eq!(read(&[]).unwrap().push_hosts, PushHosts::default());
+        let extended = read(&[("USERNOTIFY_PUSH_HOSTS", "default,push.example.net")])
+            .unwrap()
+            .push_hosts;
+        assert!(extended.names.contains(&"fcm.googleapis.com".to_owned()));
+        assert!(extended.names.contains(&"push.example.net".to_owned()));
+        assert!(
+            read(&[("USERNOTIFY_PUSH_HOSTS", "*")])
+                .unwrap()
+                .push_hosts
+                .any_public
+        );
+        let error = read(&[("USERNOTIFY_PUSH_HOSTS", "default,http://x")]).unwrap_err();
+        assert_eq!(error.code(), "invalid-item");
+        assert!(error.to_string().contains("USERNOTIFY_PUSH_HOSTS"));
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_must_be_positive() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.connections, ConnectionSettings::default());
+        assert_eq!(config.connections.max, 10_000);
+        assert_eq!(config.connections.header_timeout, Duration::from_secs(20));
+        let config = read(&[
+            ("USERNOTIFY_MAX_CONNECTIONS", "50"),
+            ("USERNOTIFY_HEADER_TIMEOUT_SECONDS", "2"),
+        ])
+        .unwrap();
+        assert_eq!(config.connections.max, 50);
+        assert_eq!(config.connections.header_timeout, Duration::from_secs(2));
+        for (name, value) in [
+            ("USERNOTIFY_MAX_CONNECTIONS", "0"),
+            ("USERNOTIFY_HEADER_TIMEOUT_SECONDS", "soon"),
+        ] {
+            let error = read(&[(name, value)]).unwrap_err();
+            assert_eq!(error.code(), "invalid-number");
+            assert!(error.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_a_star_and_anything_else_is_refused_naming_the_setting() {
+        let config = read(&[(
+            "USERNOTIFY_CORS_ORIGINS",
+            "https://App.example.com/, http://127.0.0.1:5173, https://b.example:443",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            [
+                "https://app.example.com",
+                "http://127.0.0.1:5173",
+                "https://b.example"
+            ]
+        );
+        assert_eq!(
+            read(&[("USERNOTIFY_CORS_ORIGINS", "*")])
+                .unwrap()
+                .cors_origins,
+            ["*"]
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "null",
+            "*.example.com",
+        ] {
+            let error = read(&[("USERNOTIFY_CORS_ORIGINS", bad)]).unwrap_err();
+            assert_eq!(error.code(), "invalid-item", "{bad}");
+            assert!(error.to_string().contains("USERNOTIFY_CORS_ORIGINS"));
+        }
+    }
+
+    #[test]
+    fn a_public_url_must_be_an_absolute_http_url() {
+        let config = read(&[("USERNOTIFY_PUBLIC_URL", "https://notify.example.com/")]).unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://notify.example.com")
+        );
+        for bad in [
+            "notify.example.com",
+            "https://notify.example.com/?x=1",
+            "ftp://x/",
+        ] {
+            let error = read(&[("USERNOTIFY_PUBLIC_URL", bad)]).unwrap_err();
+            assert!(error.to_string().contains("USERNOTIFY_PUBLIC_URL"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_static_user_name_with_a_hash_is_refused_as_it_could_be_a_jwt_users() {
+        let error = read(&[("USERNOTIFY_TOKENS", "t1:https://id.example#alice")]).unwrap_err();
+        assert_eq!(error.code(), "reserved-user-name");
+        assert!(error.to_string().contains("USERNOTIFY_TOKENS"));
+        assert!(
+            !error.to_string().contains("t1"),
+            "the token is never shown"
+        );
+    }
+
+    #[test]
+    fn an_issuer_with_a_fragment_or_a_query_is_refused() {
+        for issuer in ["https://id.example/#x", "https://id.example/?tenant=1"] {
+            let error = read(&[
+                ("USERNOTIFY_JWT_ISSUER", issuer),
+                ("USERNOTIFY_JWT_AUDIENCE", "usernotify"),
+            ])
+            .unwrap_err();
+            assert_eq!(error.code(), "invalid-url", "{issuer}");
+        }
     }
 
     #[test]

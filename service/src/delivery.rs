@@ -26,6 +26,7 @@ use usernotify::core::Millis;
 use crate::changes::push_body;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
+use crate::egress::{is_forbidden_address, PublicOnlyResolver, PushPolicy};
 use crate::metrics::Metrics;
 use crate::push::{self, endpoint_tag, PushMessage};
 use crate::store::{reasons, Attempted, ClaimShares, Db, DueDelivery, Verdict};
@@ -61,6 +62,9 @@ pub enum Outcome {
     Expired,
     /// The request could not be built (bad stored keys or endpoint).
     Unbuildable(&'static str),
+    /// The endpoint's name resolved to no address the service may connect to (a private
+    /// one, e.g. rebound by its DNS): not retried.
+    Forbidden,
     /// The subscription was reported gone after this delivery was queued: nothing to send.
     AlreadyGone,
     /// A push that only carries changes, not sent after all (its reason): an earlier push
@@ -82,6 +86,7 @@ impl Outcome {
             Outcome::Unreachable(_) => Some(false),
             Outcome::Expired
             | Outcome::Unbuildable(_)
+            | Outcome::Forbidden
             | Outcome::AlreadyGone
             | Outcome::NotSent(_) => None,
         }
@@ -95,6 +100,7 @@ impl Outcome {
             Outcome::Rejected(_) => "rejected",
             Outcome::Expired => "expired",
             Outcome::Unbuildable(_) => "unbuildable",
+            Outcome::Forbidden => "forbidden",
             Outcome::NotSent(_) => "skipped",
         }
     }
@@ -150,16 +156,25 @@ pub struct Deliverer {
     pub metrics: Arc<Metrics>,
     pub client: reqwest::Client,
     pub settings: DeliverySettings,
-    pub allow_loopback: bool,
+    /// Where pushes may go: checked when each request is built, and by the client's
+    /// resolver at each connection.
+    pub push_policy: Arc<PushPolicy>,
     /// Woken when a POST queued deliveries, so they go out without waiting for the poll.
     pub wake: Arc<Notify>,
 }
 
 /// The HTTP client for push services: bounded time, no redirects (a push endpoint that
-/// redirects is not followed), rustls with the bundled web roots.
-pub fn push_client(settings: &DeliverySettings) -> Result<reqwest::Client, reqwest::Error> {
+/// redirects is not followed), rustls with the bundled web roots, and a resolver that
+/// dials public addresses only (`policy`). No proxy from the environment: through one,
+/// the addresses dialled could not be checked.
+pub fn push_client(
+    settings: &DeliverySettings,
+    policy: Arc<PushPolicy>,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(PublicOnlyResolver::new(policy)))
         .timeout(settings.request_timeout)
         .connect_timeout(settings.connect_timeout.min(settings.request_timeout))
         .user_agent(concat!("usernotify-service/", env!("CARGO_PKG_VERSION")))
@@ -472,7 +487,7 @@ impl Deliverer {
             auth,
             message,
             &self.vapid,
-            self.allow_loopback,
+            &self.push_policy,
         )
         .map_err(|error| error.code())
         .and_then(|request| reqwest::Request::try_from(request).map_err(|_| "bad-request-parts"))
@@ -492,6 +507,7 @@ impl Deliverer {
                     .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
                 classify(response.status(), retry_after)
             }
+            Err(error) if is_forbidden_address(&error) => Outcome::Forbidden,
             // reqwest's error text names the URL, which is a secret: keep only its kind.
             Err(error) => Outcome::Unreachable(if error.is_timeout() {
                 "timeout"
@@ -584,6 +600,10 @@ impl Deliverer {
             Outcome::Unbuildable(code) => Verdict::Failed {
                 status: None,
                 reason: code,
+            },
+            Outcome::Forbidden => Verdict::Failed {
+                status: None,
+                reason: "forbidden-address",
             },
             Outcome::Gone(code) => Verdict::SubscriptionGone {
                 status: Some(*code),

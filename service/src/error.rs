@@ -27,6 +27,8 @@ pub enum ApiError {
     InvalidPreferences(InvalidPreferences),
     /// A compressed body that does not decompress.
     UndecodableBody,
+    /// The body did not arrive within the time a client has for it (a slow client).
+    BodyTimedOut,
     /// No bearer token at all.
     Unauthorized,
     /// A bearer token that names nobody: unknown, or a JWT that does not verify.
@@ -135,6 +137,7 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,6 +151,7 @@ impl ApiError {
             ApiError::InvalidState(_) => "invalid-state",
             ApiError::InvalidPreferences(invalid) => invalid.code(),
             ApiError::UndecodableBody => "undecodable-body",
+            ApiError::BodyTimedOut => "request-timeout",
             ApiError::Unauthorized | ApiError::InvalidToken(_) => "unauthorized",
             ApiError::IdentityUnavailable { .. } => "identity-provider-unavailable",
             ApiError::NotReady(_) => "not-ready",
@@ -179,6 +183,9 @@ impl ApiError {
             ApiError::InvalidPreferences(invalid) => invalid.message(),
             ApiError::UndecodableBody => {
                 "The body does not decode with its Content-Encoding.".to_owned()
+            }
+            ApiError::BodyTimedOut => {
+                "The request body did not arrive in time; send it whole, at once.".to_owned()
             }
             ApiError::Unauthorized => "A valid bearer token is required.".to_owned(),
             ApiError::InvalidToken(rejected) => rejected.message().to_owned(),

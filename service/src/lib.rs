@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod declarative;
 pub mod delivery;
+pub mod egress;
 pub mod error;
 pub mod ids;
 pub mod metrics;
@@ -35,6 +36,7 @@ pub mod ops;
 pub mod preferences;
 pub mod push;
 pub mod routes;
+pub mod server;
 pub mod shrink;
 pub mod store;
 pub mod vapid;
@@ -47,8 +49,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    Config, ConfigError, DbLocation, DbSettings, DeliverySettings, LogFormat, OidcSettings,
-    StaticDir, UserLimits,
+    Config, ConfigError, ConnectionSettings, DbLocation, DbSettings, DeliverySettings, LogFormat,
+    OidcSettings, PushHosts, StaticDir, UserLimits,
 };
 pub use error::ApiError;
 pub use routes::{api_routes, router};
@@ -57,6 +59,7 @@ use auth::{Gate, RateLimiter, Tokens};
 use changes::ChangeHub;
 use clock::now_millis;
 use delivery::Deliverer;
+use egress::PushPolicy;
 use metrics::Metrics;
 use oidc::Oidc;
 use store::{Db, StoreError};
@@ -106,7 +109,8 @@ struct Shared {
     wake: Arc<Notify>,
     /// The change streams open in this process.
     changes: Arc<ChangeHub>,
-    allow_loopback_push: bool,
+    /// Where push endpoints may point.
+    push_policy: Arc<PushPolicy>,
     demo_curl: bool,
     public_url: Option<String>,
     delivery: DeliverySettings,
@@ -157,7 +161,10 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             wake: Arc::new(Notify::new()),
             changes: Arc::new(ChangeHub::default()),
-            allow_loopback_push: config.allow_loopback_push,
+            push_policy: Arc::new(PushPolicy {
+                hosts: config.push_hosts.clone(),
+                allow_loopback: config.allow_loopback_push,
+            }),
             demo_curl: config.demo_curl,
             public_url: config
                 .public_url
@@ -184,8 +191,9 @@ impl AppState {
         &self.0.metrics
     }
 
-    pub fn allow_loopback_push(&self) -> bool {
-        self.0.allow_loopback_push
+    /// Where push endpoints may point (`USERNOTIFY_PUSH_HOSTS`, and loopback for tests).
+    pub fn push_policy(&self) -> &PushPolicy {
+        &self.0.push_policy
     }
 
     pub fn demo_curl(&self) -> bool {
@@ -235,8 +243,9 @@ pub fn spawn_delivery_worker(
         db: state.0.db.clone(),
         vapid: Arc::clone(&state.0.vapid),
         metrics: Arc::clone(&state.0.metrics),
-        client: delivery::push_client(&settings).map_err(StartError::HttpClient)?,
-        allow_loopback: state.0.allow_loopback_push,
+        client: delivery::push_client(&settings, Arc::clone(&state.0.push_policy))
+            .map_err(StartError::HttpClient)?,
+        push_policy: Arc::clone(&state.0.push_policy),
         wake: Arc::clone(&state.0.wake),
         settings,
     };
@@ -264,14 +273,9 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServi
         None
     };
     let app = router(state.clone(), &config.static_dirs, &config.cors_origins);
-    let mut until = stopped;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = until.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let connections = config.connections.clone();
+    let server =
+        tokio::spawn(async move { server::serve(listener, app, &connections, stopped).await });
     Ok(RunningService {
         addr,
         state,

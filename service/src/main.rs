@@ -34,10 +34,21 @@ async fn main() -> ExitCode {
             "neither USERNOTIFY_TOKENS nor USERNOTIFY_JWT_ISSUER is set: every /me request will be refused"
         );
     }
+    raise_open_file_limit();
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(listener) => listener,
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::error!(
+                %error,
+                host = %config.host,
+                port = config.port,
+                "cannot listen: port {} is taken by another process; set PORT to a free port",
+                config.port
+            );
+            return ExitCode::FAILURE;
+        }
         Err(error) => {
-            tracing::error!(%error, host = %config.host, port = config.port, "cannot listen");
+            tracing::error!(%error, host = %config.host, port = config.port, "cannot listen (check HOST and PORT)");
             return ExitCode::FAILURE;
         }
     };
@@ -70,6 +81,15 @@ async fn main() -> ExitCode {
         Err(error) => tracing::warn!(%error, "stopped; the queue could not be read"),
     }
     ExitCode::SUCCESS
+}
+
+/// Raises the open-file soft limit to the hard limit: each client connection is a
+/// descriptor, and the usual soft limit (1,024) is reached long before memory is.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "the open-file limit could not be raised"),
+    }
 }
 
 /// Text lines (coloured on a terminal) or one JSON object per line; `RUST_LOG` filters.

@@ -54,6 +54,9 @@ pub enum TokenRejected {
     NoExpiry,
     /// The user claim (`USERNOTIFY_JWT_USER_CLAIM`) is absent or not a non-empty string.
     NoUser,
+    /// The user claim is `email` and the token does not say `email_verified: true`: an
+    /// address anyone can type into their profile names nobody.
+    UnverifiedEmail,
     /// Any other claim check (e.g. issued in the future).
     InvalidClaims,
 }
@@ -72,6 +75,7 @@ impl TokenRejected {
             TokenRejected::WrongAudience => "wrong-audience",
             TokenRejected::NoExpiry => "no-expiry",
             TokenRejected::NoUser => "no-user-claim",
+            TokenRejected::UnverifiedEmail => "unverified-email",
             TokenRejected::InvalidClaims => "invalid-claims",
         }
     }
@@ -90,6 +94,9 @@ impl TokenRejected {
             TokenRejected::WrongAudience => "The token is for another audience.",
             TokenRejected::NoExpiry => "The token has no expiry.",
             TokenRejected::NoUser => "The token does not name a user.",
+            TokenRejected::UnverifiedEmail => {
+                "The token's email is not verified (email_verified must be true)."
+            }
             TokenRejected::InvalidClaims => "The token's claims are not valid.",
         }
     }
@@ -142,7 +149,10 @@ pub struct Oidc {
 
 impl Oidc {
     pub fn new(settings: OidcSettings) -> Result<Oidc, reqwest::Error> {
+        // Never redirected: the keys decide who is who, and a redirect could lead to plain
+        // http on another machine, which the settings refuse.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(FETCH_TIMEOUT)
             .user_agent(concat!("usernotify-service/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -158,7 +168,10 @@ impl Oidc {
         &self.settings
     }
 
-    /// The user a bearer JWT names, once its signature and claims are verified.
+    /// The user a bearer JWT names, once its signature and claims are verified: the
+    /// issuer and the user claim, as `<issuer>#<claim>` (OpenID Connect Core §5.7: only
+    /// `iss` and `sub` together identify a user), so a JWT user is never a static-token
+    /// user (their names hold no `#`) nor another issuer's.
     pub async fn user_for(&self, token: &str) -> Result<String, OidcError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(OidcError::Rejected(TokenRejected::Malformed));
@@ -175,7 +188,7 @@ impl Oidc {
         let mut last = TokenRejected::UnknownKey;
         for jwk in &candidates {
             match self.verify(&jwk.key, token) {
-                Ok(user) => return Ok(user),
+                Ok(claim) => return Ok(user_key(&self.settings.issuer, &claim)),
                 Err(rejected) => last = rejected,
             }
         }
@@ -342,6 +355,11 @@ impl Oidc {
         if claims.expires_at.is_none() {
             return Err(TokenRejected::NoExpiry);
         }
+        if self.settings.user_claim == "email"
+            && claims.custom.get("email_verified") != Some(&Value::Bool(true))
+        {
+            return Err(TokenRejected::UnverifiedEmail);
+        }
         let user = if self.settings.user_claim == "sub" {
             claims.subject
         } else {
@@ -354,6 +372,17 @@ impl Oidc {
         user.filter(|user| !user.is_empty())
             .ok_or(TokenRejected::NoUser)
     }
+}
+
+/// The user key of a JWT user: `<issuer>#<claim>`. An issuer has no fragment, so the first
+/// `#` ends it.
+pub fn user_key(issuer: &str, claim: &str) -> String {
+    format!("{issuer}#{claim}")
+}
+
+/// The user claim of a JWT user's key; `None` for a static-token user.
+pub fn claim_of(user: &str) -> Option<&str> {
+    user.split_once('#').map(|(_, claim)| claim)
 }
 
 /// The signature algorithms accepted.

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use web_push_native::p256::PublicKey;
 use web_push_native::Auth;
 
+use crate::egress::{HostRefused, PushPolicy};
 use crate::vapid::{Vapid, VapidError};
 
 /// Longest endpoint accepted; real push services use a few hundred characters.
@@ -31,6 +32,10 @@ pub enum EndpointError {
     /// Not https (nor loopback http when that is allowed).
     NotHttps,
     HasCredentials,
+    /// A loopback, private or otherwise internal address, or `localhost`.
+    NotPublic,
+    /// A host that is not one of the push services the deployment allows.
+    NotAPushService,
 }
 
 impl EndpointError {
@@ -42,13 +47,20 @@ impl EndpointError {
             EndpointError::HasCredentials => {
                 "pushSubscription.endpoint must not carry a user name or password."
             }
+            EndpointError::NotPublic => {
+                "pushSubscription.endpoint must be on the public internet: loopback, private, link-local and other internal addresses are refused."
+            }
+            EndpointError::NotAPushService => {
+                "pushSubscription.endpoint must be on a browser's push service (the service's USERNOTIFY_PUSH_HOSTS lists the hosts it accepts)."
+            }
         }
     }
 }
 
-/// Accepts https endpoints; with `allow_loopback`, also `http://127.0.0.1…` and
-/// `http://[::1]…` (test push receivers) and nothing else.
-pub fn check_endpoint(text: &str, allow_loopback: bool) -> Result<reqwest::Url, EndpointError> {
+/// Accepts https endpoints on a host `policy` allows; with `policy.allow_loopback`, also
+/// `http://127.0.0.1…` and `http://[::1]…` (test push receivers). Names are not resolved
+/// here: the push client checks every address it dials (`egress::PublicOnlyResolver`).
+pub fn check_endpoint(text: &str, policy: &PushPolicy) -> Result<reqwest::Url, EndpointError> {
     if text.len() > MAX_ENDPOINT_CHARS {
         return Err(EndpointError::TooLong);
     }
@@ -56,16 +68,19 @@ pub fn check_endpoint(text: &str, allow_loopback: bool) -> Result<reqwest::Url, 
     if !url.username().is_empty() || url.password().is_some() {
         return Err(EndpointError::HasCredentials);
     }
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Ipv4(address)) if address == std::net::Ipv4Addr::LOCALHOST
-    ) || matches!(
-        url.host(),
-        Some(url::Host::Ipv6(address)) if address == std::net::Ipv6Addr::LOCALHOST
-    );
+    let host = url.host().ok_or(EndpointError::NotHttps)?;
+    let loopback = match host {
+        url::Host::Ipv4(address) => address == std::net::Ipv4Addr::LOCALHOST,
+        url::Host::Ipv6(address) => address == std::net::Ipv6Addr::LOCALHOST,
+        url::Host::Domain(_) => false,
+    };
+    policy.check(&host).map_err(|refused| match refused {
+        HostRefused::NotPublic => EndpointError::NotPublic,
+        HostRefused::NotAPushService => EndpointError::NotAPushService,
+    })?;
     match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if allow_loopback && loopback => Ok(url),
+        "https" => Ok(url),
+        "http" if policy.allow_loopback && loopback => Ok(url),
         _ => Err(EndpointError::NotHttps),
     }
 }
@@ -160,6 +175,8 @@ pub enum BuildError {
 impl BuildError {
     pub fn code(&self) -> &'static str {
         match self {
+            BuildError::Endpoint(EndpointError::NotPublic) => "forbidden-address",
+            BuildError::Endpoint(EndpointError::NotAPushService) => "not-a-push-service",
             BuildError::Endpoint(_) => "bad-endpoint",
             BuildError::BadKeys => "bad-subscription-keys",
             BuildError::Encrypt(_) => "encrypt-failed",
@@ -184,9 +201,11 @@ pub fn build_request(
     auth: &[u8],
     message: &PushMessage<'_>,
     vapid: &Vapid,
-    allow_loopback: bool,
+    policy: &PushPolicy,
 ) -> Result<Request<Vec<u8>>, BuildError> {
-    let url = check_endpoint(endpoint, allow_loopback).map_err(BuildError::Endpoint)?;
+    // Checked again: the subscription may predate the policy, and reqwest's resolver is
+    // never asked about a literal address.
+    let url = check_endpoint(endpoint, policy).map_err(BuildError::Endpoint)?;
     let ua_public = PublicKey::from_sec1_bytes(p256dh).map_err(|_| BuildError::BadKeys)?;
     let ua_auth = Auth::from_exact_iter(auth.iter().copied()).ok_or(BuildError::BadKeys)?;
     let mut body = web_push_native::encrypt(message.payload.to_vec(), &ua_public, &ua_auth)
@@ -216,33 +235,58 @@ pub fn build_request(
 mod tests {
     use super::*;
 
+    fn policy(allow_loopback: bool) -> PushPolicy {
+        PushPolicy {
+            allow_loopback,
+            ..PushPolicy::default()
+        }
+    }
+
     #[test]
     fn only_https_or_allowed_loopback_http_endpoints_pass() {
-        assert!(check_endpoint("https://fcm.googleapis.com/fcm/send/x", false).is_ok());
-        assert_eq!(
-            check_endpoint("http://127.0.0.1:9/x", false),
-            Err(EndpointError::NotHttps)
-        );
-        assert!(check_endpoint("http://127.0.0.1:9/x", true).is_ok());
-        assert!(check_endpoint("http://[::1]:9/x", true).is_ok());
+        assert!(check_endpoint("https://fcm.googleapis.com/fcm/send/x", &policy(false)).is_ok());
+        assert!(check_endpoint("http://127.0.0.1:9/x", &policy(true)).is_ok());
+        assert!(check_endpoint("http://[::1]:9/x", &policy(true)).is_ok());
         for refused in [
-            "http://localhost:9/x",
             "http://127.0.0.2/x",
-            "http://10.0.0.1/x",
             "ftp://127.0.0.1/x",
+            "http://fcm.googleapis.com/fcm/send/x",
         ] {
             assert_eq!(
-                check_endpoint(refused, true),
+                check_endpoint(refused, &policy(true)),
                 Err(EndpointError::NotHttps),
                 "{refused}"
             );
         }
+        for refused in [
+            "http://localhost:9/x",
+            "http://10.0.0.1/x",
+            "https://[fe80::1]/",
+        ] {
+            assert_eq!(
+                check_endpoint(refused, &policy(true)),
+                Err(EndpointError::NotPublic),
+                "{refused}"
+            );
+        }
         assert_eq!(
-            check_endpoint("https://u:p@push.example/x", false),
+            check_endpoint("https://127.0.0.1:18443/", &policy(false)),
+            Err(EndpointError::NotPublic)
+        );
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:9/x", &policy(false)),
+            Err(EndpointError::NotPublic)
+        );
+        assert_eq!(
+            check_endpoint("https://push.attacker.example/x", &policy(false)),
+            Err(EndpointError::NotAPushService)
+        );
+        assert_eq!(
+            check_endpoint("https://u:p@fcm.googleapis.com/x", &policy(false)),
             Err(EndpointError::HasCredentials)
         );
         assert_eq!(
-            check_endpoint("/relative", true),
+            check_endpoint("/relative", &policy(true)),
             Err(EndpointError::NotAUrl)
         );
     }

@@ -26,6 +26,7 @@ use usernotify::core::{
 use crate::body::{check_encoding, parse_json, read_body};
 use crate::clock::now_millis;
 use crate::config::StaticDir;
+use crate::egress::PushPolicy;
 use crate::error::{graph_error_body, ApiError, InternalError};
 use crate::ids::{looks_like_id, new_id};
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
@@ -125,19 +126,26 @@ fn static_files(
     )
 }
 
-/// Lets pages of the listed origins call the API with a bearer token (no cookies are used,
-/// so credentials mode stays off). `None` when no origin is listed or none is valid.
+/// Lets pages of the listed origins call the API with a bearer token; `*` lets any
+/// origin's pages call it. Credentials mode stays off either way: the API takes bearer
+/// tokens, which a page must hold to send, and never reads cookies, so another origin's
+/// page gets nothing it could not get by itself. `None` when no origin is listed.
 pub fn cors(origins: &[String]) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    if origins.is_empty() {
-        return None;
-    }
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        let origins: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        if origins.is_empty() {
+            return None;
+        }
+        AllowOrigin::list(origins)
+    };
     Some(
         CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
+            .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
             .allow_headers([
                 header::AUTHORIZATION,
@@ -232,7 +240,10 @@ async fn vapid_public_key(State(state): State<AppState>) -> Response {
     axum::Json(json!({ "publicKey": state.vapid().public_key() })).into_response()
 }
 
-/// The base of absolute URLs in answers: the configured public URL, else the request's host.
+/// The base of absolute URLs in answers: the configured public URL (production sets it),
+/// else `http://` and the request's `Host` when that is a plain authority (a host name or
+/// an address, and a port); else none, and the URLs are relative. A `Host` is the
+/// caller's text: one with a path, a query, user info or anything else is never reflected.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = state.public_url() {
         return url.to_owned();
@@ -240,8 +251,41 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
-        .map(|host| format!("http://{host}"))
+        .and_then(plain_authority)
+        .map(|authority| format!("http://{authority}"))
         .unwrap_or_default()
+}
+
+/// `host[:port]` rebuilt from its parts, when `text` is nothing more: a DNS name or an IPv4
+/// address, or a bracketed IPv6 address, and an optional numeric port.
+fn plain_authority(text: &str) -> Option<String> {
+    let authority: axum::http::uri::Authority = text.parse().ok()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host();
+    let valid_host = match host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+    {
+        Some(inner) => inner.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host.len() <= MAX_HOST_NAME_CHARS
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.')
+        }
+    };
+    if !valid_host {
+        return None;
+    }
+    let written_port = authority.as_str().len() > host.len();
+    match authority.port_u16() {
+        Some(port) => Some(format!("{host}:{port}")),
+        None if written_port => None,
+        None => Some(host.to_owned()),
+    }
 }
 
 fn created(location: String, body: Value) -> Response {
@@ -263,7 +307,7 @@ fn require_object(body: &Json) -> Result<(), ApiError> {
     }
 }
 
-fn read_subscription(body: &Json, allow_loopback: bool) -> Result<NewSubscription, ApiError> {
+fn read_subscription(body: &Json, policy: &PushPolicy) -> Result<NewSubscription, ApiError> {
     require_object(body)?;
     let push = body
         .get("pushSubscription")
@@ -277,7 +321,7 @@ fn read_subscription(body: &Json, allow_loopback: bool) -> Result<NewSubscriptio
             .ok_or(ApiError::InvalidSubscription(
                 "pushSubscription.endpoint must be a string.",
             ))?;
-    check_endpoint(endpoint, allow_loopback)
+    check_endpoint(endpoint, policy)
         .map_err(|error| ApiError::InvalidSubscription(error.message()))?;
     let keys = push.get("keys");
     let p256dh = keys
@@ -340,7 +384,7 @@ async fn create_subscription(
 ) -> Result<Response, ApiError> {
     let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
-    let subscription = read_subscription(&parse_json(&bytes)?, state.allow_loopback_push())?;
+    let subscription = read_subscription(&parse_json(&bytes)?, state.push_policy())?;
     let candidate = new_id()?;
     let now = now_millis();
     let max = state.limits().subscriptions;
@@ -1069,4 +1113,36 @@ fn delivery_body(delivery: &DeliveryInfo) -> Value {
         "nextAttemptDateTime": delivery.next_attempt_at.map(format_iso8601),
         "updatedDateTime": format_iso8601(delivery.updated_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_host_and_port_is_taken_from_the_host_header() {
+        for (host, base) in [
+            ("notify.example.com", "notify.example.com"),
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("[::1]:8080", "[::1]:8080"),
+            ("Notify.Example.com", "Notify.Example.com"),
+        ] {
+            assert_eq!(plain_authority(host).as_deref(), Some(base), "{host}");
+        }
+        for host in [
+            "evil.example/x?y=",
+            "evil.example?y=",
+            "evil.example#x",
+            "user@evil.example",
+            "evil.example:",
+            "evil.example:http",
+            "evil.example:99999",
+            "evil_example",
+            "[not-v6]",
+            "",
+            "a b",
+        ] {
+            assert_eq!(plain_authority(host), None, "{host:?}");
+        }
+    }
 }

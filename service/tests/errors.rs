@@ -322,7 +322,7 @@ async fn a_subscription_that_cannot_be_pushed_to_is_400() {
         .await
         .assert_error(400, "invalid-subscription");
     let mut https = browser.subscription_body(HOST);
-    https["pushSubscription"]["endpoint"] = json!("https://push.example/abc");
+    https["pushSubscription"]["endpoint"] = json!("https://fcm.googleapis.com/fcm/send/abc");
     let ok = service
         .post_json("/me/notificationSubscriptions", ALICE, &https)
         .await;

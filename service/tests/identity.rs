@@ -288,6 +288,8 @@ async fn a_configured_jwks_url_is_used_without_discovery_and_another_claim_can_n
     let browser = FakeBrowser::new(&receiver, "by-email");
     let mut extra = serde_json::Map::new();
     extra.insert("email".to_owned(), json!("ada@app.example"));
+    // An email names a user only when the provider verified it.
+    extra.insert("email_verified".to_owned(), json!(true));
     let claims = Claims::with_custom_claims(extra, Duration::from_mins(5))
         .with_issuer(&provider.issuer)
         .with_audience(AUDIENCE)
@@ -313,7 +315,7 @@ async fn a_configured_jwks_url_is_used_without_discovery_and_another_claim_can_n
 }
 
 #[tokio::test]
-async fn static_tokens_keep_working_beside_the_provider_and_name_their_own_users() {
+async fn static_tokens_keep_working_beside_the_provider_and_never_name_a_jwt_user() {
     let ec = es256_key("ec-1");
     let provider = Provider::start(vec![es256_jwk(&ec)]).await;
     let service = TestService::start_with(|config| config.oidc = Some(provider.settings())).await;
@@ -327,14 +329,20 @@ async fn static_tokens_keep_working_beside_the_provider_and_name_their_own_users
             .status,
         201
     );
-    // A JWT whose subject is "alice" names the same user as alice's static token.
+    // A JWT whose subject is "alice" names the provider's alice (`<issuer>#alice`), never
+    // the static token's: it may not post to her subscription, and sees none of her feed.
     let jwt = ec.sign(provider.claims("alice")).unwrap();
-    assert_eq!(
-        service
-            .notify(&jwt, &uns, &notification("jwt"))
-            .await
-            .status,
-        201
+    service
+        .notify(&jwt, &uns, &notification("jwt"))
+        .await
+        .assert_error(403, "caller-not-allowed");
+    let feed = service.get("/me/notifications", &jwt).await;
+    assert_eq!(feed.status, 200);
+    assert_eq!(feed.body["value"], json!([]));
+    let context = feed.body["@odata.context"].as_str().unwrap();
+    assert!(
+        context.contains("%23alice"),
+        "the user is keyed by issuer: {context}"
     );
     assert_eq!(provider.jwks_fetches(), 1, "static tokens never fetch keys");
     assert_invalid_token(

@@ -687,7 +687,7 @@ pub struct Binary {
     pub base: String,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -712,6 +712,35 @@ impl Binary {
         log: Option<&Path>,
         settings: &[(&str, &str)],
     ) -> Binary {
+        Binary::launch(Command::new(Binary::path()), db, log, settings).await
+    }
+
+    /// Starts it from a shell that first sets the open-file soft limit to `soft` (the
+    /// usual 1,024 of a login shell), as a service manager might.
+    pub async fn start_with_file_limit(
+        db: impl AsRef<std::ffi::OsStr>,
+        settings: &[(&str, &str)],
+        soft: u64,
+    ) -> Binary {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\""))
+            .arg(Binary::path());
+        Binary::launch(shell, db, None, settings).await
+    }
+
+    /// The binary's path.
+    pub fn path() -> &'static str {
+        env!("CARGO_BIN_EXE_usernotify-service")
+    }
+
+    async fn launch(
+        mut command: Command,
+        db: impl AsRef<std::ffi::OsStr>,
+        log: Option<&Path>,
+        settings: &[(&str, &str)],
+    ) -> Binary {
         let port = free_port();
         let output = |log: Option<&Path>| match log {
             Some(path) => Stdio::from(
@@ -723,7 +752,7 @@ impl Binary {
             ),
             None => Stdio::null(),
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_usernotify-service"))
+        let child = command
             .env("USERNOTIFY_DB", db)
             .env("USERNOTIFY_TOKENS", format!("{ALICE}:alice"))
             .env("USERNOTIFY_ALLOW_LOOPBACK_PUSH", "1")
