@@ -116,9 +116,11 @@ test-worker:
 	CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
 	GECKODRIVER=$(HOME)/.cargo/bin/geckodriver wasm-pack test --headless --firefox
 
-# The demo in headless Chromium (pushes delivered through the DevTools protocol) and in
+# The demo in headless Chromium (pushes delivered through the DevTools protocol), in
 # headless Firefox (real Web Push through a loopback push service and Firefox's own push
-# path). USERNOTIFY_BROWSERS=chromium (or firefox) runs the cross-browser suites in one only.
+# path) and in WebKitGTK, Safari's engine (W3C WebDriver under Xvfb; pushes through the
+# worker's message path, since WebKitGTK has no push service). USERNOTIFY_BROWSERS=chromium
+# (or firefox, webkit, or a comma-separated list) runs the cross-browser suites in those only.
 # --test-force-exit: a file whose tests are done exits even if a child process it started is
 # left running, so a failure ends the run instead of hanging it.
 test-e2e:

@@ -4,9 +4,10 @@
 # rust-src, wasm-pack, the wasm-bindgen CLI matching Cargo.lock, and the npm tools (wasm-opt
 # from `binaryen`, esbuild, and the test tools playwright-core, puppeteer-core, web-push, ws, axe-core).
 # `install-tools.sh tests` (make tools, after the build's half): what the tests run in:
-# Chromium and ChromeDriver (and curl), Firefox ESR and geckodriver, PostgreSQL (the
-# service's tests and bench start throwaway clusters of it; no server is started here), from
-# apt, as root or with sudo. With no argument, both.
+# Chromium and ChromeDriver (and curl), Firefox ESR and geckodriver, WebKitGTK with
+# WebKitWebDriver, Xvfb, a D-Bus daemon and PyGObject (the WebKit end-to-end tests),
+# PostgreSQL (the service's tests and bench start throwaway clusters of it; no server is
+# started here), from apt, as root or with sudo. With no argument, both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -72,6 +73,17 @@ if [ ! -x /usr/lib/firefox-esr/firefox-esr ]; then
 fi
 if missing geckodriver; then
   cargo install geckodriver
+fi
+
+# WebKit, the engine of Safari: WebKitGTK 4.1 driven by WebKitWebDriver, in an X server
+# without a screen (Xvfb) with a private D-Bus session bus (dbus-daemon) for its notifications;
+# the test's own browser and notification service are PyGObject scripts on Debian's Python
+# (tests/e2e/webkit/).
+if missing WebKitWebDriver || missing Xvfb || missing dbus-daemon \
+  || ! /usr/bin/python3 -c 'import gi; gi.require_version("WebKit2", "4.1"); gi.require_version("Gtk", "3.0")' 2>/dev/null; then
+  as_root apt-get update
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends \
+    webkit2gtk-driver libwebkit2gtk-4.1-0 gir1.2-webkit2-4.1 python3-gi xvfb xauth dbus-daemon
 fi
 
 # PostgreSQL for the service's PostgreSQL tests and bench (Debian's package starts no

@@ -46,10 +46,12 @@ self.addEventListener('error', (event) => watch(event, event.error));
 self.addEventListener('unhandledrejection', (event) => watch(event, event.reason));
 
 // Each event waits for the module, then for its handler. A push whose handler failed still
-// ends with the quiet status: shown by a fresh instance, or here when no module loads. A
-// mutable declarative push (`event.notification`, or WebKit's `pushnotification`) is left
-// to the browser instead, which then shows the notification it proposed.
-const plain = (event) => event.type === 'push' && !event.notification;
+// ends with the quiet status: shown by a fresh instance, or here when no module loads. So
+// does a page's `usernotify-push` message, which runs the same push path without a push
+// service (the demo's Send; WebKitGTK, which has none). A mutable declarative push
+// (`event.notification`, or WebKit's `pushnotification`) is left to the browser instead,
+// which then shows the notification it proposed.
+const plain = (event) => (event.type === 'push' && !event.notification) || event.data?.type === 'usernotify-push';
 const handle = async (event) => {
   try {
     await start();

@@ -98,7 +98,17 @@ impl Screen {
                     close_here(&shown);
                 }
                 Some(shown) => {
-                    screen.count += 1;
+                    // WebKit (2.50) replaces a notification by one with its tag on the
+                    // desktop only, and keeps listing the old one (earlier: the list is in
+                    // the order shown), which would count a group twice with stale members.
+                    match screen
+                        .ours
+                        .iter()
+                        .position(|earlier| earlier.tag == shown.tag)
+                    {
+                        Some(at) => screen.ours.remove(at).notification.close(),
+                        None => screen.count += 1,
+                    }
                     screen.ours.push(shown);
                 }
                 None => screen.count += 1,
@@ -168,7 +178,16 @@ pub fn close_here(shown: &Shown) {
 
 /// Whether the worker closed `shown` itself ([`close_here`]); forgotten once asked.
 pub fn closed_here(shown: &Shown) -> bool {
-    let stamp = shown.notification.timestamp();
+    forget(&shown.tag, Some(shown.notification.timestamp()))
+}
+
+/// Forgets the worker's own closes under `tag`: of the notification with `stamp`, or all of
+/// them (`None`: a notification was shown under `tag`, and its close will be the user's).
+/// WebKit fires no close event for the worker's own close, which would have consumed the
+/// record, and has no `timestamp` to tell two notifications of a tag apart, so a stale
+/// record made the user's close of a group's next notification look like the worker's.
+/// Whether one was remembered.
+fn forget(tag: &str, stamp: Option<f64>) -> bool {
     CLOSED_HERE.with(|closed| {
         let Ok(mut closed) = closed.try_borrow_mut() else {
             return false;
@@ -176,7 +195,9 @@ pub fn closed_here(shown: &Shown) -> bool {
         let before = closed.len();
         // Bitwise: Firefox gives no `timestamp` (NaN), and fires the event for every close
         // of the worker's, so the tag alone is enough there.
-        closed.retain(|(tag, at)| !(*tag == shown.tag && at.to_bits() == stamp.to_bits()));
+        closed.retain(|(closed_tag, at)| {
+            !(closed_tag == tag && stamp.is_none_or(|stamp| at.to_bits() == stamp.to_bits()))
+        });
         closed.len() != before
     })
 }
@@ -184,10 +205,13 @@ pub fn closed_here(shown: &Shown) -> bool {
 /// One of `NotificationOptions`' typed setters of a string.
 type Setter = fn(&NotificationOptions, &str);
 
-/// Shows `display`; settles once the browser has it on screen.
+/// Shows `display`; settles once the browser has it on screen. `replacing`: something was
+/// on screen under its tag, which the new one replaces; the screen is then read again, so
+/// that what WebKit still lists under the tag goes ([`Screen::swept`]).
 pub async fn show(
     registration: &ServiceWorkerRegistration,
     display: &Display,
+    replacing: bool,
 ) -> Result<(), JsValue> {
     let options = NotificationOptions::new();
     options.set_body(&display.body);
@@ -216,7 +240,13 @@ pub async fn show(
     }
     options.set_data(&data_of(display));
     let shown = registration.show_notification_with_options(&display.title, &options)?;
-    JsFuture::from(shown).await.map(|_| ())
+    JsFuture::from(shown).await?;
+    forget(&display.tag, None);
+    if replacing {
+        // What is still listed under the tag goes now (WebKit: see Screen::swept).
+        Screen::sweep(registration, display.timestamp).await;
+    }
+    Ok(())
 }
 
 /// What later events read back ([`Shown::read`], [`Shown::action_url`]), under

@@ -350,7 +350,7 @@ async fn redraw(
             Some(tag)
         }
         Refresh::Show(display) => {
-            if let Err(error) = show(registration, &display).await {
+            if let Err(error) = show(registration, &display, group_shown).await {
                 warn("show-failed", &error);
             }
             None
@@ -698,7 +698,8 @@ async fn push_path(
             why: why.reason(),
         };
     }
-    if let Err(error) = show(registration, &display).await {
+    let replacing = screen.shows(&display.tag);
+    if let Err(error) = show(registration, &display, replacing).await {
         warn("show-failed", &error);
         return Outcome::ShowFailed { key };
     }
@@ -717,7 +718,7 @@ fn show_status_unless_shown(
 ) -> Boxed<'_, ()> {
     Box::pin(async move {
         if visible == 0 {
-            if let Err(error) = show(registration, &plan_status(now)).await {
+            if let Err(error) = show(registration, &plan_status(now), false).await {
                 warn("show-failed", &error);
             }
         }

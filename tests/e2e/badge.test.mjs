@@ -3,10 +3,12 @@
 // the badge at 0; the page API tells the same number (getUnreadCount, onChanged).
 //
 // Headless browsers show no app badge (Chromium only badges an installed app; Firefox has no
-// Badging API), so the worker here is the package's inside a fixture
-// (fixtures/badge-sw.js) that records what it asks of `setAppBadge` and `clearAppBadge`; the
-// user's clicks are dispatched by fixtures/user-sw.js, which it imports. Everything else is
-// real: pushes, the worker, the feed, a page's changes through the page API.
+// Badging API; WebKitGTK has it only behind its AppBadge feature), so the worker here is the
+// package's inside a fixture (fixtures/badge-sw.js) that records what it asks of
+// `setAppBadge` and `clearAppBadge`; the user's clicks and closes are the harness's
+// (`userAction`: WebKit's desktop notification service, elsewhere fixtures/user-sw.js, which
+// it imports). Everything else is real: pushes, the worker, the feed, a page's changes through
+// the page API.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BROWSERS, inBrowser, openDemo, sleep, until, visual, withClient } from './harness.mjs';
@@ -70,7 +72,7 @@ for (const browser of BROWSERS) describe(`the app badge ${inBrowser(browser)}`, 
     await badge(['set', 2]);
     assert.equal(await unread(), 2, 'the page API tells the same number');
 
-    await demo.page.evaluate(async ([scope, tag]) => (await navigator.serviceWorker.getRegistration(scope)).active.postMessage({ type: 'fixture-user', kind: 'notificationclick', tag }), [SCOPE, `usernotify:${first}`]);
+    await demo.userAction(SCOPE, 'notificationclick', `usernotify:${first}`);
     await badge(['set', 1]);
 
     await withClient(page, (client, id) => client.updateReadState(id, 'read'), second);
@@ -83,7 +85,7 @@ for (const browser of BROWSERS) describe(`the app badge ${inBrowser(browser)}`, 
     await push(visual('Kept', 'stays unread', { appNotificationId: kept }));
     await push(visual('Closed', 'dismissed', { appNotificationId: closed }));
     await badge(['set', 2]);
-    await demo.page.evaluate(async ([scope, tag]) => (await navigator.serviceWorker.getRegistration(scope)).active.postMessage({ type: 'fixture-user', kind: 'notificationclose', tag }), [SCOPE, `usernotify:${closed}`]);
+    await demo.userAction(SCOPE, 'notificationclose', `usernotify:${closed}`);
     await badge(['set', 1]);
     await push(visual('Brief', 'expires in 2 s', { appNotificationId: brief, expirationDateTime: new Date(Date.now() + 2000).toISOString() }));
     await badge(['set', 2]);

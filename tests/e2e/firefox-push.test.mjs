@@ -135,6 +135,8 @@ describe("the whole flow through Firefox's real push path", { skip }, () => {
     assert.equal(pushed.web_push, 8030);
     assert.equal(pushed.mutable, true);
     assert.ok(Number.isInteger(pushed.app_badge) && pushed.app_badge >= 1, `app_badge ${pushed.app_badge}`);
+    assert.equal(pushed.notification.app_badge, pushed.app_badge, 'the badge in notification too, where WebKit reads it');
+    assert.equal(pushed.notification.mutable, true);
     assert.deepEqual(
       [pushed.notification.title, pushed.notification.navigate, pushed.notification.tag, pushed.notification.icon],
       ['Rich through Firefox', `https://${HOST}/orders/7`, `usernotify:${created.id}`, `https://${HOST}/fixtures/icon.png`],

@@ -3,12 +3,12 @@
 // lock is released, nothing is an unhandled rejection, and the next push works.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDemo, sleep, until, visual } from './harness.mjs';
+import { BROWSERS, inBrowser, openDemo, sleep, until, visual } from './harness.mjs';
 
-describe('a handler that fails part-way, in headless Chromium', () => {
+for (const browser of BROWSERS) describe(`a handler that fails part-way, ${inBrowser(browser)}`, () => {
   let demo;
   before(async () => {
-    demo = await openDemo();
+    demo = await openDemo({ browser });
     await demo.page.evaluate(() => {
       window.__unhandled = [];
       navigator.serviceWorker.addEventListener('message', (event) => {

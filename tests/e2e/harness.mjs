@@ -1,6 +1,7 @@
 // End-to-end harness: the demo served as `make demo` serves it, in headless Chromium
-// (playwright-core) or headless Firefox (puppeteer-core over WebDriver BiDi), behind one API
-// (`push`, `pushAll`, `shown`, ...) so the same test bodies run in both.
+// (playwright-core), headless Firefox (puppeteer-core over WebDriver BiDi) or WebKitGTK, the
+// engine of Safari (W3C WebDriver, webkit.mjs), behind one API (`push`, `pushAll`, `shown`,
+// ...) so the same test bodies run in all three.
 //
 // Real parts: the browser, its service worker, the wasm module, the Notifications API.
 // The only stand-in is the browser vendor's push service, which cannot exist here:
@@ -11,6 +12,12 @@
 //   with the browser's own PushManager (the test's VAPID key), and each push is real Web Push
 //   (aes128gcm + VAPID, made by the `web-push` library) POSTed to the endpoint Firefox got;
 //   Firefox decrypts it and fires `push` in the worker.
+// - WebKit: WebKitGTK has no push service at all (no way to subscribe, nothing that fires
+//   `push`), so pushes reach the worker through its message path, `{type: "usernotify-push"}`
+//   from a page, which runs the same push path. The other part a headless run lacks, the
+//   desktop's notification service, is the test's own: a real D-Bus service on a private bus,
+//   which WebKitGTK shows its notifications through and which plays the user's clicks and
+//   closes (webkit.mjs).
 //
 // What is shown is read only after the worker reports a push handled: a getNotifications()
 // that overlaps a showNotification() in flight makes Chromium drop the new entry from its
@@ -21,6 +28,7 @@ import webpush from 'web-push';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
 import { startPushServer } from './push-server.mjs';
+import { launchWebKit } from './webkit.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = [
@@ -52,15 +60,32 @@ export const firefoxPrefs = (pushServerUrl) => ({
 
 /**
  * The browsers every cross-browser suite runs in, in order: `USERNOTIFY_BROWSERS`
- * (comma-separated) or both.
+ * (comma-separated: chromium, firefox, webkit) or all three.
  */
-export const BROWSERS = (process.env.USERNOTIFY_BROWSERS || 'chromium,firefox').split(',').map((name) => name.trim()).filter(Boolean);
+export const BROWSERS = (process.env.USERNOTIFY_BROWSERS || 'chromium,firefox,webkit').split(',').map((name) => name.trim()).filter(Boolean);
 
 /** Test options that skip a test outside Chromium, saying which Chromium-only facility it needs. */
 export const chromiumOnly = (browser, needs) => (browser === 'chromium' ? {} : { skip: `Chromium only: needs ${needs}` });
 
+/** Test options that skip a test in WebKit, saying what WebKitGTK lacks for it. */
+export const notInWebKit = (browser, lacks) => (browser === 'webkit' ? { skip: `not in WebKit: ${lacks}` } : {});
+
+/**
+ * Whether `browser` keeps `member` on a notification it shows (so that `getNotifications()`
+ * reads it back), of what the worker sets beyond title, body, tag, silent and data:
+ * Firefox 153 has no image or badge on a notification, WebKitGTK 2.50 only the icon.
+ */
+export const keeps = (browser, member) =>
+  ({
+    chromium: ['requireInteraction', 'icon', 'image', 'badge', 'actions'],
+    firefox: ['requireInteraction', 'icon', 'actions'],
+    webkit: ['icon'],
+  })[browser]?.includes(member) ?? false;
+
 /** A title suffix naming the browser, e.g. "in headless Firefox". */
-export const inBrowser = (browser) => `in headless ${browser === 'firefox' ? 'Firefox' : 'Chromium'}`;
+export const inBrowser = (browser) =>
+  ({ chromium: 'in headless Chromium', firefox: 'in headless Firefox', webkit: "in WebKitGTK (Safari's engine) under Xvfb" })[browser]
+  ?? `in ${browser}`;
 
 /**
  * Runs `call(client, arg)` in `page` with the package's page API (`NotificationClient`), as
@@ -192,7 +217,9 @@ export async function openDemo({ browser = 'chromium', extraMounts = [], subscri
  * controls `origin`/: the demo's, or any app's (a Vite app's dev server, say).
  */
 export async function openApp(origin, { browser: name = 'chromium', subscribe = true } = {}) {
-  const parts = name === 'firefox' ? await launchFirefox(origin, subscribe) : await launchChromium(origin);
+  const launch = { chromium: launchChromium, firefox: launchFirefox, webkit: launchWebKitBrowser }[name];
+  if (!launch) throw new Error(`no such browser: ${name} (chromium, firefox or webkit)`);
+  const parts = await launch(origin, subscribe);
 
   const handledCount = () => demo.page.evaluate(() => window.__handled.length);
   const demo = {
@@ -220,6 +247,25 @@ export async function openApp(origin, { browser: name = 'chromium', subscribe = 
         const registration = await navigator.serviceWorker.ready;
         for (const n of await registration.getNotifications()) n.close();
       }),
+    /**
+     * The user's click (`notificationclick`, on the button `action` when given) or close
+     * (`notificationclose`) of the notification that the registration of `scope` shows under
+     * `tag`. WebKit: a real one, from the desktop's notification service. Headless Chromium and
+     * Firefox show notifications nobody can click or close: a fixture worker around the
+     * package's (fixtures/user-sw.js) dispatches the event as the browser would.
+     */
+    userAction: (scope, kind, tag, action) =>
+      parts.userAction
+        ? parts.userAction(scope, kind, tag, action)
+        : demo.page.evaluate(
+        async ([at, message]) => (await navigator.serviceWorker.getRegistration(at)).active.postMessage(message),
+        [scope, { type: 'fixture-user', kind, tag, action }],
+      ),
+    /**
+     * WebKit only (else null): what the desktop's notification service shows now, as
+     * `[title, body]` pairs in the order first shown: what the user sees.
+     */
+    onDesktop: parts.desktop ? () => [...parts.desktop.open.values()].map(({ summary, body }) => [summary, body]) : null,
     /** The text of every element matching `selector` in the demo page, in order. */
     texts: (selector) => demo.page.evaluate((at) => [...document.querySelectorAll(at)].map((element) => element.textContent), selector),
     close: () => parts.closeBrowser(),
@@ -396,4 +442,59 @@ async function launchFirefox(origin, subscribeDemo) {
       },
     };
   }, [pushServer]);
+}
+
+/**
+ * WebKit: WebKitGTK through WebKitWebDriver (webkit.mjs). Pushes go through the worker's
+ * message path; the user's clicks and closes come from the desktop's notification service.
+ */
+async function launchWebKitBrowser(origin) {
+  const webkit = await launchWebKit(origin, { onLoad: (page) => page.evaluate(collectReports) });
+  try {
+    const { page, notifications: desktop } = webkit;
+    await page.goto(`${origin}/`);
+    await workerActive(page);
+    /** Pushes `data` (an object is sent as its JSON text) to the worker of `scope`. */
+    const sender = (scope) => (data) =>
+      page.evaluate(async ([at, text]) => {
+        const registration = await navigator.serviceWorker.getRegistration(at);
+        registration.active.postMessage({ type: 'usernotify-push', data: text });
+      }, [scope, asText(data)]);
+    return {
+      browser: webkit.session,
+      browserVersion: webkit.version,
+      page,
+      context: { newPage: webkit.newPage },
+      desktop,
+      consoleLines: [],
+      pushBlind: sender(`${origin}/`),
+      registerWorker: async (script, scope, type = 'module') => {
+        await registerIn(page, script, scope, type);
+        return { pushBlind: sender(scope), shown: () => shownIn(page, scope) };
+      },
+      stopWorker: () => {
+        throw new Error('WebKitGTK offers a test no way to stop a service worker');
+      },
+      userAction: async (scope, kind, tag, action) => {
+        if (action) throw new Error('WebKitGTK shows no buttons on a notification');
+        const shown = (await shownIn(page, scope)).find((n) => n.tag === tag);
+        if (!shown) throw new Error(`nothing on screen under ${tag}`);
+        // The desktop knows a notification by its title and body (WebKit sends no tag).
+        const id = await until(
+          () => [...desktop.open].filter(([, n]) => n.summary === shown.title && n.body === shown.body).map(([key]) => key).at(-1),
+          Boolean,
+          { what: `${tag} on the desktop` },
+        );
+        if (kind === 'notificationclick') return desktop.click(id);
+        desktop.close(id);
+        await until(() => shownIn(page, scope), (list) => !list.some((n) => n.tag === tag), { what: `${tag} closed` });
+      },
+      fill: (selector, value) => page.fill(selector, value),
+      click: (selector) => page.click(selector),
+      closeBrowser: webkit.close,
+    };
+  } catch (error) {
+    await webkit.close();
+    throw error;
+  }
 }
