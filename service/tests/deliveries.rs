@@ -92,7 +92,8 @@ async fn each_browser_shows_whether_its_push_was_sent_is_retrying_failed_went_go
         let other_app = FakeBrowser::new(&receiver, "other-app");
         let other_uns = service.subscribe(ALICE, &other_app, "other.example").await;
         receiver.answer_next_for("retrying", &[(503, Some("600"))]);
-        receiver.answer_next_for("refused", &[(413, None)]);
+        // Refused for good: the whole body, then the smallest one sent after a 413.
+        receiver.answer_next_for("refused", &[(413, None), (413, None)]);
         receiver.answer_next_for("gone", &[(410, None)]);
         let posted = service
             .notify(ALICE, &subscriptions[0], &notification("states"))

@@ -491,6 +491,7 @@ async function launchWebKitBrowser(origin) {
       },
       fill: (selector, value) => page.fill(selector, value),
       click: (selector) => page.click(selector),
+      resize: (width, height) => page.resize(width, height),
       closeBrowser: webkit.close,
     };
   } catch (error) {

@@ -228,7 +228,78 @@ class Page {
       this.session.window = null;
     });
   }
+
+  /** Runs one WebDriver input source's actions, then releases what they pressed. */
+  perform(source) {
+    return this.session.in(this.window, async () => {
+      await this.session.send('POST', '/actions', { actions: [source] });
+      await this.session.send('DELETE', '/actions');
+    });
+  }
+
+  /** The mouse, as Playwright's: a click at a point of the viewport. */
+  get mouse() {
+    return {
+      click: (x, y) => this.perform({
+        type: 'pointer',
+        id: 'mouse',
+        parameters: { pointerType: 'mouse' },
+        actions: [
+          { type: 'pointerMove', duration: 0, origin: 'viewport', x: Math.round(x), y: Math.round(y) },
+          { type: 'pointerDown', button: 0 },
+          { type: 'pointerUp', button: 0 },
+        ],
+      }),
+    };
+  }
+
+  /** The keyboard, as Playwright's: a key pressed by its name (WebDriver's key codes). */
+  get keyboard() {
+    return {
+      press: (name) => {
+        const value = KEYS[name] ?? name;
+        return this.perform({ type: 'key', id: 'keyboard', actions: [{ type: 'keyDown', value }, { type: 'keyUp', value }] });
+      },
+    };
+  }
+
+  /** A script element with `content`, added to the page. */
+  addScriptTag({ content }) {
+    return this.evaluate((text) => {
+      const script = document.createElement('script');
+      script.textContent = text;
+      document.head.append(script);
+    }, content);
+  }
+
+  /** Resolves once the page is at another URL than now (a link followed), and loaded. */
+  async waitForNavigation({ timeout = 10_000 } = {}) {
+    const from = await this.session.in(this.window, () => this.session.send('GET', '/url'));
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const at = await this.session.in(this.window, () => this.session.send('GET', '/url'));
+      const ready = at !== from && await this.session.in(this.window, () => this.session.send('POST', '/execute/sync', { script: 'return document.readyState', args: [] })) === 'complete';
+      if (ready) {
+        this.address = at;
+        if (at.startsWith('http')) await this.onLoad(this);
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`no navigation from ${from} within ${timeout} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Sets the window's size; this project's browser is the web view alone, so it is the viewport's. */
+  resize(width, height) {
+    return this.session.in(this.window, () => this.session.send('POST', '/window/rect', { width, height }));
+  }
 }
+
+/** WebDriver's codes of the keys the tests press by name. */
+const KEYS = {
+  Enter: '\uE007', Tab: '\uE004', Escape: '\uE00C', Space: ' ',
+  ArrowUp: '\uE013', ArrowDown: '\uE015', ArrowLeft: '\uE012', ArrowRight: '\uE014', Home: '\uE011', End: '\uE010',
+};
 
 /**
  * WebKitGTK with the page at `origin`/ open: a desktop of its own (Xvfb, a session bus, its
