@@ -604,7 +604,12 @@ mod tests {
             true => push_body(resource, Some(unread)),
             false => resource.to_owned(),
         };
-        String::from_utf8(crate::changes::push_body(Some(&content), changes, MAX_PUSH_JSON_BYTES)).expect("UTF-8")
+        String::from_utf8(crate::changes::push_body(
+            Some(&content),
+            changes,
+            MAX_PUSH_JSON_BYTES,
+        ))
+        .expect("UTF-8")
     }
 
     /// Checks one body the service sends, as WebKit reads it: a declarative message that
@@ -709,7 +714,12 @@ mod tests {
         }
         // Change-only pushes (changes for a device, no notification) are no declarative
         // message: Safari gives them to the worker.
-        let only = String::from_utf8(crate::changes::push_body(None, &changes, MAX_PUSH_JSON_BYTES)).unwrap();
+        let only = String::from_utf8(crate::changes::push_body(
+            None,
+            &changes,
+            MAX_PUSH_JSON_BYTES,
+        ))
+        .unwrap();
         assert!(webkit_reads(&only).unwrap().is_none());
         assert!(
             declarative > 3_000 && plain > 3_000,
