@@ -8,11 +8,13 @@
 //!    them; one user with one browser (10,000 posts); one user with 100 browsers. Posts
 //!    accepted per second and the post request's p50/p99; pushes per second while the posts
 //!    arrive and up to the last push; p50/p99 from a post sent to its push received.
-//! 2. **A backlog drained**: the same shapes queued with the delivery workers off, then
-//!    drained: pushes per second, and on PostgreSQL the statements per post and per push.
+//! 2. **A backlog drained**: each of the same shapes queued with the delivery workers off,
+//!    then drained: pushes per second, and on PostgreSQL the statements per post and per
+//!    push.
 //! 3. **A user who holds 100,000 notifications** (put in in bulk through the database, as
 //!    a test would), against a fresh user with the same browsers and posts, in one
-//!    database, in the order fresh, hoarder, hoarder, fresh: both, and their ratio.
+//!    database, in turns (fresh, hoarder, hoarder, fresh, hoarder, fresh, fresh, hoarder,
+//!    so that a drift in the machine's load falls on both alike): both, and their ratio.
 //! 4. **The noisy neighbour** (SQLite and PostgreSQL with 3 replicas): bob's 100 browsers
 //!    are at push services that accept connections and never answer, and he posts once, so
 //!    his pushes hang; meanwhile alice posts 200 times, 40 a second, and the bench gives the
@@ -71,6 +73,8 @@ const MANY_BROWSERS: usize = 5;
 const HOARD: i64 = 100_000;
 /// Browsers of the hoarder and of the fresh user measured against him.
 const HOARD_BROWSERS: usize = 10;
+/// Whose round comes when: 0 the fresh user, 1 the hoarder.
+const HOARD_TURNS: [usize; 8] = [0, 1, 1, 0, 1, 0, 0, 1];
 /// Bob's hanging browsers, spread over this many tarpits (push hosts), so that the share
 /// per push host does not bound what his share per user lets hang.
 const BOB_BROWSERS: usize = 100;
@@ -953,12 +957,13 @@ async fn hoard(location: &DbLocation, uns: &str) -> Result<(), Error> {
 }
 
 /// The hoarder and a fresh user, in one database, with `HOARD_BROWSERS` browsers each,
-/// post the same in turn (fresh, hoarder, hoarder, fresh).
+/// post the same in `HOARD_TURNS`.
 async fn run_hoard(rig: &Rig, deployment: &Deployment) -> Result<HoardRun, Error> {
     let posts = rig.count(200.0);
     eprintln!(
-        "{}: a user with {HOARD} notifications against a fresh one, {posts} posts x {HOARD_BROWSERS} browsers, 4 rounds",
-        deployment.name
+        "{}: a user with {HOARD} notifications against a fresh one, {posts} posts x {HOARD_BROWSERS} browsers a round, {} rounds",
+        deployment.name,
+        HOARD_TURNS.len()
     );
     let store = deployment.fresh_store("hoard").await?;
     let replicas = Replicas::start(deployment, &store, Tuning::default()).await?;
@@ -981,7 +986,7 @@ async fn run_hoard(rig: &Rig, deployment: &Deployment) -> Result<HoardRun, Error
     }
     let mut results = [HoardSide::default(), HoardSide::default()];
     results[1].holds = HOARD;
-    for (round, side) in [0, 1, 1, 0].into_iter().enumerate() {
+    for (round, side) in HOARD_TURNS.into_iter().enumerate() {
         let (tag, posters) = &sides[side];
         let ledger = Arc::new(Ledger::new(&format!("r{round}b"), posts));
         let posted = post_round(&rig.http, &replicas.bases, posters, &ledger, None).await?;
@@ -1267,7 +1272,7 @@ async fn run_deployment(
             .live
             .push(run_shape(rig, deployment, shape, false).await?);
     }
-    for shape in shapes.iter().filter(|shape| shape.label != "one") {
+    for shape in &shapes {
         results
             .drained
             .push(run_shape(rig, deployment, shape, true).await?);
@@ -1285,7 +1290,7 @@ async fn run_deployment(
 }
 
 fn print_results(results: &Results) {
-    println!("Posts and pushes at once: posts from {CLIENTS} clients as fast as they are answered; pushes/s while posting counts the pushes received by the last post's answer.");
+    println!("Posts and pushes at once: posts from {CLIENTS} clients as fast as they are answered; pushes/s while posting counts the pushes received by the last post's answer; statements per push (PostgreSQL, pg_stat_statements) counts every statement in the scenario's database, the posts' too.");
     println!();
     println!(
         "| deployment | scenario | posts/s | post p50 ms | post p99 ms | pushes received | pushes/s while posting | pushes/s to the last | post→push p50 ms | post→push p99 ms | lost / twice | statements per push |"
@@ -1342,7 +1347,7 @@ fn print_results(results: &Results) {
         );
     }
     println!();
-    println!("A user who holds {HOARD} notifications against a fresh user, in one database, {HOARD_BROWSERS} browsers each, posts from {CLIENTS} clients, rounds in the order fresh, hoarder, hoarder, fresh; pushes/s from each round's first post to its last push.");
+    println!("A user who holds {HOARD} notifications against a fresh user, in one database, {HOARD_BROWSERS} browsers each, posts from {CLIENTS} clients, rounds in the order fresh, hoarder, hoarder, fresh, hoarder, fresh, fresh, hoarder; pushes/s from each round's first post to its last push, over the user's rounds.");
     println!();
     println!(
         "| deployment | user | notifications held | posts | pushes received | pushes/s | post→push p50 ms | post→push p99 ms | lost / twice | pushes/s against the fresh user |"
@@ -1355,7 +1360,7 @@ fn print_results(results: &Results) {
                 run.deployment,
                 who,
                 side.holds,
-                run.posts * 2,
+                run.posts * HOARD_TURNS.len() / 2,
                 side.pushes,
                 side.expected,
                 side.per_second(),
