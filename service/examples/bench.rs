@@ -1264,7 +1264,7 @@ async fn run_deployment(
             label: "hundred",
             users: 1,
             browsers: 100,
-            posts: rig.count(300.0),
+            posts: rig.count(200.0),
         },
     ];
     for shape in &shapes {
