@@ -133,9 +133,13 @@ screenshots: tools build
 
 # The usernotify worker against a plain JS worker in one headless Chromium (bench/bench.mjs):
 # payload from the worker's own requests, push → on screen warm and cold, a 200-push burst.
-# Then the service on loopback (service/examples/bench.rs): posts accepted per second,
-# request latency, pushes delivered per second, peak memory; on SQLite and on PostgreSQL
-# with 1, 2 and 3 replicas (a throwaway cluster at default durability).
+# Then the service on loopback (service/examples/bench.rs), on SQLite and on PostgreSQL with
+# 1 and 3 replicas (a throwaway cluster at default durability), each scenario on a database
+# of its own: posts accepted per second and their latency, pushes per second while posts
+# arrive and as a backlog drained, post-to-push p50/p99, a user holding 100,000
+# notifications against a fresh one, the noisy neighbour (one user's pushes hanging, another's
+# post-to-push time), and every push checked to arrive exactly once. `cargo run --release
+# -p usernotify-service --example bench 0.1` runs it at a tenth of the posts.
 bench: tools build
 	node bench/bench.mjs
 	cargo run --release -q -p usernotify-service --example bench
