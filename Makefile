@@ -8,8 +8,10 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # and preferences: 56,490 bytes measured, 4,848 over main's 51,642; docs/performance.md);
 # 57 KiB since issue 25 (the shell answers the page's status question and keeps a failed
 # install's reason, show()'s answer on a port, a bounded PushManager.subscribe: 58,006 bytes
-# measured, 852 over main's 57,154).
-WORKER_BUDGET ?= 58368
+# measured, 852 over main's 57,154); 57.25 KiB with issue 26's WebKit fixes beside them
+# (replaced notifications closed, the worker's own closes forgotten under a new show:
+# 58,506 bytes measured).
+WORKER_BUDGET ?= 58624
 # The page module is the npm package (wasm-pack: pkg/usernotify.js, its .d.ts, package.json);
 # the worker module is built alone beside it, so the worker downloads none of the page API.
 WASM_TARGET := wasm32-unknown-unknown
