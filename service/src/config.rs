@@ -43,7 +43,8 @@ pub struct DeliverySettings {
     pub max_attempts: u32,
     /// Pushes in flight at once: the worker's pool of send tasks, refilled as each one
     /// finishes. Also the most pushes a crash can make it send twice
-    /// (`USERNOTIFY_PUSHES_IN_FLIGHT`).
+    /// (`USERNOTIFY_PUSHES_IN_FLIGHT`). A real push service answers in 50-150 ms, so the
+    /// pool bounds a process at about pool ÷ that: 256 gives some 2,500 pushes a second.
     pub batch: usize,
     /// Pushes in flight at once for one user's subscriptions, in this process
     /// (`USERNOTIFY_PUSHES_IN_FLIGHT_PER_USER`): the rest of the pool stays free for the
@@ -75,9 +76,9 @@ impl Default for DeliverySettings {
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(3600),
             max_attempts: 12,
-            batch: 128,
-            per_user: 16,
-            per_host: 64,
+            batch: 256,
+            per_user: 64,
+            per_host: 192,
             shutdown_grace: Duration::from_secs(10),
             lease: Duration::from_secs(60),
             declarative_push: true,
