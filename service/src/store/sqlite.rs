@@ -166,7 +166,8 @@ CREATE TABLE preferences (
     // that a claim shares the senders out among users and hosts reading that index alone.
     // Each user's feed is counted (notifications kept, and of those unread and not
     // dismissed) by triggers, in the transaction of every change: the feed's limit and the
-    // badge each push carries cost one row, whatever the feed's size.
+    // badge each push carries cost one row, whatever the feed's size. (The table has
+    // PostgreSQL's stripes, one here: SQLite's one writer serialises the posts anyway.)
     r#"
 ALTER TABLE subscriptions ADD COLUMN push_host TEXT;
 UPDATE subscriptions SET push_host = lower(substr(substr(endpoint, instr(endpoint, '://') + 3),
@@ -184,31 +185,34 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, user_id, push_host)
     WHERE state IN ('queued', 'retrying');
 CREATE INDEX notifications_by_user_expiry ON notifications (user_id, expires_at);
 CREATE TABLE feed_counts (
-    user_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    stripe INTEGER NOT NULL,
     notifications INTEGER NOT NULL,
-    unread INTEGER NOT NULL
+    unread INTEGER NOT NULL,
+    PRIMARY KEY (user_id, stripe)
 );
-INSERT INTO feed_counts (user_id, notifications, unread)
-    SELECT user_id, COUNT(*), SUM(read_state = 'unread' AND user_action_state <> 'dismissed')
+INSERT INTO feed_counts (user_id, stripe, notifications, unread)
+    SELECT user_id, 0, COUNT(*),
+        SUM(read_state = 'unread' AND user_action_state <> 'dismissed')
     FROM notifications GROUP BY user_id;
 CREATE TRIGGER feed_counts_on_insert AFTER INSERT ON notifications BEGIN
-    INSERT INTO feed_counts (user_id, notifications, unread)
-        VALUES (NEW.user_id, 1,
+    INSERT INTO feed_counts (user_id, stripe, notifications, unread)
+        VALUES (NEW.user_id, 0, 1,
                 NEW.read_state = 'unread' AND NEW.user_action_state <> 'dismissed')
-        ON CONFLICT (user_id) DO UPDATE SET notifications = notifications + 1,
+        ON CONFLICT (user_id, stripe) DO UPDATE SET notifications = notifications + 1,
             unread = unread + excluded.unread;
 END;
 CREATE TRIGGER feed_counts_on_delete AFTER DELETE ON notifications BEGIN
     UPDATE feed_counts SET notifications = notifications - 1,
         unread = unread - (OLD.read_state = 'unread' AND OLD.user_action_state <> 'dismissed')
-        WHERE user_id = OLD.user_id;
+        WHERE user_id = OLD.user_id AND stripe = 0;
 END;
 CREATE TRIGGER feed_counts_on_update AFTER UPDATE OF read_state, user_action_state
     ON notifications BEGIN
     UPDATE feed_counts SET
         unread = unread - (OLD.read_state = 'unread' AND OLD.user_action_state <> 'dismissed')
             + (NEW.read_state = 'unread' AND NEW.user_action_state <> 'dismissed')
-        WHERE user_id = NEW.user_id;
+        WHERE user_id = NEW.user_id AND stripe = 0;
 END;
 "#,
 ];
@@ -239,7 +243,7 @@ fn due_columns() -> String {
                  x.user_action_state, x.deleted, x.group_name)) \
           FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id AND c.seq > s.changes_seq \
                 ORDER BY c.seq DESC LIMIT {}) x), \
-         COALESCE((SELECT f.unread FROM feed_counts f WHERE f.user_id = s.user_id), 0) \
+         COALESCE((SELECT SUM(f.unread) FROM feed_counts f WHERE f.user_id = s.user_id), 0) \
          - (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id \
               AND u.expires_at <= ?1 AND u.read_state = 'unread' \
               AND u.user_action_state <> 'dismissed'), \
@@ -1137,7 +1141,9 @@ fn evict_oldest(
     max: usize,
 ) -> Result<Vec<LoggedChange>, StoreError> {
     let held: i64 = tx
-        .prepare_cached("SELECT notifications FROM feed_counts WHERE user_id = ?1")?
+        .prepare_cached(
+            "SELECT COALESCE(SUM(notifications), 0) FROM feed_counts WHERE user_id = ?1",
+        )?
         .query_row(params![user], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
