@@ -2,18 +2,21 @@
 //! state, and the VAPID key pair, on SQLite (one process, a file) or PostgreSQL (any number
 //! of replicas on one database).
 //!
-//! [`Db`] is the one interface the rest of the service uses; it dispatches to
-//! [`sqlite::SqliteStore`] or [`postgres::PgStore`], and nothing outside this module knows
-//! which. The two backends keep the same rules (what a post fans out to, what an outcome
-//! does to the queue), each in its own SQL, and the store's tests run every rule on both.
-//! Every backend method takes `now` as a value instead of reading the clock.
+//! [`Store`] lists the store's operations and what a backend can do; [`Db`] is the one
+//! the rest of the service uses, [`SqliteBackend`] or [`PgStore`] behind it, and nothing
+//! outside this module knows which. The two backends keep the same rules (what a post fans
+//! out to, what an outcome does to the queue), each in its own SQL, and the store's tests run
+//! every rule on both. Every backend method takes `now` as a value instead of reading the
+//! clock.
 
 pub mod postgres;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{watch, Notify};
@@ -25,7 +28,7 @@ use crate::changes::ChangeHub;
 use crate::clock::now_millis;
 
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteBackend, SqliteStore};
 
 /// Where the data lives: `USERNOTIFY_DB` is a SQLite file path or a `postgres://` URL.
 #[derive(Clone, PartialEq, Eq)]
@@ -145,7 +148,7 @@ impl StoreError {
     }
 
     /// A unique index refused the write (a concurrent post took the same key first).
-    fn is_unique_violation(&self) -> bool {
+    pub(crate) fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Postgres(sqlx::Error::Database(error)) => {
                 matches!(error.kind(), sqlx::error::ErrorKind::UniqueViolation)
@@ -743,118 +746,63 @@ fn delivery_info(
     }
 }
 
-/// The store shared by handlers and the delivery worker. Cheap to clone.
-#[derive(Clone)]
-pub enum Db {
-    Sqlite(Arc<SqliteStore>),
-    Postgres(PgStore),
-}
+/// What a backend answers with: a boxed future, so that the store is used as `dyn Store`.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// Runs a SQLite call on the blocking pool, so SQLite never stalls the async workers.
-async fn blocking<T, F>(store: &Arc<SqliteStore>, call: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || call(&store))
-        .await
-        .map_err(|_| StoreError::TaskFailed)?
-}
-
-/// Calls `$method` on whichever backend: SQLite on the blocking pool, PostgreSQL directly.
-/// Arguments before `;` are passed by reference, those after it by value.
-macro_rules! dispatch {
-    ($db:expr, $method:ident ( $(&$r:ident),* $(; $($v:ident),*)? )) => {
-        match $db {
-            Db::Sqlite(store) => {
-                blocking(store, move |store| store.$method($(&$r,)* $($($v),*)?)).await
-            }
-            Db::Postgres(store) => store.$method($(&$r,)* $($($v),*)?).await,
-        }
-    };
-}
-
-impl Db {
-    /// Opens (creating if needed) and migrates the database at `location`.
-    pub async fn open(location: &DbLocation, settings: &DbSettings) -> Result<Db, StoreError> {
-        match location {
-            DbLocation::Sqlite(path) => {
-                let path = path.clone();
-                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-                    .await
-                    .map_err(|_| StoreError::TaskFailed)??;
-                Ok(Db::Sqlite(Arc::new(store)))
-            }
-            DbLocation::Postgres(url) => Ok(Db::Postgres(PgStore::open(url, settings).await?)),
-        }
-    }
-
+/// The store's operations, one implementation per backend ([`SqliteStore`] on tokio's
+/// blocking pool, [`PgStore`] on its pool). Every rule (what a post fans out to, what an
+/// outcome does to the queue) is kept by both, each in its own SQL; the store's tests run
+/// every rule on both. Time is passed in as `now`, never read from the clock.
+///
+/// What a backend can do beyond the operations: [`Store::spawn_wakeups`] (PostgreSQL's
+/// LISTEN/NOTIFY, so that replicas wake each other), and leases on claims (PostgreSQL; a
+/// SQLite file has one process). The defaults are those of a backend with neither.
+pub trait Store: Send + Sync {
     /// Which backend, for logs: `sqlite` or `postgres`.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
-        }
-    }
+    fn backend(&self) -> &'static str;
 
     /// The schema version the database is at.
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        dispatch!(self, schema_version())
-    }
+    fn schema_version(&self) -> StoreFuture<'_, i64>;
 
     /// The database answers (`/readyz`): one round trip, no rows read.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, ping())
-    }
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// Deliveries waiting for an attempt and the age of the oldest at `now` (`/metrics`).
+    fn queue_stats_at(&self, now: Millis) -> StoreFuture<'_, QueueStats>;
 
     /// Deliveries waiting for an attempt and the age of the oldest (`/metrics`).
-    pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
-        let now = now_millis();
-        dispatch!(self, queue_stats(; now))
+    fn queue_stats(&self) -> StoreFuture<'_, QueueStats> {
+        self.queue_stats_at(now_millis())
     }
 
     /// Subscriptions that can still be pushed to (`/metrics`).
-    pub async fn subscription_count(&self) -> Result<u64, StoreError> {
-        dispatch!(self, subscription_count())
-    }
+    fn subscription_count(&self) -> StoreFuture<'_, u64>;
 
     /// The deployment's VAPID key pair `(private, public)`. The first caller's `candidate`
     /// is stored; every later caller, on any replica, gets that one back.
-    pub async fn vapid_key_or_insert(
+    fn vapid_key_or_insert(
         &self,
         candidate: (Vec<u8>, Vec<u8>),
         now: Millis,
-    ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-        dispatch!(self, vapid_key_or_insert(&candidate; now))
-    }
+    ) -> StoreFuture<'_, (Vec<u8>, Vec<u8>)>;
 
     /// Registers a subscription, or refreshes the user's existing one for the same endpoint
     /// (a browser re-subscribing keeps its UNSID); a new one only while the user has fewer
     /// than `max` subscriptions that can be pushed to.
-    pub async fn add_subscription(
+    fn add_subscription(
         &self,
         user: String,
         subscription: NewSubscription,
         candidate_id: String,
         max: usize,
         now: Millis,
-    ) -> Result<Registration, StoreError> {
-        dispatch!(
-            self,
-            add_subscription(&user, &subscription, &candidate_id; max, now)
-        )
-    }
+    ) -> StoreFuture<'_, Registration>;
 
     /// A subscription by UNSID, whoever owns it (the caller check is the handler's).
-    pub async fn subscription(&self, id: String) -> Result<Option<SubscriptionInfo>, StoreError> {
-        dispatch!(self, subscription(&id))
-    }
+    fn subscription(&self, id: String) -> StoreFuture<'_, Option<SubscriptionInfo>>;
 
     /// Removes one of `user`'s subscriptions and its deliveries; false if none.
-    pub async fn delete_subscription(&self, user: String, id: String) -> Result<bool, StoreError> {
-        dispatch!(self, delete_subscription(&user, &id))
-    }
+    fn delete_subscription(&self, user: String, id: String) -> StoreFuture<'_, bool>;
 
     /// Stores a valid notification for `user` and records its fan-out, atomically, if the
     /// subscription `uns` (the post's `X-UNS`) is the user's; `None` when it is not (or does
@@ -875,7 +823,7 @@ impl Db {
     /// A new notification that takes the user's feed beyond `max_notifications` deletes the
     /// user's oldest in the same transaction, each logged as a deletion ([`Saved::evicted`]).
     #[allow(clippy::too_many_arguments)]
-    pub async fn save_notification(
+    fn save_notification(
         &self,
         user: String,
         uns: String,
@@ -884,171 +832,100 @@ impl Db {
         withheld: Option<&'static str>,
         max_notifications: usize,
         now: Millis,
-    ) -> Result<Option<Saved>, StoreError> {
-        let announced = user.clone();
-        for attempt in 0..3 {
-            let (user, uns, notification, candidate_id) = (
-                user.clone(),
-                uns.clone(),
-                notification.clone(),
-                candidate_id.clone(),
-            );
-            let result = dispatch!(
-                self,
-                save_notification(&user, &uns, &notification, &candidate_id; withheld, max_notifications, now)
-            );
-            match result {
-                // Two posts with the same new appNotificationId at once: the second one
-                // updates what the first stored.
-                Err(error) if error.is_unique_violation() && attempt < 2 => continue,
-                Ok(Some(saved)) if !saved.evicted.is_empty() => {
-                    self.announce_change(&announced);
-                    return Ok(Some(saved));
-                }
-                other => return other,
-            }
-        }
-        Err(StoreError::TaskFailed)
-    }
+    ) -> StoreFuture<'_, Option<Saved>>;
 
     /// A page of the user's unexpired notifications, newest (last posted or updated) first:
     /// at most `top`, each older than `before` (the previous page's [`FeedPage::next`]).
-    pub async fn feed(
+    fn feed(
         &self,
         user: String,
         before: Option<i64>,
         top: usize,
         now: Millis,
-    ) -> Result<FeedPage, StoreError> {
-        dispatch!(self, feed(&user; before, top, now))
-    }
+    ) -> StoreFuture<'_, FeedPage>;
 
     /// One unexpired notification of the user.
-    pub async fn notification(
+    fn notification(
         &self,
         user: String,
         id: String,
         now: Millis,
-    ) -> Result<Option<FeedItem>, StoreError> {
-        dispatch!(self, notification(&user, &id; now))
-    }
+    ) -> StoreFuture<'_, Option<FeedItem>>;
 
     /// Sets the Graph client state of one of the user's unexpired notifications, and logs
     /// the change (when it changed anything) in the user's change log, under the user's next
     /// `seq`. The values are checked by the caller. `None` when there is no such
     /// notification.
-    pub async fn update_state(
+    fn update_state(
         &self,
         user: String,
         id: String,
         read_state: Option<&'static str>,
         user_action_state: Option<&'static str>,
         now: Millis,
-    ) -> Result<Option<StateUpdated>, StoreError> {
-        let announced = user.clone();
-        let updated = dispatch!(
-            self,
-            update_state(&user, &id; read_state, user_action_state, now)
-        )?;
-        if updated
-            .as_ref()
-            .is_some_and(|updated| updated.change.is_some())
-        {
-            self.announce_change(&announced);
-        }
-        Ok(updated)
-    }
+    ) -> StoreFuture<'_, Option<StateUpdated>>;
 
     /// Deletes one of the user's notifications (and its deliveries), and logs the deletion;
     /// `None` when there is no such notification.
-    pub async fn delete_notification(
+    fn delete_notification(
         &self,
         user: String,
         id: String,
-    ) -> Result<Option<LoggedChange>, StoreError> {
-        let announced = user.clone();
-        let deleted = dispatch!(self, delete_notification(&user, &id))?;
-        if deleted.is_some() {
-            self.announce_change(&announced);
-        }
-        Ok(deleted)
-    }
+    ) -> StoreFuture<'_, Option<LoggedChange>>;
 
     /// The user's logged changes after `after`, oldest first, at most `limit`; and the
     /// user's newest `seq` (0 before the first change).
-    pub async fn changes_since(
+    fn changes_since(
         &self,
         user: String,
         after: i64,
         limit: usize,
-    ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
-        dispatch!(self, changes_since(&user; after, limit))
-    }
+    ) -> StoreFuture<'_, (Vec<LoggedChange>, i64)>;
 
     /// The user's notifications in `groups` that were pushed to (sent to) each of the
     /// user's subscriptions that can still be pushed to, or to `subscription` alone: what
     /// the rule for pushes that only carry changes looks at
     /// ([`usernotify::core::sync::change_push_visible_until`]).
-    pub async fn on_devices(
+    fn on_devices(
         &self,
         user: String,
         subscription: Option<String>,
         groups: Vec<String>,
-    ) -> Result<Vec<(String, OnDevice)>, StoreError> {
-        dispatch!(self, on_devices(&user, &subscription, &groups))
-    }
+    ) -> StoreFuture<'_, Vec<(String, OnDevice)>>;
 
     /// Queues a push that only carries changes for each of `subscriptions`, unless one is
     /// already waiting for that subscription (it will carry every change made until it is
     /// sent). Returns how many were queued.
-    pub async fn queue_change_pushes(
+    fn queue_change_pushes(
         &self,
         subscriptions: Vec<String>,
         now: Millis,
-    ) -> Result<usize, StoreError> {
-        dispatch!(self, queue_change_pushes(&subscriptions; now))
-    }
+    ) -> StoreFuture<'_, usize>;
 
     /// The user's preferences as stored (JSON text) and their version, if any were set.
-    pub async fn preferences(&self, user: String) -> Result<Option<(String, i64)>, StoreError> {
-        dispatch!(self, preferences(&user))
-    }
+    fn preferences(&self, user: String) -> StoreFuture<'_, Option<(String, i64)>>;
 
     /// Stores the user's preferences if their version is still `expected` (`None`: none were
     /// stored); false when another request changed them first.
-    pub async fn put_preferences(
+    fn put_preferences(
         &self,
         user: String,
         body: String,
         expected: Option<i64>,
         now: Millis,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, put_preferences(&user, &body; expected, now))
-    }
-
-    /// Tells the other replicas that `user`'s change log grew (PostgreSQL's NOTIFY, off the
-    /// request); the caller wakes this process's own streams.
-    fn announce_change(&self, user: &str) {
-        if let Db::Postgres(store) = self {
-            store.announce_change(user);
-        }
-    }
+    ) -> StoreFuture<'_, bool>;
 
     /// Each delivery of one of the user's unexpired notifications, by subscription; `None`
     /// when the user has no such notification.
-    pub async fn deliveries(
+    fn deliveries(
         &self,
         user: String,
         id: String,
         now: Millis,
-    ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
-        dispatch!(self, deliveries(&user, &id; now))
-    }
+    ) -> StoreFuture<'_, Option<Vec<DeliveryInfo>>>;
 
     /// Removes expired notifications (their deliveries go with them). Returns how many.
-    pub async fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
-        dispatch!(self, purge_expired(; now))
-    }
+    fn purge_expired(&self, now: Millis) -> StoreFuture<'_, usize>;
 
     /// Claims up to `limit` deliveries due at `now`, oldest first, for this process until
     /// `lease_until`: no other deliverer gets them meanwhile, and if this process dies, they
@@ -1056,61 +933,66 @@ impl Db {
     ///
     /// `shares` shares the claim out: users and push hosts without room are passed over, and
     /// users take turns (see [`ClaimShares`]).
-    pub async fn claim_due(
+    fn claim_due(
         &self,
         now: Millis,
         limit: usize,
         lease_until: Millis,
         shares: ClaimShares,
-    ) -> Result<Vec<DueDelivery>, StoreError> {
-        dispatch!(self, claim_due(&shares; now, limit, lease_until))
-    }
+    ) -> StoreFuture<'_, Vec<DueDelivery>>;
 
     /// Gives claims back without an outcome (the send task failed): due again at once.
-    pub async fn release_claims(&self, ids: Vec<i64>) -> Result<(), StoreError> {
-        dispatch!(self, release_claims(&ids))
-    }
+    fn release_claims(&self, ids: Vec<i64>) -> StoreFuture<'_, ()>;
 
     /// When the next unclaimed queued delivery a claim with `shares` could take is due, if
     /// any.
-    pub async fn next_due(&self, shares: ClaimShares) -> Result<Option<Millis>, StoreError> {
-        dispatch!(self, next_due(&shares))
-    }
+    fn next_due(&self, shares: ClaimShares) -> StoreFuture<'_, Option<Millis>>;
 
     /// How many deliveries are queued or retrying (for operators and tests).
-    pub async fn pending_deliveries(&self) -> Result<usize, StoreError> {
-        dispatch!(self, pending_deliveries())
-    }
+    fn pending_deliveries(&self) -> StoreFuture<'_, usize>;
 
     /// Records the outcomes of several attempts at once (one commit for a round of pushes),
     /// releasing their claims. A subscription reported gone is forgotten once, however
     /// many deliverers saw its 404 or 410: the returned ids are those this call forgot.
-    pub async fn record_outcomes(
+    fn record_outcomes(
         &self,
         outcomes: Arc<Vec<Attempted>>,
         now: Millis,
-    ) -> Result<Vec<String>, StoreError> {
-        match self {
-            Db::Sqlite(store) => {
-                blocking(store, move |store| store.record_outcomes(&outcomes, now)).await
-            }
-            Db::Postgres(store) => store.record_outcomes(&outcomes, now).await,
-        }
-    }
+    ) -> StoreFuture<'_, Vec<String>>;
 
     /// Wakes `wake` whenever another process queues deliveries, and the change streams of a
     /// user in `hub` whenever another process logs a change of that user (PostgreSQL's
-    /// LISTEN, one connection per process), until `shutdown`; nothing to do on SQLite,
-    /// where every request comes through this process.
-    pub fn spawn_wakeups(
+    /// LISTEN, one connection per process), until `shutdown`. A backend without other
+    /// processes (SQLite: every request comes through this process) has nothing to do.
+    fn spawn_wakeups(
         &self,
-        wake: Arc<Notify>,
-        hub: Arc<ChangeHub>,
-        shutdown: watch::Receiver<bool>,
+        _wake: Arc<Notify>,
+        _hub: Arc<ChangeHub>,
+        _shutdown: watch::Receiver<bool>,
     ) {
-        if let Db::Postgres(store) = self {
-            store.spawn_wakeups(wake, hub, shutdown);
-        }
+    }
+}
+
+/// The store shared by handlers and the delivery worker: whichever backend
+/// `USERNOTIFY_DB` names, behind [`Store`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Db(Arc<dyn Store>);
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `location`.
+    pub async fn open(location: &DbLocation, settings: &DbSettings) -> Result<Db, StoreError> {
+        Ok(match location {
+            DbLocation::Sqlite(path) => Db(Arc::new(SqliteBackend::open(path.clone()).await?)),
+            DbLocation::Postgres(url) => Db(Arc::new(PgStore::open(url, settings).await?)),
+        })
+    }
+}
+
+impl std::ops::Deref for Db {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &(dyn Store + 'static) {
+        &*self.0
     }
 }
 

@@ -36,8 +36,8 @@ use usernotify::core::{Millis, Notification};
 use super::{
     delivery_info, queue_stats, stored_resource, Attempted, ChangeHub, ClaimShares, DbSettings,
     DeliveryInfo, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice,
-    QueueStats, Registration, Saved, StateUpdated, StoreError, SubscriptionInfo, Verdict,
-    CHANGE_PUSH_LIFETIME,
+    QueueStats, Registration, Saved, StateUpdated, Store, StoreError, StoreFuture,
+    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
 
 /// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
@@ -472,7 +472,7 @@ impl PgStore {
     /// An update resets the earlier deliveries of the notification in place, each under a
     /// new id, so an attempt of the earlier version still in flight on some replica records
     /// nothing over the new one. Two posts with the same new `appNotificationId` at once:
-    /// the second fails on the unique index and [`super::Db::save_notification`] runs it
+    /// the second fails on the unique index and [`Store::save_notification`] runs it
     /// again, when it finds the first and updates it.
     #[allow(clippy::too_many_arguments)]
     pub async fn save_notification(
@@ -670,7 +670,7 @@ impl PgStore {
     }
 
     /// A page of the user's unexpired notifications, newest first (see
-    /// [`super::Db::feed`]).
+    /// [`Store::feed`]).
     pub async fn feed(
         &self,
         user: &str,
@@ -1322,6 +1322,244 @@ impl PgStore {
                 }
             }
         });
+    }
+}
+
+/// Each operation is one of [`PgStore`]'s own (its statements); this adds what only
+/// PostgreSQL has to do: a post that lost a race on a new `appNotificationId` runs again, and
+/// every logged change is announced to the other replicas.
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn schema_version(&self) -> StoreFuture<'_, i64> {
+        Box::pin(PgStore::schema_version(self))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::ping(self))
+    }
+
+    fn queue_stats_at(&self, now: Millis) -> StoreFuture<'_, QueueStats> {
+        Box::pin(PgStore::queue_stats(self, now))
+    }
+
+    fn subscription_count(&self) -> StoreFuture<'_, u64> {
+        Box::pin(PgStore::subscription_count(self))
+    }
+
+    fn vapid_key_or_insert(
+        &self,
+        candidate: (Vec<u8>, Vec<u8>),
+        now: Millis,
+    ) -> StoreFuture<'_, (Vec<u8>, Vec<u8>)> {
+        Box::pin(async move { PgStore::vapid_key_or_insert(self, &candidate, now).await })
+    }
+
+    fn add_subscription(
+        &self,
+        user: String,
+        subscription: NewSubscription,
+        candidate_id: String,
+        max: usize,
+        now: Millis,
+    ) -> StoreFuture<'_, Registration> {
+        Box::pin(async move {
+            PgStore::add_subscription(self, &user, &subscription, &candidate_id, max, now).await
+        })
+    }
+
+    fn subscription(&self, id: String) -> StoreFuture<'_, Option<SubscriptionInfo>> {
+        Box::pin(async move { PgStore::subscription(self, &id).await })
+    }
+
+    fn delete_subscription(&self, user: String, id: String) -> StoreFuture<'_, bool> {
+        Box::pin(async move { PgStore::delete_subscription(self, &user, &id).await })
+    }
+
+    fn save_notification(
+        &self,
+        user: String,
+        uns: String,
+        notification: Notification,
+        candidate_id: String,
+        withheld: Option<&'static str>,
+        max_notifications: usize,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<Saved>> {
+        Box::pin(async move {
+            for attempt in 0..3 {
+                let result = PgStore::save_notification(
+                    self,
+                    &user,
+                    &uns,
+                    &notification,
+                    &candidate_id,
+                    withheld,
+                    max_notifications,
+                    now,
+                )
+                .await;
+                match result {
+                    // Two posts with the same new appNotificationId at once: the second one
+                    // updates what the first stored.
+                    Err(error) if error.is_unique_violation() && attempt < 2 => continue,
+                    Ok(Some(saved)) if !saved.evicted.is_empty() => {
+                        self.announce_change(&user);
+                        return Ok(Some(saved));
+                    }
+                    other => return other,
+                }
+            }
+            Err(StoreError::TaskFailed)
+        })
+    }
+
+    fn feed(
+        &self,
+        user: String,
+        before: Option<i64>,
+        top: usize,
+        now: Millis,
+    ) -> StoreFuture<'_, FeedPage> {
+        Box::pin(async move { PgStore::feed(self, &user, before, top, now).await })
+    }
+
+    fn notification(
+        &self,
+        user: String,
+        id: String,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<FeedItem>> {
+        Box::pin(async move { PgStore::notification(self, &user, &id, now).await })
+    }
+
+    fn update_state(
+        &self,
+        user: String,
+        id: String,
+        read_state: Option<&'static str>,
+        user_action_state: Option<&'static str>,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<StateUpdated>> {
+        Box::pin(async move {
+            let updated =
+                PgStore::update_state(self, &user, &id, read_state, user_action_state, now).await?;
+            if updated
+                .as_ref()
+                .is_some_and(|updated| updated.change.is_some())
+            {
+                self.announce_change(&user);
+            }
+            Ok(updated)
+        })
+    }
+
+    fn delete_notification(
+        &self,
+        user: String,
+        id: String,
+    ) -> StoreFuture<'_, Option<LoggedChange>> {
+        Box::pin(async move {
+            let deleted = PgStore::delete_notification(self, &user, &id).await?;
+            if deleted.is_some() {
+                self.announce_change(&user);
+            }
+            Ok(deleted)
+        })
+    }
+
+    fn changes_since(
+        &self,
+        user: String,
+        after: i64,
+        limit: usize,
+    ) -> StoreFuture<'_, (Vec<LoggedChange>, i64)> {
+        Box::pin(async move { PgStore::changes_since(self, &user, after, limit).await })
+    }
+
+    fn on_devices(
+        &self,
+        user: String,
+        subscription: Option<String>,
+        groups: Vec<String>,
+    ) -> StoreFuture<'_, Vec<(String, OnDevice)>> {
+        Box::pin(async move { PgStore::on_devices(self, &user, &subscription, &groups).await })
+    }
+
+    fn queue_change_pushes(
+        &self,
+        subscriptions: Vec<String>,
+        now: Millis,
+    ) -> StoreFuture<'_, usize> {
+        Box::pin(async move { PgStore::queue_change_pushes(self, &subscriptions, now).await })
+    }
+
+    fn preferences(&self, user: String) -> StoreFuture<'_, Option<(String, i64)>> {
+        Box::pin(async move { PgStore::preferences(self, &user).await })
+    }
+
+    fn put_preferences(
+        &self,
+        user: String,
+        body: String,
+        expected: Option<i64>,
+        now: Millis,
+    ) -> StoreFuture<'_, bool> {
+        Box::pin(async move { PgStore::put_preferences(self, &user, &body, expected, now).await })
+    }
+
+    fn deliveries(
+        &self,
+        user: String,
+        id: String,
+        now: Millis,
+    ) -> StoreFuture<'_, Option<Vec<DeliveryInfo>>> {
+        Box::pin(async move { PgStore::deliveries(self, &user, &id, now).await })
+    }
+
+    fn purge_expired(&self, now: Millis) -> StoreFuture<'_, usize> {
+        Box::pin(PgStore::purge_expired(self, now))
+    }
+
+    fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+        shares: ClaimShares,
+    ) -> StoreFuture<'_, Vec<DueDelivery>> {
+        Box::pin(async move { PgStore::claim_due(self, &shares, now, limit, lease_until).await })
+    }
+
+    fn release_claims(&self, ids: Vec<i64>) -> StoreFuture<'_, ()> {
+        Box::pin(async move { PgStore::release_claims(self, &ids).await })
+    }
+
+    fn next_due(&self, shares: ClaimShares) -> StoreFuture<'_, Option<Millis>> {
+        Box::pin(async move { PgStore::next_due(self, &shares).await })
+    }
+
+    fn pending_deliveries(&self) -> StoreFuture<'_, usize> {
+        Box::pin(PgStore::pending_deliveries(self))
+    }
+
+    fn record_outcomes(
+        &self,
+        outcomes: Arc<Vec<Attempted>>,
+        now: Millis,
+    ) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move { PgStore::record_outcomes(self, &outcomes, now).await })
+    }
+
+    fn spawn_wakeups(
+        &self,
+        wake: Arc<Notify>,
+        hub: Arc<ChangeHub>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        PgStore::spawn_wakeups(self, wake, hub, shutdown);
     }
 }
 
