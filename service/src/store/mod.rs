@@ -8,6 +8,14 @@
 //! out to, what an outcome does to the queue), each in its own SQL, and the store's tests run
 //! every rule on both. Every backend method takes `now` as a value instead of reading the
 //! clock.
+//!
+//! Each backend's statements are files, `sql/sqlite/NAME.sql` beside `sql/postgres/NAME.sql`,
+//! and its migrations numbered files in `migrations/{sqlite,postgres}/` (never edit one that
+//! was released: add another; `tests/schema.rs` holds the two schemas to each other). The
+//! delivery states and reasons a statement writes or counts are bound from
+//! [`DeliveryState`] and [`reasons`]; the one state test written out is the queue's
+//! `state IN ('queued', 'retrying')`, the predicate of the partial indexes it must match
+//! (a planner uses a partial index only for a query that names the same constants).
 
 pub mod postgres;
 pub mod sqlite;
@@ -705,9 +713,9 @@ fn stored_resource(notification: &Notification, id: &str) -> String {
 impl FanOut {
     /// Counts one delivery row a post made.
     fn count(&mut self, state: &str, reason: Option<&str>) {
-        match (state, reason) {
-            ("queued", _) => self.queued += 1,
-            ("gone", _) => self.gone += 1,
+        match (DeliveryState::parse(state), reason) {
+            (Some(DeliveryState::Queued), _) => self.queued += 1,
+            (Some(DeliveryState::Gone), _) => self.gone += 1,
             (_, Some(reasons::TARGET_POLICY)) => self.skipped_by_policy += 1,
             (_, Some(reasons::MUTED | reasons::QUIET_HOURS)) => self.skipped_by_preferences += 1,
             _ => self.skipped_by_host += 1,

@@ -34,11 +34,19 @@ use tokio::sync::{watch, Notify};
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, queue_stats, stored_resource, Attempted, ChangeHub, ClaimShares, DbSettings,
-    DeliveryInfo, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice,
-    QueueStats, Registration, Saved, StateUpdated, Store, StoreError, StoreFuture,
-    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, reasons, stored_resource, Attempted, ChangeHub, ClaimShares,
+    DbSettings, DeliveryInfo, DeliveryState, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange,
+    NewSubscription, OnDevice, QueueStats, Registration, Saved, StateUpdated, Store, StoreError,
+    StoreFuture, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
+
+/// A statement of this backend, from its file in `sql/postgres/` (beside the other
+/// backend's statement of the same name).
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("sql/postgres/", $name, ".sql"))
+    };
+}
 
 /// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
 /// Never edit one that was released: add another.
@@ -131,32 +139,28 @@ impl PgStore {
     }
 
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        let version: i32 = sqlx::query_scalar("SELECT version FROM usernotify_schema")
+        let version: i32 = sqlx::query_scalar(sql!("schema_version"))
             .fetch_one(&self.pool)
             .await?;
         Ok(i64::from(version))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(sql!("ping")).execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT count(*), min(created_at) FROM deliveries
-             WHERE state IN ('queued', 'retrying')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(sql!("queue_stats"))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(queue_stats(row.try_get(0)?, row.try_get(1)?, now))
     }
 
     pub async fn subscription_count(&self) -> Result<u64, StoreError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM subscriptions WHERE endpoint IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let count: i64 = sqlx::query_scalar(sql!("subscription_count"))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -167,16 +171,13 @@ impl PgStore {
         candidate: &(Vec<u8>, Vec<u8>),
         now: Millis,
     ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-        sqlx::query(
-            "INSERT INTO vapid_key (id, private_key, public_key, created_at)
-             VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&candidate.0)
-        .bind(&candidate.1)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT private_key, public_key FROM vapid_key WHERE id = 1")
+        sqlx::query(sql!("vapid_key_insert"))
+            .bind(&candidate.0)
+            .bind(&candidate.1)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(sql!("vapid_key_select"))
             .fetch_one(&self.pool)
             .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
@@ -195,43 +196,25 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         // Its own statement: a statement's snapshot is taken before it runs, so a count in
         // the statement that takes the lock could miss a registration committed meanwhile.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        sqlx::query(sql!("add_subscription_lock_user"))
             .bind(user)
             .execute(&mut *tx)
             .await?;
         // A new subscription's first push carries only changes made after it; re-registering
         // an endpoint refreshes it whatever the count.
-        let row = sqlx::query(
-            "WITH held AS (
-                 SELECT count(*) AS n FROM subscriptions
-                 WHERE user_id = $2 AND endpoint IS NOT NULL AND endpoint <> $3
-             )
-             INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth, target_host_name,
-                 display_name, created_at, updated_at, changes_seq, push_host)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8,
-                 COALESCE((SELECT seq FROM change_heads WHERE user_id = $2), 0), $10
-             FROM held
-             WHERE held.n < $9 OR EXISTS (
-                 SELECT 1 FROM subscriptions WHERE user_id = $2 AND endpoint = $3)
-             ON CONFLICT (user_id, endpoint) WHERE endpoint IS NOT NULL DO UPDATE SET
-                 p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
-                 target_host_name = EXCLUDED.target_host_name,
-                 display_name = EXCLUDED.display_name, updated_at = EXCLUDED.updated_at,
-                 gone_at = NULL
-             RETURNING id, created_at",
-        )
-        .bind(candidate_id)
-        .bind(user)
-        .bind(&subscription.endpoint)
-        .bind(&subscription.p256dh)
-        .bind(&subscription.auth)
-        .bind(&subscription.target_host_name)
-        .bind(&subscription.display_name)
-        .bind(now)
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .bind(subscription.push_host())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(sql!("add_subscription"))
+            .bind(candidate_id)
+            .bind(user)
+            .bind(&subscription.endpoint)
+            .bind(&subscription.p256dh)
+            .bind(&subscription.auth)
+            .bind(&subscription.target_host_name)
+            .bind(&subscription.display_name)
+            .bind(now)
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(subscription.push_host())
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         let Some(row) = row else {
             return Ok(Registration::AtLimit { held: max });
@@ -247,14 +230,10 @@ impl PgStore {
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, user_id, target_host_name, display_name, created_at,
-                    endpoint IS NOT NULL
-             FROM subscriptions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql!("subscription"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| {
             Ok(SubscriptionInfo {
                 id: row.try_get(0)?,
@@ -270,18 +249,11 @@ impl PgStore {
 
     /// The subscription and its deliveries, in one statement.
     pub async fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
-        let deleted: i64 = sqlx::query_scalar(
-            "WITH deleted AS (
-                 DELETE FROM subscriptions WHERE id = $1 AND user_id = $2 RETURNING id
-             ), its_deliveries AS (
-                 DELETE FROM deliveries WHERE subscription_id IN (SELECT id FROM deleted)
-             )
-             SELECT count(*) FROM deleted",
-        )
-        .bind(id)
-        .bind(user)
-        .fetch_one(&self.pool)
-        .await?;
+        let deleted: i64 = sqlx::query_scalar(sql!("delete_subscription"))
+            .bind(id)
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(deleted > 0)
     }
 
@@ -304,90 +276,44 @@ impl PgStore {
         max_notifications: usize,
         now: Millis,
     ) -> Result<Option<Saved>, StoreError> {
-        let existing: Option<String> =
-            match &notification.app_notification_id {
-                Some(app_id) => sqlx::query_scalar(
-                    "SELECT id FROM notifications WHERE user_id = $1 AND app_notification_id = $2",
-                )
-                .bind(user)
-                .bind(app_id)
-                .fetch_optional(&self.pool)
-                .await?,
-                None => None,
-            };
+        let existing: Option<String> = match &notification.app_notification_id {
+            Some(app_id) => {
+                sqlx::query_scalar(sql!("save_notification_find_app_id"))
+                    .bind(user)
+                    .bind(app_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => None,
+        };
         let updated = existing.is_some();
         let id = existing.unwrap_or_else(|| candidate_id.to_owned());
         let resource = stored_resource(notification, &id);
-        let row = sqlx::query(
-            "WITH owned AS (
-                 SELECT 1 FROM subscriptions WHERE id = $10 AND user_id = $2
-             ), stored AS (
-                 INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
-                     expires_at, created_at, updated_at, seq, group_name, display_until)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $7, nextval('notifications_seq'), $12, $13
-                 WHERE EXISTS (SELECT 1 FROM owned)
-                 ON CONFLICT (id) DO UPDATE SET resource = EXCLUDED.resource,
-                     priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at,
-                     updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq,
-                     read_state = 'unread', user_action_state = 'none',
-                     group_name = EXCLUDED.group_name, display_until = EXCLUDED.display_until
-                 WHERE notifications.user_id = EXCLUDED.user_id
-                 RETURNING created_at
-             ), forgotten AS (
-                 -- An update is news again: an earlier change of it is not one to tell.
-                 DELETE FROM changes WHERE $14 AND user_id = $2 AND notification_id = $1
-                     AND EXISTS (SELECT 1 FROM owned)
-             ), fanned AS (
-                 INSERT INTO deliveries (subscription_id, notification_id, state, reason,
-                     next_attempt_at, created_at, updated_at, user_id, push_host)
-                 SELECT id, $1,
-                     CASE WHEN endpoint IS NULL THEN 'gone'
-                          WHEN NOT $8 OR $9::text IS NULL
-                              OR lower(target_host_name) <> lower($9)
-                              OR $11::text IS NOT NULL THEN 'skipped'
-                          ELSE 'queued' END,
-                     CASE WHEN endpoint IS NULL THEN 'subscription-gone'
-                          WHEN NOT $8 THEN 'target-policy'
-                          WHEN $9::text IS NULL OR lower(target_host_name) <> lower($9)
-                              THEN 'target-host'
-                          ELSE $11::text END,
-                     $7, $7, $7, user_id, COALESCE(push_host, '')
-                 FROM subscriptions WHERE user_id = $2 AND EXISTS (SELECT 1 FROM owned)
-                 ON CONFLICT (notification_id, subscription_id) DO UPDATE SET
-                     id = nextval('deliveries_id_seq'), state = EXCLUDED.state,
-                     reason = EXCLUDED.reason, attempts = 0, last_status = NULL,
-                     next_attempt_at = EXCLUDED.next_attempt_at, leased_until = 0,
-                     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-                 RETURNING state, reason
-             ), counted AS (
-                 SELECT count(*) FILTER (WHERE state = 'queued') AS queued,
-                        count(*) FILTER (WHERE reason = 'target-policy') AS policy,
-                        count(*) FILTER (WHERE reason = 'target-host') AS host,
-                        count(*) FILTER (WHERE state = 'gone') AS gone,
-                        count(*) FILTER (WHERE reason IN ('muted', 'quiet-hours')) AS withheld
-                 FROM fanned
-             )
-             SELECT stored.created_at, counted.queued, counted.policy, counted.host,
-                    counted.gone, counted.withheld,
-                    (SELECT sum(notifications)::bigint FROM feed_counts WHERE user_id = $2)
-             FROM stored, counted",
-        )
-        .bind(&id)
-        .bind(user)
-        .bind(&notification.app_notification_id)
-        .bind(&resource)
-        .bind(notification.priority.as_str())
-        .bind(notification.expiration)
-        .bind(now)
-        .bind(notification.targets_web_push())
-        .bind(&notification.target_host_name)
-        .bind(uns)
-        .bind(withheld)
-        .bind(&notification.group_name)
-        .bind(notification.display_close_at(now))
-        .bind(updated)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql!("save_notification"))
+            .bind(&id)
+            .bind(user)
+            .bind(&notification.app_notification_id)
+            .bind(&resource)
+            .bind(notification.priority.as_str())
+            .bind(notification.expiration)
+            .bind(now)
+            .bind(notification.targets_web_push())
+            .bind(&notification.target_host_name)
+            .bind(uns)
+            .bind(withheld)
+            .bind(&notification.group_name)
+            .bind(notification.display_close_at(now))
+            .bind(updated)
+            .bind(DeliveryState::Gone.as_str())
+            .bind(DeliveryState::Skipped.as_str())
+            .bind(DeliveryState::Queued.as_str())
+            .bind(reasons::SUBSCRIPTION_GONE)
+            .bind(reasons::TARGET_POLICY)
+            .bind(reasons::TARGET_HOST)
+            .bind(reasons::MUTED)
+            .bind(reasons::QUIET_HOURS)
+            .fetch_optional(&self.pool)
+            .await?;
         // No row: the subscription is not the user's, and nothing was stored.
         let Some(row) = row else {
             return Ok(None);
@@ -440,40 +366,12 @@ impl PgStore {
         kept: &str,
         max: usize,
     ) -> Result<Vec<LoggedChange>, StoreError> {
-        let rows = sqlx::query(
-            "WITH over AS (
-                 SELECT greatest(sum(notifications)::bigint - $3, 0) AS n FROM feed_counts
-                 WHERE user_id = $1
-             ), victims AS (
-                 SELECT id FROM notifications WHERE user_id = $1 AND id <> $2
-                 ORDER BY seq LIMIT COALESCE((SELECT n FROM over), 0)
-                 FOR UPDATE SKIP LOCKED
-             ), deleted AS (
-                 DELETE FROM notifications WHERE id IN (SELECT id FROM victims)
-                 RETURNING id, group_name, expires_at
-             ), head AS (
-                 INSERT INTO change_heads (user_id, seq)
-                 SELECT $1, count(*) FROM deleted HAVING count(*) > 0
-                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + EXCLUDED.seq
-                 RETURNING seq
-             ), numbered AS (
-                 SELECT d.id, d.group_name, d.expires_at,
-                        (SELECT seq FROM head) + 1 - row_number() OVER (ORDER BY d.id) AS seq
-                 FROM deleted d
-             ), logged AS (
-                 INSERT INTO changes (user_id, notification_id, seq, read_state,
-                     user_action_state, deleted, group_name, expires_at)
-                 SELECT $1, id, seq, NULL, NULL, true, group_name, expires_at FROM numbered
-                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
-                     read_state = NULL, user_action_state = NULL, deleted = true
-             )
-             SELECT seq, id, group_name FROM numbered ORDER BY seq",
-        )
-        .bind(user)
-        .bind(kept)
-        .bind(i64::try_from(max).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql!("evict_oldest"))
+            .bind(user)
+            .bind(kept)
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(LoggedChange::from_row(
@@ -497,21 +395,16 @@ impl PgStore {
         top: usize,
         now: Millis,
     ) -> Result<FeedPage, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, resource, read_state, user_action_state, created_at, seq
-             FROM notifications
-             WHERE user_id = $1 AND expires_at > $2 AND seq < $3
-             ORDER BY seq DESC LIMIT $4",
-        )
-        .bind(user)
-        .bind(now)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::try_from(top.saturating_add(1)).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| Ok((feed_item(row)?, row.try_get::<i64, _>(5)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows = sqlx::query(sql!("feed"))
+            .bind(user)
+            .bind(now)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::try_from(top.saturating_add(1)).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((feed_item(row)?, row.try_get::<i64, _>(5)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(FeedPage::of(rows, top))
     }
 
@@ -521,18 +414,15 @@ impl PgStore {
         id: &str,
         now: Millis,
     ) -> Result<Option<FeedItem>, StoreError> {
-        sqlx::query(
-            "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
-             WHERE id = $1 AND user_id = $2 AND expires_at > $3",
-        )
-        .bind(id)
-        .bind(user)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(feed_item)
-        .transpose()
+        sqlx::query(sql!("notification"))
+            .bind(id)
+            .bind(user)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(feed_item)
+            .transpose()
     }
 
     /// One statement, so one round trip: the row locked and read (`old`), the update, and
@@ -546,44 +436,14 @@ impl PgStore {
         user_action_state: Option<&str>,
         now: Millis,
     ) -> Result<Option<StateUpdated>, StoreError> {
-        let row = sqlx::query(
-            "WITH old AS (
-                 SELECT id, read_state, user_action_state FROM notifications
-                 WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE
-             ), updated AS (
-                 UPDATE notifications n SET read_state = COALESCE($4, old.read_state),
-                     user_action_state = COALESCE($5, old.user_action_state)
-                 FROM old WHERE n.id = old.id AND n.user_id = $2
-                 RETURNING n.id, n.resource, n.read_state, n.user_action_state, n.created_at,
-                     n.group_name, n.expires_at,
-                     (n.read_state, n.user_action_state)
-                         IS DISTINCT FROM (old.read_state, old.user_action_state) AS changed
-             ), head AS (
-                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 FROM updated WHERE changed
-                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + 1
-                 RETURNING seq
-             ), logged AS (
-                 INSERT INTO changes (user_id, notification_id, seq, read_state,
-                     user_action_state, deleted, group_name, expires_at)
-                 SELECT $2, u.id, head.seq, u.read_state, u.user_action_state, false,
-                     u.group_name, u.expires_at
-                 FROM updated u, head
-                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
-                     read_state = EXCLUDED.read_state,
-                     user_action_state = EXCLUDED.user_action_state, deleted = false,
-                     group_name = EXCLUDED.group_name, expires_at = EXCLUDED.expires_at
-             )
-             SELECT u.id, u.resource, u.read_state, u.user_action_state, u.created_at,
-                    u.group_name, (SELECT seq FROM head)
-             FROM updated u",
-        )
-        .bind(id)
-        .bind(user)
-        .bind(now)
-        .bind(read_state)
-        .bind(user_action_state)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql!("update_state"))
+            .bind(id)
+            .bind(user)
+            .bind(now)
+            .bind(read_state)
+            .bind(user_action_state)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -610,28 +470,11 @@ impl PgStore {
         user: &str,
         id: &str,
     ) -> Result<Option<LoggedChange>, StoreError> {
-        let row = sqlx::query(
-            "WITH deleted AS (
-                 DELETE FROM notifications WHERE id = $1 AND user_id = $2
-                 RETURNING id, group_name, expires_at
-             ), head AS (
-                 INSERT INTO change_heads (user_id, seq) SELECT $2, 1 FROM deleted
-                 ON CONFLICT (user_id) DO UPDATE SET seq = change_heads.seq + 1
-                 RETURNING seq
-             ), logged AS (
-                 INSERT INTO changes (user_id, notification_id, seq, read_state,
-                     user_action_state, deleted, group_name, expires_at)
-                 SELECT $2, d.id, head.seq, NULL, NULL, true, d.group_name, d.expires_at
-                 FROM deleted d, head
-                 ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = EXCLUDED.seq,
-                     read_state = NULL, user_action_state = NULL, deleted = true
-             )
-             SELECT head.seq, d.group_name FROM deleted d, head",
-        )
-        .bind(id)
-        .bind(user)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql!("delete_notification"))
+            .bind(id)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| {
             Ok(LoggedChange::from_row(
                 row.try_get(0)?,
@@ -651,22 +494,12 @@ impl PgStore {
         after: i64,
         limit: usize,
     ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.seq, c.notification_id, c.read_state, c.user_action_state, c.deleted,
-                    c.group_name, h.seq
-             FROM change_heads h
-             LEFT JOIN LATERAL (
-                 SELECT * FROM changes WHERE user_id = h.user_id AND seq > $2
-                 ORDER BY seq LIMIT $3
-             ) c ON true
-             WHERE h.user_id = $1
-             ORDER BY c.seq",
-        )
-        .bind(user)
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql!("changes_since"))
+            .bind(user)
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
         let mut head = 0;
         let mut changes = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -694,21 +527,13 @@ impl PgStore {
         subscription: &Option<String>,
         groups: &[String],
     ) -> Result<Vec<(String, OnDevice)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.subscription_id, n.id, n.group_name,
-                    n.read_state = 'unread' AND n.user_action_state <> 'dismissed',
-                    n.updated_at, n.expires_at, n.display_until
-             FROM notifications n
-             JOIN deliveries d ON d.notification_id = n.id AND d.state = 'sent'
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.endpoint IS NOT NULL
-             WHERE n.user_id = $1 AND n.group_name = ANY($2)
-               AND ($3::text IS NULL OR d.subscription_id = $3)",
-        )
-        .bind(user)
-        .bind(groups)
-        .bind(subscription)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql!("on_devices"))
+            .bind(user)
+            .bind(groups)
+            .bind(subscription)
+            .bind(DeliveryState::Sent.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -731,19 +556,12 @@ impl PgStore {
         subscriptions: &[String],
         now: Millis,
     ) -> Result<usize, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
-                 next_attempt_at, created_at, updated_at, user_id, push_host)
-             SELECT id, NULL, 'changes', 'queued', $2, $2, $2, user_id, COALESCE(push_host, '')
-             FROM subscriptions
-             WHERE id = ANY($1) AND endpoint IS NOT NULL
-             ON CONFLICT (subscription_id) WHERE kind = 'changes'
-                 AND state IN ('queued', 'retrying') DO NOTHING",
-        )
-        .bind(subscriptions)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(sql!("queue_change_pushes"))
+            .bind(subscriptions)
+            .bind(now)
+            .bind(DeliveryState::Queued.as_str())
+            .execute(&self.pool)
+            .await?;
         let queued = usize::try_from(done.rows_affected()).unwrap_or(0);
         if queued > 0 {
             self.announce_queued();
@@ -752,7 +570,7 @@ impl PgStore {
     }
 
     pub async fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query("SELECT body, version FROM preferences WHERE user_id = $1")
+        let row = sqlx::query(sql!("preferences"))
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
@@ -769,27 +587,21 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let done = match expected {
             None => {
-                sqlx::query(
-                    "INSERT INTO preferences (user_id, body, version, updated_at)
-                     VALUES ($1, $2, 1, $3) ON CONFLICT (user_id) DO NOTHING",
-                )
-                .bind(user)
-                .bind(body)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
+                sqlx::query(sql!("put_preferences_insert_preferences"))
+                    .bind(user)
+                    .bind(body)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
             }
             Some(version) => {
-                sqlx::query(
-                    "UPDATE preferences SET body = $2, version = version + 1, updated_at = $3
-                     WHERE user_id = $1 AND version = $4",
-                )
-                .bind(user)
-                .bind(body)
-                .bind(now)
-                .bind(version)
-                .execute(&self.pool)
-                .await?
+                sqlx::query(sql!("put_preferences_update_preferences"))
+                    .bind(user)
+                    .bind(body)
+                    .bind(now)
+                    .bind(version)
+                    .execute(&self.pool)
+                    .await?
             }
         };
         Ok(done.rows_affected() > 0)
@@ -803,18 +615,12 @@ impl PgStore {
         id: &str,
         now: Millis,
     ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.subscription_id, d.state, d.attempts, d.last_status, d.reason,
-                    d.next_attempt_at, d.updated_at
-             FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
-             WHERE n.id = $1 AND n.user_id = $2 AND n.expires_at > $3
-             ORDER BY d.subscription_id",
-        )
-        .bind(id)
-        .bind(user)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql!("deliveries"))
+            .bind(id)
+            .bind(user)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -842,20 +648,11 @@ impl PgStore {
     /// Expired notifications (their deliveries go with them), their logged changes, and
     /// change-only pushes older than their lifetime, in one statement.
     pub async fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
-        let purged: i64 = sqlx::query_scalar(
-            "WITH purged AS (
-                 DELETE FROM notifications WHERE expires_at <= $1 RETURNING 1
-             ), changes_purged AS (
-                 DELETE FROM changes WHERE expires_at <= $1
-             ), pushes_purged AS (
-                 DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= $2
-             )
-             SELECT count(*) FROM purged",
-        )
-        .bind(now)
-        .bind(now - CHANGE_PUSH_LIFETIME)
-        .fetch_one(&self.pool)
-        .await?;
+        let purged: i64 = sqlx::query_scalar(sql!("purge_expired"))
+            .bind(now)
+            .bind(now - CHANGE_PUSH_LIFETIME)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 
@@ -872,79 +669,30 @@ impl PgStore {
         lease_until: Millis,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
-        sqlx::query(
-            "WITH candidates AS (
-                 SELECT id, user_id, push_host, next_attempt_at FROM deliveries
-                 WHERE state IN ('queued', 'retrying') AND next_attempt_at <= $1
-                   AND leased_until <= $1
-                   AND user_id <> ALL($6::text[]) AND push_host <> ALL($7::text[])
-                 ORDER BY next_attempt_at LIMIT $8
-                 FOR UPDATE SKIP LOCKED
-             ), turns AS (
-                 SELECT id, next_attempt_at,
-                     row_number() OVER (PARTITION BY user_id ORDER BY next_attempt_at, id)
-                         AS user_turn,
-                     row_number() OVER (PARTITION BY push_host ORDER BY next_attempt_at, id)
-                         AS host_turn,
-                     COALESCE(($9::jsonb ->> user_id)::bigint, $11) AS user_room,
-                     COALESCE(($10::jsonb ->> push_host)::bigint, $12) AS host_room
-                 FROM candidates
-             ), due AS (
-                 SELECT id FROM turns
-                 WHERE user_turn <= user_room AND host_turn <= host_room
-                 ORDER BY user_turn, next_attempt_at, id LIMIT $2
-             ), claimed AS (
-                 UPDATE deliveries SET leased_until = $3 FROM due WHERE deliveries.id = due.id
-                 RETURNING deliveries.id, deliveries.attempts, deliveries.subscription_id,
-                           deliveries.notification_id, deliveries.kind, deliveries.created_at,
-                           deliveries.user_id, deliveries.push_host
-             )
-             SELECT c.id, c.attempts, c.subscription_id, s.endpoint, s.p256dh, s.auth,
-                    COALESCE(n.id, ''), COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'),
-                    n.app_notification_id, COALESCE(n.expires_at, c.created_at + $4),
-                    c.kind = 'changes', s.user_id, pending.changes,
-                    COALESCE((SELECT sum(f.unread)::bigint FROM feed_counts f
-                              WHERE f.user_id = s.user_id), 0)
-                    - (SELECT count(*) FROM notifications u WHERE u.user_id = s.user_id
-                         AND u.expires_at <= $1 AND u.read_state = 'unread'
-                         AND u.user_action_state <> 'dismissed'),
-                    c.user_id, c.push_host
-             FROM claimed c
-             LEFT JOIN subscriptions s ON s.id = c.subscription_id
-             LEFT JOIN notifications n ON n.id = c.notification_id
-             LEFT JOIN LATERAL (
-                 SELECT json_agg(json_build_array(x.seq, x.notification_id, x.read_state,
-                            x.user_action_state, x.deleted, x.group_name)
-                            ORDER BY x.seq DESC)::text AS changes
-                 FROM (SELECT * FROM changes WHERE user_id = s.user_id AND seq > s.changes_seq
-                       ORDER BY seq DESC LIMIT $5) x
-             ) pending ON true
-             WHERE (c.kind = 'changes' OR n.id IS NOT NULL)
-               AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'",
-        )
-        .bind(now)
-        .bind(count(limit))
-        .bind(lease_until)
-        .bind(CHANGE_PUSH_LIFETIME)
-        .bind(i64::try_from(usernotify::core::sync::MAX_CHANGES_PER_PUSH).unwrap_or(20))
-        .bind(shares.full_users())
-        .bind(shares.full_hosts())
-        // The window is the claim itself here: every row in it is locked until the statement
-        // ends, so a wider one would keep other replicas from rows this one does not take.
-        .bind(count(limit))
-        .bind(shares.user_rooms_json())
-        .bind(shares.host_rooms_json())
-        .bind(count(shares.per_user))
-        .bind(count(shares.per_host))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(due_delivery)
-        .collect()
+        sqlx::query(sql!("claim_due"))
+            .bind(now)
+            .bind(count(limit))
+            .bind(lease_until)
+            .bind(CHANGE_PUSH_LIFETIME)
+            .bind(i64::try_from(usernotify::core::sync::MAX_CHANGES_PER_PUSH).unwrap_or(20))
+            .bind(shares.full_users())
+            .bind(shares.full_hosts())
+            // The window is the claim itself here: every row in it is locked until the statement
+            // ends, so a wider one would keep other replicas from rows this one does not take.
+            .bind(count(limit))
+            .bind(shares.user_rooms_json())
+            .bind(shares.host_rooms_json())
+            .bind(count(shares.per_user))
+            .bind(count(shares.per_host))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(due_delivery)
+            .collect()
     }
 
     pub async fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deliveries SET leased_until = 0 WHERE id = ANY($1)")
+        sqlx::query(sql!("release_claims"))
             .bind(ids)
             .execute(&self.pool)
             .await?;
@@ -955,26 +703,17 @@ impl PgStore {
     /// claimed: its due time, or its lease's end when another replica holds it (one that
     /// died releases it then).
     pub async fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT min(greatest(next_attempt_at, leased_until)) FROM (
-                 SELECT next_attempt_at, leased_until FROM deliveries
-                 WHERE state IN ('queued', 'retrying')
-                   AND user_id <> ALL($1::text[]) AND push_host <> ALL($2::text[])
-                 ORDER BY next_attempt_at LIMIT 256
-             ) AS head",
-        )
-        .bind(shares.full_users())
-        .bind(shares.full_hosts())
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql!("next_due"))
+            .bind(shares.full_users())
+            .bind(shares.full_hosts())
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn pending_deliveries(&self) -> Result<usize, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'retrying')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql!("pending_deliveries"))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
@@ -1023,54 +762,23 @@ impl PgStore {
         }
         let (cursor_ids, cursor_seqs): (Vec<String>, Vec<i64>) =
             Attempted::cursors(outcomes).into_iter().unzip();
-        let forgotten: Option<Vec<String>> = sqlx::query_scalar(
-            "WITH recorded AS (
-                 UPDATE deliveries d SET state = v.state, attempts = v.attempts,
-                     last_status = v.status, reason = v.reason,
-                     next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
-                     leased_until = 0, updated_at = $7
-                 FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[],
-                             $6::bigint[]) AS v(id, state, attempts, status, reason, next_at)
-                 WHERE d.id = v.id
-             ), forgotten AS (
-                 UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL,
-                     gone_at = $7
-                 WHERE id = ANY($8) AND endpoint IS NOT NULL
-                 RETURNING id
-             ), dropped AS (
-                 UPDATE deliveries SET state = 'gone', reason = 'subscription-gone',
-                     leased_until = 0, updated_at = $7
-                 WHERE subscription_id = ANY($8) AND state IN ('queued', 'retrying')
-                   AND NOT (id = ANY($1))
-             ), cursors AS (
-                 UPDATE subscriptions s SET changes_seq = greatest(s.changes_seq, v.seq)
-                 FROM UNNEST($9::text[], $10::bigint[]) AS v(id, seq)
-                 WHERE s.id = v.id
-             ), resting AS (
-                 UPDATE deliveries d SET next_attempt_at = v.until
-                 FROM (SELECT id, max(until) AS until
-                       FROM UNNEST($11::text[], $12::bigint[]) AS r(id, until)
-                       GROUP BY id) AS v
-                 WHERE d.subscription_id = v.id AND d.state IN ('queued', 'retrying')
-                   AND d.next_attempt_at < v.until AND NOT (d.id = ANY($1))
-             )
-             SELECT (SELECT array_agg(id) FROM forgotten)
-             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous",
-        )
-        .bind(&ids)
-        .bind(&states)
-        .bind(&attempts)
-        .bind(&statuses)
-        .bind(&reasons)
-        .bind(&next_ats)
-        .bind(now)
-        .bind(&gone)
-        .bind(&cursor_ids)
-        .bind(&cursor_seqs)
-        .bind(&resting)
-        .bind(&resting_until)
-        .fetch_one(&self.pool)
-        .await?;
+        let forgotten: Option<Vec<String>> = sqlx::query_scalar(sql!("record_outcomes"))
+            .bind(&ids)
+            .bind(&states)
+            .bind(&attempts)
+            .bind(&statuses)
+            .bind(&reasons)
+            .bind(&next_ats)
+            .bind(now)
+            .bind(&gone)
+            .bind(&cursor_ids)
+            .bind(&cursor_seqs)
+            .bind(&resting)
+            .bind(&resting_until)
+            .bind(DeliveryState::Gone.as_str())
+            .bind(reasons::SUBSCRIPTION_GONE)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(forgotten.unwrap_or_default())
     }
 
@@ -1413,14 +1121,11 @@ fn spawn_announcer(pool: PgPool, announcements: &Arc<Announcements>) {
             if channels.is_empty() {
                 continue;
             }
-            let announced = sqlx::query(
-                "SELECT pg_notify(channel, payload), set_config('synchronous_commit', 'off', true)
-                 FROM UNNEST($1::text[], $2::text[]) AS n(channel, payload)",
-            )
-            .bind(&channels)
-            .bind(&payloads)
-            .execute(&pool)
-            .await;
+            let announced = sqlx::query(sql!("announce"))
+                .bind(&channels)
+                .bind(&payloads)
+                .execute(&pool)
+                .await;
             if let Err(error) = announced {
                 // The replicas' polling finds the deliveries anyway; their streams catch up
                 // on the next change, or when they reconnect.
@@ -1466,14 +1171,14 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 /// made and applies nothing.
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    sqlx::query(sql!("migrate_lock"))
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS usernotify_schema (version INTEGER NOT NULL)")
+    sqlx::query(sql!("migrate_schema_table"))
         .execute(&mut *tx)
         .await?;
-    let version: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM usernotify_schema")
+    let version: Option<i32> = sqlx::query_scalar(sql!("migrate_version"))
         .fetch_one(&mut *tx)
         .await?;
     let version = i64::from(version.unwrap_or(0));
@@ -1493,10 +1198,10 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     {
         sqlx::raw_sql(*sql).execute(&mut *tx).await?;
     }
-    sqlx::query("DELETE FROM usernotify_schema")
+    sqlx::query(sql!("migrate_clear_version"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO usernotify_schema (version) VALUES ($1)")
+    sqlx::query(sql!("migrate_set_version"))
         .bind(i32::try_from(known).unwrap_or(i32::MAX))
         .execute(&mut *tx)
         .await?;

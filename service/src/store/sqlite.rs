@@ -18,15 +18,23 @@ use rusqlite::{
 use usernotify::core::{Millis, Notification};
 
 use super::{
-    delivery_info, queue_stats, stored_resource, Attempted, ClaimShares, DeliveryInfo, DueDelivery,
-    FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration,
-    Saved, StateUpdated, Store, StoreError, StoreFuture, SubscriptionInfo, Verdict,
-    CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, reasons, stored_resource, Attempted, ClaimShares, DeliveryInfo,
+    DeliveryState, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription,
+    OnDevice, QueueStats, Registration, Saved, StateUpdated, Store, StoreError, StoreFuture,
+    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
 };
 
 /// Reader connections beside the writer: enough that readers do not wait for each other on
 /// a small machine; each one is a file handle and a page cache.
 const READERS: usize = 4;
+
+/// A statement of this backend, from its file in `sql/sqlite/` (beside the other
+/// backend's statement of the same name).
+macro_rules! sql {
+    ($name:literal) => {
+        include_str!(concat!("sql/sqlite/", $name, ".sql"))
+    };
+}
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
 const MIGRATIONS: &[&str] = &[
@@ -48,30 +56,6 @@ pub struct SqliteStore {
     claimed: Mutex<HashSet<i64>>,
 }
 
-/// The columns `DueDelivery` is read from, in order: a change-only push has no notification
-/// (its lifetime is the queue's), and every push the subscription's changes since its last
-/// and the user's unread count at `?1` (now): the user's counter, less the unread
-/// notifications that expired and are not purged yet (a range of the user's expiry index,
-/// a minute's worth at most), so that its cost does not grow with the feed.
-fn due_columns() -> String {
-    format!(
-        "d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, COALESCE(n.id, ''), \
-         COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'), n.app_notification_id, \
-         COALESCE(n.expires_at, d.created_at + {CHANGE_PUSH_LIFETIME}), d.kind = 'changes', \
-         s.user_id, \
-         (SELECT json_group_array(json_array(x.seq, x.notification_id, x.read_state, \
-                 x.user_action_state, x.deleted, x.group_name)) \
-          FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id AND c.seq > s.changes_seq \
-                ORDER BY c.seq DESC LIMIT {}) x), \
-         COALESCE((SELECT SUM(f.unread) FROM feed_counts f WHERE f.user_id = s.user_id), 0) \
-         - (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id \
-              AND u.expires_at <= ?1 AND u.read_state = 'unread' \
-              AND u.user_action_state <> 'dismissed'), \
-         d.user_id, d.push_host",
-        usernotify::core::sync::MAX_CHANGES_PER_PUSH
-    )
-}
-
 impl SqliteStore {
     /// Opens (creating with owner-only permissions if absent) and migrates the database, and
     /// opens its readers.
@@ -80,7 +64,7 @@ impl SqliteStore {
         let mut writer = Connection::open(path)?;
         setup(&writer)?;
         // WAL lets the readers read while the writer writes; returns the mode as a row.
-        let _mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        let _mode: String = writer.query_row(sql!("open_wal"), [], |row| row.get(0))?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&mut writer)?;
         let readers = (0..READERS)
@@ -141,28 +125,26 @@ impl SqliteStore {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .read()
-            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+            .query_row(sql!("schema_version"), [], |row| row.get(0))?)
     }
 
     /// Through the writer: the service is ready when it can write (a post waits for the
     /// writer), not merely read.
     pub fn ping(&self) -> Result<(), StoreError> {
-        let _one: i64 = self.lock().query_row("SELECT 1", [], |row| row.get(0))?;
+        let _one: i64 = self.lock().query_row(sql!("ping"), [], |row| row.get(0))?;
         Ok(())
     }
 
     pub fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
-        let (depth, oldest): (i64, Option<Millis>) = self.read().query_row(
-            "SELECT COUNT(*), MIN(created_at) FROM deliveries
-             WHERE state IN ('queued', 'retrying')",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+        let (depth, oldest): (i64, Option<Millis>) =
+            self.read().query_row(sql!("queue_stats"), [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
         Ok(queue_stats(depth, oldest, now))
     }
 
     pub fn subscription_count(&self) -> Result<u64, StoreError> {
-        self.count("SELECT COUNT(*) FROM subscriptions WHERE endpoint IS NOT NULL")
+        self.count(sql!("subscription_count"))
     }
 
     /// The one count a statement without parameters selects, as the caller's integer type.
@@ -180,15 +162,12 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         tx.execute(
-            "INSERT INTO vapid_key (id, private_key, public_key, created_at)
-             VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            sql!("vapid_key_insert"),
             params![candidate.0, candidate.1, now],
         )?;
-        let pair = tx.query_row(
-            "SELECT private_key, public_key FROM vapid_key WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+        let pair = tx.query_row(sql!("vapid_key_select"), [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
         tx.commit()?;
         Ok(pair)
     }
@@ -207,7 +186,7 @@ impl SqliteStore {
         let tx = write_transaction(&mut conn)?;
         let existing: Option<(String, Millis)> = tx
             .query_row(
-                "SELECT id, created_at FROM subscriptions WHERE user_id = ?1 AND endpoint = ?2",
+                sql!("add_subscription_find_endpoint"),
                 params![user, subscription.endpoint],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -215,8 +194,7 @@ impl SqliteStore {
         let (id, created_at) = match existing {
             Some((id, created_at)) => {
                 tx.execute(
-                    "UPDATE subscriptions SET p256dh = ?2, auth = ?3, target_host_name = ?4,
-                         display_name = ?5, updated_at = ?6, gone_at = NULL WHERE id = ?1",
+                    sql!("add_subscription_refresh"),
                     params![
                         id,
                         subscription.p256dh,
@@ -229,22 +207,16 @@ impl SqliteStore {
                 (id, created_at)
             }
             None => {
-                let held: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM subscriptions
-                     WHERE user_id = ?1 AND endpoint IS NOT NULL",
-                    params![user],
-                    |row| row.get(0),
-                )?;
+                let held: i64 =
+                    tx.query_row(sql!("add_subscription_count_held"), params![user], |row| {
+                        row.get(0)
+                    })?;
                 if usize::try_from(held).unwrap_or(usize::MAX) >= max {
                     return Ok(Registration::AtLimit { held: max });
                 }
                 // A new subscription's first push carries only changes made after it.
                 tx.execute(
-                    "INSERT INTO subscriptions (id, user_id, endpoint, p256dh, auth,
-                         target_host_name, display_name, created_at, updated_at, changes_seq,
-                         push_host)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
-                         COALESCE((SELECT seq FROM change_heads WHERE user_id = ?2), 0), ?9)",
+                    sql!("add_subscription_insert"),
                     params![
                         candidate_id,
                         user,
@@ -273,11 +245,7 @@ impl SqliteStore {
 
     pub fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
         let conn = self.read();
-        let mut statement = conn.prepare_cached(
-            "SELECT id, user_id, target_host_name, display_name, created_at,
-                    endpoint IS NOT NULL
-             FROM subscriptions WHERE id = ?1",
-        )?;
+        let mut statement = conn.prepare_cached(sql!("subscription"))?;
         let found = statement
             .query_row(params![id], |row| {
                 Ok(SubscriptionInfo {
@@ -294,10 +262,9 @@ impl SqliteStore {
     }
 
     pub fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
-        let changed = self.lock().execute(
-            "DELETE FROM subscriptions WHERE id = ?1 AND user_id = ?2",
-            params![id, user],
-        )?;
+        let changed = self
+            .lock()
+            .execute(sql!("delete_subscription"), params![id, user])?;
         Ok(changed > 0)
     }
 
@@ -315,7 +282,7 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let owned = tx
-            .prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1 AND user_id = ?2")?
+            .prepare_cached(sql!("save_notification_owned"))?
             .query_row(params![uns, user], |_| Ok(()))
             .optional()?
             .is_some();
@@ -324,10 +291,7 @@ impl SqliteStore {
         }
         let existing: Option<(String, Millis)> = match &notification.app_notification_id {
             Some(app_id) => tx
-                .prepare_cached(
-                    "SELECT id, created_at FROM notifications
-                     WHERE user_id = ?1 AND app_notification_id = ?2",
-                )?
+                .prepare_cached(sql!("save_notification_find_app_id"))?
                 .query_row(params![user, app_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?,
             None => None,
@@ -337,71 +301,43 @@ impl SqliteStore {
         let resource = stored_resource(notification, &id);
         let seq = next_seq(&tx)?;
         if updated {
-            tx.prepare_cached(
-                "UPDATE notifications SET resource = ?2, priority = ?3, expires_at = ?4,
-                     updated_at = ?5, seq = ?6, read_state = 'unread', user_action_state = 'none',
-                     group_name = ?7, display_until = ?8
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                resource,
-                notification.priority.as_str(),
-                notification.expiration,
-                now,
-                seq,
-                notification.group_name,
-                notification.display_close_at(now)
-            ])?;
+            tx.prepare_cached(sql!("save_notification_update_notifications"))?
+                .execute(params![
+                    id,
+                    resource,
+                    notification.priority.as_str(),
+                    notification.expiration,
+                    now,
+                    seq,
+                    notification.group_name,
+                    notification.display_close_at(now)
+                ])?;
             // The update is news again: the push carries its state, so an earlier change of
             // it is no longer one to tell other devices.
-            tx.prepare_cached("DELETE FROM changes WHERE user_id = ?1 AND notification_id = ?2")?
+            tx.prepare_cached(sql!("save_notification_delete_changes"))?
                 .execute(params![user, id])?;
             // The update starts its deliveries afresh (new ids, so an attempt of the earlier
             // version still in flight records nothing over them).
-            tx.prepare_cached("DELETE FROM deliveries WHERE notification_id = ?1")?
+            tx.prepare_cached(sql!("save_notification_delete_deliveries"))?
                 .execute(params![id])?;
         } else {
-            tx.prepare_cached(
-                "INSERT INTO notifications (id, user_id, app_notification_id, resource, priority,
-                     expires_at, created_at, updated_at, seq, group_name, display_until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                id,
-                user,
-                notification.app_notification_id,
-                resource,
-                notification.priority.as_str(),
-                notification.expiration,
-                now,
-                seq,
-                notification.group_name,
-                notification.display_close_at(now)
-            ])?;
+            tx.prepare_cached(sql!("save_notification_insert_notifications"))?
+                .execute(params![
+                    id,
+                    user,
+                    notification.app_notification_id,
+                    resource,
+                    notification.priority.as_str(),
+                    notification.expiration,
+                    now,
+                    seq,
+                    notification.group_name,
+                    notification.display_close_at(now)
+                ])?;
         }
         let mut fan_out = FanOut::default();
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO deliveries (subscription_id, notification_id, state, reason,
-                     next_attempt_at, created_at, updated_at, user_id, push_host)
-                 SELECT id, ?1, CASE
-                         WHEN endpoint IS NULL THEN 'gone'
-                         WHEN NOT ?2 OR ?3 IS NULL
-                             OR target_host_name <> ?3 COLLATE NOCASE
-                             OR ?6 IS NOT NULL THEN 'skipped'
-                         ELSE 'queued' END,
-                     CASE
-                         WHEN endpoint IS NULL THEN 'subscription-gone'
-                         WHEN NOT ?2 THEN 'target-policy'
-                         WHEN ?3 IS NULL OR target_host_name <> ?3 COLLATE NOCASE
-                             THEN 'target-host'
-                         ELSE ?6
-                         END,
-                     ?4, ?4, ?4, user_id, COALESCE(push_host, '')
-                 FROM subscriptions WHERE user_id = ?5
-                 RETURNING state, reason",
-            )?;
+            let mut insert = tx.prepare_cached(sql!("save_notification_fan_out"))?;
             let rows = insert.query_map(
                 params![
                     id,
@@ -409,7 +345,13 @@ impl SqliteStore {
                     notification.target_host_name,
                     now,
                     user,
-                    withheld
+                    withheld,
+                    DeliveryState::Gone.as_str(),
+                    DeliveryState::Skipped.as_str(),
+                    DeliveryState::Queued.as_str(),
+                    reasons::SUBSCRIPTION_GONE,
+                    reasons::TARGET_POLICY,
+                    reasons::TARGET_HOST
                 ],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?)),
             )?;
@@ -448,12 +390,7 @@ impl SqliteStore {
         now: Millis,
     ) -> Result<FeedPage, StoreError> {
         let conn = self.read();
-        let mut statement = conn.prepare_cached(
-            "SELECT id, resource, read_state, user_action_state, created_at, seq
-             FROM notifications
-             WHERE user_id = ?1 AND expires_at > ?2 AND seq < ?3
-             ORDER BY seq DESC LIMIT ?4",
-        )?;
+        let mut statement = conn.prepare_cached(sql!("feed"))?;
         let rows = statement.query_map(
             params![
                 user,
@@ -475,12 +412,7 @@ impl SqliteStore {
     ) -> Result<Option<FeedItem>, StoreError> {
         Ok(self
             .read()
-            .query_row(
-                "SELECT id, resource, read_state, user_action_state, created_at FROM notifications
-                 WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
-                params![id, user, now],
-                feed_item,
-            )
+            .query_row(sql!("notification"), params![id, user, now], feed_item)
             .optional()?)
     }
 
@@ -495,23 +427,14 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let before: Option<(String, String)> = tx
-            .prepare_cached(
-                "SELECT read_state, user_action_state FROM notifications
-                 WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
-            )?
+            .prepare_cached(sql!("update_state_select_notifications"))?
             .query_row(params![id, user, now], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let Some((was_read, was_action)) = before else {
             return Ok(None);
         };
         let (item, group, expires_at): (FeedItem, Option<String>, Millis) = tx
-            .prepare_cached(
-                "UPDATE notifications SET read_state = COALESCE(?3, read_state),
-                     user_action_state = COALESCE(?4, user_action_state)
-                 WHERE id = ?1 AND user_id = ?2
-                 RETURNING id, resource, read_state, user_action_state, created_at, group_name,
-                     expires_at",
-            )?
+            .prepare_cached(sql!("update_state_update_notifications"))?
             .query_row(params![id, user, read_state, user_action_state], |row| {
                 Ok((feed_item(row)?, row.get(5)?, row.get(6)?))
             })?;
@@ -541,10 +464,7 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let deleted: Option<(Option<String>, Millis)> = tx
-            .prepare_cached(
-                "DELETE FROM notifications WHERE id = ?1 AND user_id = ?2
-                 RETURNING group_name, expires_at",
-            )?
+            .prepare_cached(sql!("delete_notification"))?
             .query_row(params![id, user], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let Some((group, expires_at)) = deleted else {
@@ -563,14 +483,11 @@ impl SqliteStore {
     ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
         let conn = self.read();
         let head: i64 = conn
-            .prepare_cached("SELECT seq FROM change_heads WHERE user_id = ?1")?
+            .prepare_cached(sql!("changes_since_select_change_heads"))?
             .query_row(params![user], |row| row.get(0))
             .optional()?
             .unwrap_or(0);
-        let mut statement = conn.prepare_cached(
-            "SELECT seq, notification_id, read_state, user_action_state, deleted, group_name
-             FROM changes WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?;
+        let mut statement = conn.prepare_cached(sql!("changes_since_select_changes"))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(params![user, after, limit], |row| {
             let read: Option<String> = row.get(2)?;
@@ -595,29 +512,23 @@ impl SqliteStore {
     ) -> Result<Vec<(String, OnDevice)>, StoreError> {
         let conn = self.read();
         let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
-        let mut statement = conn.prepare_cached(
-            "SELECT d.subscription_id, n.id, n.group_name,
-                    n.read_state = 'unread' AND n.user_action_state <> 'dismissed',
-                    n.updated_at, n.expires_at, n.display_until
-             FROM notifications n
-             JOIN deliveries d ON d.notification_id = n.id AND d.state = 'sent'
-             JOIN subscriptions s ON s.id = d.subscription_id AND s.endpoint IS NOT NULL
-             WHERE n.user_id = ?1 AND n.group_name IN (SELECT value FROM json_each(?2))
-               AND (?3 IS NULL OR d.subscription_id = ?3)",
+        let mut statement = conn.prepare_cached(sql!("on_devices"))?;
+        let rows = statement.query_map(
+            params![user, groups, subscription, DeliveryState::Sent.as_str()],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    OnDevice {
+                        id: row.get(1)?,
+                        group: row.get(2)?,
+                        counts: row.get(3)?,
+                        posted: row.get(4)?,
+                        expiration: row.get(5)?,
+                        display_until: row.get(6)?,
+                    },
+                ))
+            },
         )?;
-        let rows = statement.query_map(params![user, groups, subscription], |row| {
-            Ok((
-                row.get(0)?,
-                OnDevice {
-                    id: row.get(1)?,
-                    group: row.get(2)?,
-                    counts: row.get(3)?,
-                    posted: row.get(4)?,
-                    expiration: row.get(5)?,
-                    display_until: row.get(6)?,
-                },
-            ))
-        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -631,15 +542,8 @@ impl SqliteStore {
         let mut queued = 0;
         for subscription in subscriptions {
             queued += tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (subscription_id, notification_id, kind, state,
-                         next_attempt_at, created_at, updated_at, user_id, push_host)
-                     SELECT id, NULL, 'changes', 'queued', ?2, ?2, ?2, user_id,
-                         COALESCE(push_host, '') FROM subscriptions
-                     WHERE id = ?1 AND endpoint IS NOT NULL
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![subscription, now])?;
+                .prepare_cached(sql!("queue_change_pushes"))?
+                .execute(params![subscription, now, DeliveryState::Queued.as_str()])?;
         }
         tx.commit()?;
         Ok(queued)
@@ -648,7 +552,7 @@ impl SqliteStore {
     pub fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .read()
-            .prepare_cached("SELECT body, version FROM preferences WHERE user_id = ?1")?
+            .prepare_cached(sql!("preferences"))?
             .query_row(params![user], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
     }
@@ -663,13 +567,11 @@ impl SqliteStore {
         let conn = self.lock();
         let changed = match expected {
             None => conn.execute(
-                "INSERT INTO preferences (user_id, body, version, updated_at)
-                 VALUES (?1, ?2, 1, ?3) ON CONFLICT (user_id) DO NOTHING",
+                sql!("put_preferences_insert_preferences"),
                 params![user, body, now],
             )?,
             Some(version) => conn.execute(
-                "UPDATE preferences SET body = ?2, version = version + 1, updated_at = ?3
-                 WHERE user_id = ?1 AND version = ?4",
+                sql!("put_preferences_update_preferences"),
                 params![user, body, now, version],
             )?,
         };
@@ -684,20 +586,14 @@ impl SqliteStore {
     ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
         let conn = self.read();
         let exists = conn
-            .prepare_cached(
-                "SELECT 1 FROM notifications WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
-            )?
+            .prepare_cached(sql!("deliveries_select_notifications"))?
             .query_row(params![id, user, now], |_| Ok(()))
             .optional()?
             .is_some();
         if !exists {
             return Ok(None);
         }
-        let mut statement = conn.prepare_cached(
-            "SELECT subscription_id, state, attempts, last_status, reason, next_attempt_at,
-                    updated_at
-             FROM deliveries WHERE notification_id = ?1 ORDER BY subscription_id",
-        )?;
+        let mut statement = conn.prepare_cached(sql!("deliveries_select_deliveries"))?;
         let rows = statement.query_map(params![id], |row| {
             let state: String = row.get(1)?;
             Ok(delivery_info(
@@ -718,13 +614,10 @@ impl SqliteStore {
     pub fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
-        let purged = tx.execute(
-            "DELETE FROM notifications WHERE expires_at <= ?1",
-            params![now],
-        )?;
-        tx.execute("DELETE FROM changes WHERE expires_at <= ?1", params![now])?;
+        let purged = tx.execute(sql!("purge_expired_delete_notifications"), params![now])?;
+        tx.execute(sql!("purge_expired_delete_changes"), params![now])?;
         tx.execute(
-            "DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= ?1",
+            sql!("purge_expired_delete_deliveries"),
             params![now - CHANGE_PUSH_LIFETIME],
         )?;
         tx.commit()?;
@@ -749,38 +642,12 @@ impl SqliteStore {
         let mut claimed = self.claims();
         // The ids and names to leave out travel as JSON, so the statement stays cached.
         let skip = json_ids(&claimed);
-        let mut statement = conn.prepare_cached(&format!(
-            "WITH candidates AS (
-                 SELECT id, user_id, push_host, next_attempt_at FROM deliveries
-                 WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1
-                   AND id NOT IN (SELECT value FROM json_each(?3))
-                   AND user_id NOT IN (SELECT value FROM json_each(?4))
-                   AND push_host NOT IN (SELECT value FROM json_each(?5))
-                 ORDER BY next_attempt_at LIMIT ?6
-             ), turns AS (
-                 SELECT id, next_attempt_at,
-                     row_number() OVER (PARTITION BY user_id ORDER BY next_attempt_at, id)
-                         AS user_turn,
-                     row_number() OVER (PARTITION BY push_host ORDER BY next_attempt_at, id)
-                         AS host_turn,
-                     COALESCE((SELECT value FROM json_each(?7) WHERE key = user_id), ?9)
-                         AS user_room,
-                     COALESCE((SELECT value FROM json_each(?8) WHERE key = push_host), ?10)
-                         AS host_room
-                 FROM candidates
-             ), chosen AS (
-                 SELECT id, user_turn, next_attempt_at FROM turns
-                 WHERE user_turn <= user_room AND host_turn <= host_room
-                 ORDER BY user_turn, next_attempt_at, id LIMIT ?2
-             )
-             SELECT {}
-             FROM chosen c
-             JOIN deliveries d ON d.id = c.id
-             JOIN subscriptions s ON s.id = d.subscription_id
-             LEFT JOIN notifications n ON n.id = d.notification_id
-             ORDER BY c.user_turn, c.next_attempt_at, c.id",
-            due_columns()
-        ))?;
+        // A change-only push has no notification (its lifetime is the queue's, ?11), and
+        // every push carries the subscription's changes since its last (at most ?12) and the
+        // user's unread count at ?1 (now): the user's counter, less the unread notifications
+        // that expired and are not purged yet (a range of the user's expiry index, a
+        // minute's worth at most), so that its cost does not grow with the feed.
+        let mut statement = conn.prepare_cached(sql!("claim_due"))?;
         let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
         let rows = statement.query_map(
             params![
@@ -793,7 +660,9 @@ impl SqliteStore {
                 shares.user_rooms_json(),
                 shares.host_rooms_json(),
                 count(shares.per_user),
-                count(shares.per_host)
+                count(shares.per_host),
+                CHANGE_PUSH_LIFETIME,
+                count(usernotify::core::sync::MAX_CHANGES_PER_PUSH)
             ],
             due_delivery,
         )?;
@@ -815,14 +684,7 @@ impl SqliteStore {
     pub fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
         let conn = self.read();
         let skip = json_ids(&self.claims());
-        let mut statement = conn.prepare_cached(
-            "SELECT next_attempt_at FROM deliveries
-             WHERE state IN ('queued', 'retrying')
-               AND id NOT IN (SELECT value FROM json_each(?1))
-               AND user_id NOT IN (SELECT value FROM json_each(?2))
-               AND push_host NOT IN (SELECT value FROM json_each(?3))
-             ORDER BY next_attempt_at LIMIT 1",
-        )?;
+        let mut statement = conn.prepare_cached(sql!("next_due"))?;
         Ok(statement
             .query_row(
                 params![skip, shares.full_users_json(), shares.full_hosts_json()],
@@ -832,7 +694,7 @@ impl SqliteStore {
     }
 
     pub fn pending_deliveries(&self) -> Result<usize, StoreError> {
-        self.count("SELECT COUNT(*) FROM deliveries WHERE state IN ('queued', 'retrying')")
+        self.count(sql!("pending_deliveries"))
     }
 
     pub fn record_outcomes(
@@ -845,12 +707,7 @@ impl SqliteStore {
         let mut forgotten = Vec::new();
         for outcome in outcomes {
             let (state, status, reason, next_at) = outcome.row();
-            tx.prepare_cached(
-                "UPDATE deliveries SET state = ?2, attempts = ?3, last_status = ?4, reason = ?5,
-                     next_attempt_at = COALESCE(?6, next_attempt_at), updated_at = ?7
-                 WHERE id = ?1",
-            )?
-            .execute(params![
+            tx.prepare_cached(sql!("record_outcome"))?.execute(params![
                 outcome.delivery_id,
                 state.as_str(),
                 outcome.attempts,
@@ -872,25 +729,15 @@ impl SqliteStore {
                     unanswered: Some(subscription_id),
                     ..
                 } => {
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET next_attempt_at = ?3
-                         WHERE subscription_id = ?1 AND id <> ?2
-                           AND state IN ('queued', 'retrying') AND next_attempt_at < ?3",
-                    )?
-                    .execute(params![
-                        subscription_id,
-                        outcome.delivery_id,
-                        next_at
-                    ])?;
+                    tx.prepare_cached(sql!("record_outcomes_rest_unanswered"))?
+                        .execute(params![subscription_id, outcome.delivery_id, next_at])?;
                 }
                 _ => {}
             }
         }
         for (subscription, seq) in Attempted::cursors(outcomes) {
-            tx.prepare_cached(
-                "UPDATE subscriptions SET changes_seq = MAX(changes_seq, ?2) WHERE id = ?1",
-            )?
-            .execute(params![subscription, seq])?;
+            tx.prepare_cached(sql!("record_outcomes_cursor"))?
+                .execute(params![subscription, seq])?;
         }
         tx.commit()?;
         drop(conn);
@@ -1133,16 +980,15 @@ fn json_ids(ids: &HashSet<i64>) -> String {
 /// False when it was already forgotten.
 fn forget_subscription(tx: &Transaction<'_>, id: &str, now: Millis) -> Result<bool, StoreError> {
     let changed = tx
-        .prepare_cached(
-            "UPDATE subscriptions SET endpoint = NULL, p256dh = NULL, auth = NULL, gone_at = ?2
-             WHERE id = ?1 AND endpoint IS NOT NULL",
-        )?
+        .prepare_cached(sql!("forget_subscription_update_subscriptions"))?
         .execute(params![id, now])?;
-    tx.prepare_cached(
-        "UPDATE deliveries SET state = 'gone', reason = 'subscription-gone', updated_at = ?2
-         WHERE subscription_id = ?1 AND state IN ('queued', 'retrying')",
-    )?
-    .execute(params![id, now])?;
+    tx.prepare_cached(sql!("forget_subscription_update_deliveries"))?
+        .execute(params![
+            id,
+            now,
+            DeliveryState::Gone.as_str(),
+            reasons::SUBSCRIPTION_GONE
+        ])?;
     Ok(changed > 0)
 }
 
@@ -1155,14 +1001,8 @@ fn log_deletion(
     expires_at: Millis,
 ) -> Result<LoggedChange, StoreError> {
     let seq = next_change_seq(tx, user)?;
-    tx.prepare_cached(
-        "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
-             deleted, group_name, expires_at)
-         VALUES (?1, ?2, ?3, NULL, NULL, 1, ?4, ?5)
-         ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
-             read_state = NULL, user_action_state = NULL, deleted = 1",
-    )?
-    .execute(params![user, id, seq, group, expires_at])?;
+    tx.prepare_cached(sql!("log_deletion"))?
+        .execute(params![user, id, seq, group, expires_at])?;
     Ok(LoggedChange::from_row(
         seq,
         id.to_owned(),
@@ -1183,9 +1023,7 @@ fn evict_oldest(
     max: usize,
 ) -> Result<Vec<LoggedChange>, StoreError> {
     let held: i64 = tx
-        .prepare_cached(
-            "SELECT COALESCE(SUM(notifications), 0) FROM feed_counts WHERE user_id = ?1",
-        )?
+        .prepare_cached(sql!("evict_oldest_select_feed_counts"))?
         .query_row(params![user], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
@@ -1194,12 +1032,7 @@ fn evict_oldest(
         return Ok(Vec::new());
     }
     let evicted: Vec<(String, Option<String>, Millis)> = tx
-        .prepare_cached(
-            "DELETE FROM notifications WHERE id IN (
-                 SELECT id FROM notifications WHERE user_id = ?1 AND id <> ?2
-                 ORDER BY seq LIMIT ?3)
-             RETURNING id, group_name, expires_at",
-        )?
+        .prepare_cached(sql!("evict_oldest_delete_notifications"))?
         .query_map(params![user, kept, over], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
@@ -1246,10 +1079,7 @@ fn due_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<DueDelivery> {
 /// numbers are committed in order.
 fn next_change_seq(tx: &Transaction<'_>, user: &str) -> Result<i64, StoreError> {
     Ok(tx
-        .prepare_cached(
-            "INSERT INTO change_heads (user_id, seq) VALUES (?1, 1)
-             ON CONFLICT (user_id) DO UPDATE SET seq = seq + 1 RETURNING seq",
-        )?
+        .prepare_cached(sql!("next_change_seq"))?
         .query_row(params![user], |row| row.get(0))?)
 }
 
@@ -1262,15 +1092,7 @@ fn log_change(
     group: Option<&str>,
     expires_at: Millis,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO changes (user_id, notification_id, seq, read_state, user_action_state,
-             deleted, group_name, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
-         ON CONFLICT (user_id, notification_id) DO UPDATE SET seq = excluded.seq,
-             read_state = excluded.read_state, user_action_state = excluded.user_action_state,
-             deleted = 0, group_name = excluded.group_name, expires_at = excluded.expires_at",
-    )?
-    .execute(params![
+    tx.prepare_cached(sql!("log_change"))?.execute(params![
         user,
         item.id,
         seq,
@@ -1285,7 +1107,7 @@ fn log_change(
 /// A counter that orders the feed: a post or an update makes a notification the newest.
 fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     Ok(tx
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications")?
+        .prepare_cached(sql!("next_seq"))?
         .query_row([], |row| row.get(0))?)
 }
 
@@ -1307,7 +1129,7 @@ fn setup(conn: &Connection) -> Result<(), StoreError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version: i64 = conn.query_row(sql!("user_version"), [], |row| row.get(0))?;
     if version > known {
         return Err(StoreError::SchemaTooNew {
             found: version,
