@@ -23,16 +23,16 @@ use usernotify::core::{
     format_iso8601, Field, InvalidNotification, Json, Millis, Notification, Priority,
 };
 
-use crate::body::{check_encoding, parse_json, read_body};
+use crate::body::{parse_json, read_body};
 use crate::clock::now_millis;
 use crate::config::StaticDir;
+use crate::deliveries::DeliveryInfo;
 use crate::egress::PushPolicy;
 use crate::error::{graph_error_body, ApiError, InternalError};
+use crate::identity::{Caller, SubscriptionHeader};
 use crate::ids::{looks_like_id, new_id};
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
-use crate::store::{
-    DeliveryInfo, FeedItem, LoggedChange, NewSubscription, Registration, SubscriptionInfo,
-};
+use crate::store::{FeedItem, LoggedChange, NewSubscription, Registration, SubscriptionInfo};
 use crate::{openapi, ops, AppState};
 
 /// The header naming the user notification subscription a post is for.
@@ -380,9 +380,9 @@ fn subscription_body(info: &SubscriptionInfo) -> Value {
 async fn create_subscription(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Caller(user): Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let subscription = read_subscription(&parse_json(&bytes)?, state.push_policy())?;
     let candidate = new_id()?;
@@ -436,10 +436,9 @@ fn demo_curl(base: &str, token: &str, info: &SubscriptionInfo, now: i64) -> Stri
 
 async fn delete_subscription(
     State(state): State<AppState>,
-    headers: HeaderMap,
     id: ResourceId,
+    Caller(user): Caller,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let id = id.checked()?;
     // Another user's subscription looks exactly like one that does not exist.
     match state.db().delete_subscription(user, id).await? {
@@ -474,10 +473,12 @@ fn odata_context(base: &str, user: &str, entity: bool) -> String {
 /// `POST /me/notifications`, its answers counted by status for `/metrics`.
 async fn create_notification(
     State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    uns: Result<SubscriptionHeader, ApiError>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let response = post_notification(&state, headers, body)
+    let response = post_notification(&state, caller, uns, headers, body)
         .await
         .into_response();
     state.metrics().post_answered(response.status().as_u16());
@@ -486,18 +487,13 @@ async fn create_notification(
 
 async fn post_notification(
     state: &AppState,
+    caller: Result<Caller, ApiError>,
+    uns: Result<SubscriptionHeader, ApiError>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
-    check_encoding(&headers)?;
-    let uns = headers
-        .get(X_UNS)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .ok_or(ApiError::MissingUns)?
-        .to_owned();
+    let Caller(user) = caller?;
+    let SubscriptionHeader(uns) = uns?;
     let bytes = read_body(&headers, body).await?;
     let json = parse_json(&bytes)?;
     let now = now_millis();
@@ -753,8 +749,8 @@ async fn list_notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    Caller(user): Caller,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let page = PageQuery::read(query.as_deref())?;
     let now = now_millis();
     let listed = state
@@ -826,9 +822,9 @@ async fn update_notification(
     State(state): State<AppState>,
     headers: HeaderMap,
     id: ResourceId,
+    Caller(user): Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let (read_state, action_state) = read_state_patch(&parse_json(&bytes)?)?;
     let id = id.checked()?;
@@ -846,10 +842,9 @@ async fn update_notification(
 
 async fn delete_notification(
     State(state): State<AppState>,
-    headers: HeaderMap,
     id: ResourceId,
+    Caller(user): Caller,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let id = id.checked()?;
     let change = state
         .db()
@@ -928,8 +923,8 @@ const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15
 async fn change_stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Caller(user): Caller,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let after = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
@@ -1036,9 +1031,8 @@ impl ChangeStream {
 /// `GET /me/notificationPreferences`: the user's preferences (the defaults until set).
 async fn get_preferences(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Caller(user): Caller,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let (preferences, _) = crate::preferences::load(state.db(), &user).await?;
     Ok(json_text(preferences.to_json()))
 }
@@ -1050,9 +1044,9 @@ async fn get_preferences(
 async fn patch_preferences(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Caller(user): Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let bytes = read_body(&headers, body).await?;
     let patch = parse_json(&bytes)?;
     // Two requests at once: the second reads again and applies its patch to the first's.
@@ -1089,10 +1083,9 @@ pub(crate) fn json_text(text: impl IntoResponse) -> Response {
 /// user's subscriptions (CONTRACT §5).
 async fn list_deliveries(
     State(state): State<AppState>,
-    headers: HeaderMap,
     id: ResourceId,
+    Caller(user): Caller,
 ) -> Result<Response, ApiError> {
-    let user = state.gate().admit(&headers, Instant::now()).await?;
     let id = id.checked()?;
     let deliveries = state
         .db()

@@ -34,6 +34,7 @@ use usernotify::core::{Millis, Notification};
 
 use crate::changes::ChangeHub;
 use crate::clock::now_millis;
+use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState};
 
 pub use postgres::PgStore;
 pub use sqlite::{SqliteBackend, SqliteStore};
@@ -433,148 +434,6 @@ pub struct StateUpdated {
     pub change: Option<LoggedChange>,
 }
 
-/// Where one delivery stands (`GET /me/notifications/{id}/deliveries`, CONTRACT §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Waiting for its first attempt.
-    Queued,
-    /// Failed transiently; tried again at `next_attempt_at`.
-    Retrying,
-    /// The push service accepted it (2xx).
-    Sent,
-    /// Given up; `reason` says why.
-    Failed,
-    /// The push service said the subscription no longer exists (404/410).
-    Gone,
-    /// Never sent: the notification's policy or host leaves this subscription out, the
-    /// user's preferences withhold it, or a push that only carries changes would leave
-    /// nothing visible when its turn came.
-    Skipped,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Queued => "queued",
-            DeliveryState::Retrying => "retrying",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Gone => "gone",
-            DeliveryState::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryState> {
-        Some(match text {
-            "queued" => DeliveryState::Queued,
-            "retrying" => DeliveryState::Retrying,
-            "sent" => DeliveryState::Sent,
-            "failed" => DeliveryState::Failed,
-            "gone" => DeliveryState::Gone,
-            "skipped" => DeliveryState::Skipped,
-            _ => return None,
-        })
-    }
-
-    /// Still in the queue: an attempt is to come.
-    pub fn is_pending(self) -> bool {
-        matches!(self, DeliveryState::Queued | DeliveryState::Retrying)
-    }
-}
-
-/// One row of `GET /me/notifications/{id}/deliveries`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryInfo {
-    pub subscription_id: String,
-    pub state: DeliveryState,
-    pub attempts: u32,
-    pub last_status: Option<u16>,
-    pub reason: Option<String>,
-    /// When the next attempt is due, while the delivery is queued or retrying.
-    pub next_attempt_at: Option<Millis>,
-    pub updated_at: Millis,
-}
-
-/// What an attempt does to its delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The push service accepted it.
-    Sent { status: u16 },
-    /// The push service accepted it once it was sent as the smallest body that still shows
-    /// the notification (the whole one was refused as too large); recorded as `sent` with
-    /// the reason `trimmed-to-fit`.
-    SentSmaller { status: u16 },
-    /// Try again at `next_at`.
-    Retry {
-        status: Option<u16>,
-        reason: Option<&'static str>,
-        next_at: Millis,
-        /// The subscription whose endpoint did not answer (a timeout, no connection): its
-        /// other deliveries wait until `next_at` too, instead of each holding a sender until
-        /// it fails the same way.
-        unanswered: Option<String>,
-    },
-    /// Given up for good: refused, expired, unbuildable, or out of attempts.
-    Failed {
-        status: Option<u16>,
-        reason: &'static str,
-    },
-    /// The push service said the subscription no longer exists: forget it, and every
-    /// delivery still queued for it is gone too.
-    SubscriptionGone {
-        status: Option<u16>,
-        subscription_id: String,
-    },
-    /// Not sent after all (a push that only carries changes, with nothing left to carry or
-    /// nothing it would leave visible).
-    Skipped { reason: &'static str },
-}
-
-/// The outcome of one attempt, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempted {
-    pub delivery_id: i64,
-    /// Attempts made so far, this one included.
-    pub attempts: u32,
-    pub verdict: Verdict,
-    /// The push carried the subscription's changes up to this `seq`: once it is sent, the
-    /// next push carries only later ones.
-    pub changes_through: Option<(String, i64)>,
-}
-
-impl Attempted {
-    /// The delivery's state, last status and reason after this attempt.
-    fn row(
-        &self,
-    ) -> (
-        DeliveryState,
-        Option<u16>,
-        Option<&'static str>,
-        Option<Millis>,
-    ) {
-        match &self.verdict {
-            Verdict::Sent { status } => (DeliveryState::Sent, Some(*status), None, None),
-            Verdict::SentSmaller { status } => (
-                DeliveryState::Sent,
-                Some(*status),
-                Some(crate::shrink::TRIMMED_TO_FIT),
-                None,
-            ),
-            Verdict::Retry {
-                status,
-                reason,
-                next_at,
-                ..
-            } => (DeliveryState::Retrying, *status, *reason, Some(*next_at)),
-            Verdict::Failed { status, reason } => {
-                (DeliveryState::Failed, *status, Some(reason), None)
-            }
-            Verdict::SubscriptionGone { status, .. } => (DeliveryState::Gone, *status, None, None),
-            Verdict::Skipped { reason } => (DeliveryState::Skipped, None, Some(reason), None),
-        }
-    }
-}
-
 /// Deliveries waiting for an attempt (`/metrics`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
@@ -582,55 +441,6 @@ pub struct QueueStats {
     pub depth: u64,
     /// How long the oldest of them has waited since it was queued; 0 when none waits.
     pub oldest_age_ms: u64,
-}
-
-/// Why a delivery in the queue is still there when its notification expired, or could not
-/// be tried: the reasons a `failed` delivery carries (documented in docs/service.md).
-pub mod reasons {
-    /// The push service refused the message for good (a 4xx other than 404, 410, 429).
-    pub const REFUSED: &str = "push-service-refused";
-    /// The push service refused the VAPID credentials (401/403): a configuration problem.
-    pub const VAPID_REFUSED: &str = "vapid-refused";
-    /// The notification expired before it could be delivered.
-    pub const EXPIRED: &str = "expired";
-    /// The next retry would come after the notification expires.
-    pub const EXPIRES_BEFORE_RETRY: &str = "expires-before-retry";
-    /// `DeliverySettings::max_attempts` transient failures in a row.
-    pub const TOO_MANY_ATTEMPTS: &str = "too-many-attempts";
-    /// Skipped: the notification's `targetPolicy` names no web platform.
-    pub const TARGET_POLICY: &str = "target-policy";
-    /// Skipped: the subscription's `targetHostName` differs from the notification's.
-    pub const TARGET_HOST: &str = "target-host";
-    /// Gone: the subscription was already reported gone when the post came.
-    pub const SUBSCRIPTION_GONE: &str = "subscription-gone";
-    /// Skipped: the user muted the notification's group.
-    pub const MUTED: &str = "muted";
-    /// Skipped: it was quiet hours in the user's time zone.
-    pub const QUIET_HOURS: &str = "quiet-hours";
-    /// Skipped, a push that only carries changes: an earlier push carried them already.
-    pub const NO_CHANGES: &str = "no-changes";
-    /// Skipped, a push that only carries changes: it would have left nothing visible.
-    pub const NOTHING_VISIBLE: &str = "nothing-visible";
-}
-
-impl Attempted {
-    /// The subscriptions whose change cursor a round of sent pushes moves, each to the
-    /// newest change it carried.
-    fn cursors(outcomes: &[Attempted]) -> Vec<(String, i64)> {
-        let mut cursors: Vec<(String, i64)> = Vec::new();
-        for outcome in outcomes {
-            let (Verdict::Sent { .. }, Some((subscription, seq))) =
-                (&outcome.verdict, &outcome.changes_through)
-            else {
-                continue;
-            };
-            match cursors.iter_mut().find(|(id, _)| id == subscription) {
-                Some((_, newest)) => *newest = (*newest).max(*seq),
-                None => cursors.push((subscription.clone(), *seq)),
-            }
-        }
-        cursors
-    }
 }
 
 /// How the senders of this process are shared out when it claims deliveries: no user and no

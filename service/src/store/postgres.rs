@@ -33,11 +33,12 @@ use sqlx::Row;
 use tokio::sync::{watch, Notify};
 use usernotify::core::{Millis, Notification};
 
+use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+
 use super::{
-    delivery_info, queue_stats, reasons, stored_resource, Attempted, ChangeHub, ClaimShares,
-    DbSettings, DeliveryInfo, DeliveryState, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange,
-    NewSubscription, OnDevice, QueueStats, Registration, Saved, StateUpdated, Store, StoreError,
-    StoreFuture, SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, ChangeHub, ClaimShares, DbSettings, DueDelivery,
+    FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration,
+    Saved, StateUpdated, Store, StoreError, StoreFuture, SubscriptionInfo, CHANGE_PUSH_LIFETIME,
 };
 
 /// A statement of this backend, from its file in `sql/postgres/` (beside the other
@@ -736,7 +737,7 @@ impl PgStore {
         let mut resting: Vec<String> = Vec::new();
         let mut resting_until: Vec<i64> = Vec::new();
         for outcome in outcomes {
-            let (state, status, reason, next_at) = outcome.row();
+            let (state, status, reason, next_at) = outcome.stored();
             ids.push(outcome.delivery_id);
             states.push(state.as_str().to_owned());
             attempts.push(i32::try_from(outcome.attempts).unwrap_or(i32::MAX));

@@ -17,11 +17,12 @@ use rusqlite::{
 };
 use usernotify::core::{Millis, Notification};
 
+use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+
 use super::{
-    delivery_info, queue_stats, reasons, stored_resource, Attempted, ClaimShares, DeliveryInfo,
-    DeliveryState, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription,
-    OnDevice, QueueStats, Registration, Saved, StateUpdated, Store, StoreError, StoreFuture,
-    SubscriptionInfo, Verdict, CHANGE_PUSH_LIFETIME,
+    delivery_info, queue_stats, stored_resource, ClaimShares, DueDelivery, FanOut, FeedItem,
+    FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration, Saved,
+    StateUpdated, Store, StoreError, StoreFuture, SubscriptionInfo, CHANGE_PUSH_LIFETIME,
 };
 
 /// Reader connections beside the writer: enough that readers do not wait for each other on
@@ -706,7 +707,7 @@ impl SqliteStore {
         let tx = write_transaction(&mut conn)?;
         let mut forgotten = Vec::new();
         for outcome in outcomes {
-            let (state, status, reason, next_at) = outcome.row();
+            let (state, status, reason, next_at) = outcome.stored();
             tx.prepare_cached(sql!("record_outcome"))?.execute(params![
                 outcome.delivery_id,
                 state.as_str(),
@@ -1169,7 +1170,7 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use crate::store::DeliveryState;
+    use crate::deliveries::DeliveryState;
     use std::os::unix::fs::PermissionsExt;
 
     const NOW: Millis = 1_700_000_000_000;

@@ -1,152 +1,33 @@
-//! The fan-out worker: sends queued deliveries, retries transient failures with backoff
-//! (honouring `Retry-After`), forgets subscriptions the push service says are gone.
-//!
-//! The queue lives in the database, so a restart loses nothing: the worker simply finds the
-//! deliveries still due when it starts. On PostgreSQL every replica runs a worker on the
-//! one shared queue; each claims what it sends (see `store::postgres`).
-//!
-//! When the service gives up on a delivery (state `failed`, with its `reason`): the push
-//! service refused it for good (a 4xx other than 404, 410 and 429: `push-service-refused`,
-//! or `vapid-refused` for 401/403); the notification expired before it could be sent
-//! (`expired`) or before the next retry would come (`expires-before-retry`); or
-//! `DeliverySettings::max_attempts` transient failures (429, 5xx, no answer) came in a row
-//! (`too-many-attempts`).
+//! The worker: claims due deliveries, sends them, records what each attempt did.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::RETRY_AFTER;
-use reqwest::StatusCode;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use usernotify::core::sync::change_push_visible_until;
 use usernotify::core::Millis;
 
+use super::attempt::{
+    backoff, classify, parse_retry_after, reasons, Attempted, PushResult, Verdict,
+};
+use super::holdings::Holdings;
 use crate::changes::push_body;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
 use crate::egress::{is_forbidden_address, PublicOnlyResolver, PushPolicy};
 use crate::metrics::Metrics;
 use crate::push::{self, endpoint_tag, PushMessage};
-use crate::store::{reasons, Attempted, ClaimShares, Db, DueDelivery, Verdict};
+use crate::store::{ClaimShares, Db, DueDelivery};
 use crate::vapid::Vapid;
 
-/// The longest `Retry-After` honoured; beyond it a push service's hint is capped.
-const MAX_RETRY_AFTER_SECS: u64 = 24 * 3600;
 /// How often expired notifications are purged from the store.
 const PURGE_EVERY_MS: Millis = 60_000;
 /// The `Topic` of every push that only carries changes: a push service keeps only the
 /// newest one a device has not received yet.
 const CHANGES_TOPIC: &str = "usernotify-changes";
-
-/// What became of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered(u16),
-    /// Delivered as the smallest body that still shows the notification, after the push
-    /// service refused the whole one as too large (413).
-    DeliveredSmaller(u16),
-    /// 404 or 410: the subscription no longer exists.
-    Gone(u16),
-    /// 429, 5xx, or no answer: try again later (after `Retry-After` seconds when given).
-    Retry {
-        status: Option<u16>,
-        retry_after_secs: Option<u64>,
-    },
-    /// No answer (timeout, connection refused, TLS): retried like a 5xx.
-    Unreachable(&'static str),
-    /// Any other answer: the push service refused this message for good.
-    Rejected(u16),
-    /// The notification expired before it could be sent.
-    Expired,
-    /// The request could not be built (bad stored keys or endpoint).
-    Unbuildable(&'static str),
-    /// The endpoint's name resolved to no address the service may connect to (a private
-    /// one, e.g. rebound by its DNS): not retried.
-    Forbidden,
-    /// The subscription was reported gone after this delivery was queued: nothing to send.
-    AlreadyGone,
-    /// A push that only carries changes, not sent after all (its reason): an earlier push
-    /// carried them, or it would leave nothing visible on the device by now.
-    NotSent(&'static str),
-}
-
-impl Outcome {
-    /// Whether the push host answered (`Some(true)`, any status), did not (`Some(false)`: a
-    /// timeout, no connection), or was never asked (`None`).
-    fn host_answered(&self) -> Option<bool> {
-        match self {
-            Outcome::Delivered(_)
-            | Outcome::DeliveredSmaller(_)
-            | Outcome::Gone(_)
-            | Outcome::Rejected(_)
-            | Outcome::Retry { .. } => Some(true),
-            Outcome::Unreachable("store") => None,
-            Outcome::Unreachable(_) => Some(false),
-            Outcome::Expired
-            | Outcome::Unbuildable(_)
-            | Outcome::Forbidden
-            | Outcome::AlreadyGone
-            | Outcome::NotSent(_) => None,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Outcome::Delivered(_) | Outcome::DeliveredSmaller(_) => "delivered",
-            Outcome::Gone(_) | Outcome::AlreadyGone => "subscription-gone",
-            Outcome::Retry { .. } | Outcome::Unreachable(_) => "retry",
-            Outcome::Rejected(_) => "rejected",
-            Outcome::Expired => "expired",
-            Outcome::Unbuildable(_) => "unbuildable",
-            Outcome::Forbidden => "forbidden",
-            Outcome::NotSent(_) => "skipped",
-        }
-    }
-}
-
-/// Classifies a push service's answer (RFC 8030 §5 and §8.3). A 406 is Microsoft's push
-/// service throttling the sender (its documentation says to retry after `Retry-After`), so
-/// it is retried like a 429.
-pub fn classify(status: StatusCode, retry_after_secs: Option<u64>) -> Outcome {
-    let code = status.as_u16();
-    if status.is_success() {
-        Outcome::Delivered(code)
-    } else if code == 404 || code == 410 {
-        Outcome::Gone(code)
-    } else if code == 429 || code == 406 || status.is_server_error() {
-        Outcome::Retry {
-            status: Some(code),
-            retry_after_secs,
-        }
-    } else {
-        Outcome::Rejected(code)
-    }
-}
-
-/// `Retry-After` as seconds from now: delta-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<u64> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(seconds.min(MAX_RETRY_AFTER_SECS));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(now)
-            .map(|wait| wait.as_secs().min(MAX_RETRY_AFTER_SECS))
-            .unwrap_or(0),
-    )
-}
-
-/// The delay before attempt `attempts + 1` when the push service gave no hint.
-pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempts.min(20));
-    settings
-        .backoff_base
-        .saturating_mul(factor)
-        .min(settings.backoff_max)
-}
 
 /// Everything the worker needs; cheap to clone into each send task.
 #[derive(Clone)]
@@ -196,7 +77,7 @@ impl Deliverer {
     /// were in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limit = self.settings.batch.max(1);
-        let mut sending: JoinSet<(DueDelivery, Outcome)> = JoinSet::new();
+        let mut sending: JoinSet<(DueDelivery, PushResult)> = JoinSet::new();
         // Deliveries being sent, by task (id, user, push host), so a task that fails can
         // give its claim and its share back.
         let mut in_flight: HashMap<tokio::task::Id, (i64, String, String)> = HashMap::new();
@@ -427,11 +308,11 @@ impl Deliverer {
     /// One attempt: build the request purely, send it, classify the answer. A push service
     /// that refuses the body as too large (413) gets the notification once more, as the
     /// smallest body that still shows it ([`crate::shrink::minimal_body`]).
-    pub async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
+    pub async fn attempt(&self, delivery: &DueDelivery) -> PushResult {
         let (Some(endpoint), Some(p256dh), Some(auth)) =
             (&delivery.endpoint, &delivery.p256dh, &delivery.auth)
         else {
-            return Outcome::AlreadyGone;
+            return PushResult::AlreadyGone;
         };
         let now = now_millis();
         let rules = crate::shrink::rules_for(&delivery.push_host);
@@ -450,7 +331,7 @@ impl Deliverer {
         };
         let ttl_secs = u64::try_from((until.min(delivery.expires_at) - now) / 1000).unwrap_or(0);
         if ttl_secs == 0 {
-            return Outcome::Expired;
+            return PushResult::Expired;
         }
         let mut message = PushMessage {
             payload: &body,
@@ -459,7 +340,7 @@ impl Deliverer {
             topic,
         };
         let outcome = self.send(endpoint, p256dh, auth, &message).await;
-        if outcome != Outcome::Rejected(413) || delivery.changes_only {
+        if outcome != PushResult::Rejected(413) || delivery.changes_only {
             return outcome;
         }
         let smaller = match crate::shrink::minimal_body(&delivery.resource) {
@@ -468,7 +349,7 @@ impl Deliverer {
         };
         message.payload = smaller.as_bytes();
         match self.send(endpoint, p256dh, auth, &message).await {
-            Outcome::Delivered(status) => Outcome::DeliveredSmaller(status),
+            PushResult::Delivered(status) => PushResult::DeliveredSmaller(status),
             other => other,
         }
     }
@@ -480,7 +361,7 @@ impl Deliverer {
         p256dh: &[u8],
         auth: &[u8],
         message: &PushMessage<'_>,
-    ) -> Outcome {
+    ) -> PushResult {
         let request = match push::build_request(
             endpoint,
             p256dh,
@@ -493,7 +374,7 @@ impl Deliverer {
         .and_then(|request| reqwest::Request::try_from(request).map_err(|_| "bad-request-parts"))
         {
             Ok(request) => request,
-            Err(code) => return Outcome::Unbuildable(code),
+            Err(code) => return PushResult::Unbuildable(code),
         };
         let started = std::time::Instant::now();
         let answer = self.client.execute(request).await;
@@ -507,9 +388,9 @@ impl Deliverer {
                     .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
                 classify(response.status(), retry_after)
             }
-            Err(error) if is_forbidden_address(&error) => Outcome::Forbidden,
+            Err(error) if is_forbidden_address(&error) => PushResult::Forbidden,
             // reqwest's error text names the URL, which is a secret: keep only its kind.
-            Err(error) => Outcome::Unreachable(if error.is_timeout() {
+            Err(error) => PushResult::Unreachable(if error.is_timeout() {
                 "timeout"
             } else if error.is_connect() {
                 "connect"
@@ -528,11 +409,11 @@ impl Deliverer {
         delivery: &DueDelivery,
         now: Millis,
         max_json: usize,
-    ) -> Result<(Vec<u8>, Millis), Outcome> {
+    ) -> Result<(Vec<u8>, Millis), PushResult> {
         if delivery.changes.is_empty() {
-            return Err(Outcome::NotSent(reasons::NO_CHANGES));
+            return Err(PushResult::NotSent(reasons::NO_CHANGES));
         }
-        let user = delivery.user.clone().ok_or(Outcome::AlreadyGone)?;
+        let user = delivery.user.clone().ok_or(PushResult::AlreadyGone)?;
         let mut groups: Vec<String> = Vec::new();
         for group in delivery
             .changes
@@ -544,7 +425,7 @@ impl Deliverer {
             }
         }
         if groups.is_empty() {
-            return Err(Outcome::NotSent(reasons::NOTHING_VISIBLE));
+            return Err(PushResult::NotSent(reasons::NOTHING_VISIBLE));
         }
         let on_device = self
             .db
@@ -552,7 +433,7 @@ impl Deliverer {
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "reading what a change push would leave visible failed");
-                Outcome::Unreachable("store")
+                PushResult::Unreachable("store")
             })?;
         let on_device: Vec<_> = on_device.into_iter().map(|(_, shown)| shown).collect();
         let changed: Vec<(&str, Option<&str>)> = delivery
@@ -561,7 +442,7 @@ impl Deliverer {
             .map(|logged| (logged.change.id.as_str(), logged.group.as_deref()))
             .collect();
         let until = change_push_visible_until(&changed, &on_device, now)
-            .ok_or(Outcome::NotSent(reasons::NOTHING_VISIBLE))?;
+            .ok_or(PushResult::NotSent(reasons::NOTHING_VISIBLE))?;
         Ok((push_body(None, &delivery.changes, max_json), until))
     }
 
@@ -579,13 +460,13 @@ impl Deliverer {
     }
 
     /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).
-    fn verdict(&self, delivery: &DueDelivery, outcome: &Outcome) -> Attempted {
+    fn verdict(&self, delivery: &DueDelivery, outcome: &PushResult) -> Attempted {
         let attempts = delivery.attempts.saturating_add(1);
         let mut name = outcome.name();
         let verdict = match outcome {
-            Outcome::Delivered(code) => Verdict::Sent { status: *code },
-            Outcome::DeliveredSmaller(code) => Verdict::SentSmaller { status: *code },
-            Outcome::Rejected(code) => Verdict::Failed {
+            PushResult::Delivered(code) => Verdict::Sent { status: *code },
+            PushResult::DeliveredSmaller(code) => Verdict::SentSmaller { status: *code },
+            PushResult::Rejected(code) => Verdict::Failed {
                 status: Some(*code),
                 reason: if *code == 401 || *code == 403 {
                     reasons::VAPID_REFUSED
@@ -593,49 +474,42 @@ impl Deliverer {
                     reasons::REFUSED
                 },
             },
-            Outcome::Expired => Verdict::Failed {
+            PushResult::Expired => Verdict::Failed {
                 status: None,
                 reason: reasons::EXPIRED,
             },
-            Outcome::Unbuildable(code) => Verdict::Failed {
+            PushResult::Unbuildable(code) => Verdict::Failed {
                 status: None,
                 reason: code,
             },
-            Outcome::Forbidden => Verdict::Failed {
+            PushResult::Forbidden => Verdict::Failed {
                 status: None,
                 reason: "forbidden-address",
             },
-            Outcome::Gone(code) => Verdict::SubscriptionGone {
+            PushResult::Gone(code) => Verdict::SubscriptionGone {
                 status: Some(*code),
                 subscription_id: delivery.subscription_id.clone(),
             },
-            Outcome::AlreadyGone => Verdict::SubscriptionGone {
+            PushResult::AlreadyGone => Verdict::SubscriptionGone {
                 status: None,
                 subscription_id: delivery.subscription_id.clone(),
             },
-            Outcome::NotSent(reason) => Verdict::Skipped { reason },
-            Outcome::Retry {
+            PushResult::NotSent(reason) => Verdict::Skipped { reason },
+            PushResult::Retry {
                 status,
                 retry_after_secs,
             } => self.retry_or_give_up(delivery, attempts, *status, None, *retry_after_secs),
-            Outcome::Unreachable(why) => {
+            PushResult::Unreachable(why) => {
                 self.retry_or_give_up(delivery, attempts, None, Some(why), None)
             }
         };
         if matches!(verdict, Verdict::Failed { .. }) && name == "retry" {
             name = "gave-up";
         }
-        let (status, reason) = match &verdict {
-            Verdict::Sent { status } => (Some(*status), None),
-            Verdict::SentSmaller { status } => (Some(*status), Some(crate::shrink::TRIMMED_TO_FIT)),
-            Verdict::Retry { status, reason, .. } => (*status, *reason),
-            Verdict::Failed { status, reason } => (*status, Some(*reason)),
-            Verdict::SubscriptionGone { status, .. } => (*status, None),
-            Verdict::Skipped { reason } => (None, Some(*reason)),
-        };
+        let (_, status, reason, _) = verdict.stored();
         self.metrics.delivery(name);
         let reason = reason.unwrap_or_default();
-        if matches!(outcome, Outcome::Rejected(401 | 403)) {
+        if matches!(outcome, PushResult::Rejected(401 | 403)) {
             tracing::error!(
                 delivery = delivery.id,
                 subscription = %delivery.subscription_id,
@@ -716,182 +590,3 @@ impl Deliverer {
 const GATHER: Duration = Duration::from_millis(3);
 /// Outcomes recorded at once at most, whatever `GATHER` says.
 const GATHER_AT_MOST: usize = 64;
-
-/// How many timeouts or refused connections in a row make a push host rest.
-const STRIKES_BEFORE_REST: u32 = 3;
-/// The first rest of a push host that keeps timing out; it doubles with each rest after it.
-const FIRST_REST: Duration = Duration::from_secs(5);
-/// The longest rest.
-const LONGEST_REST: Duration = Duration::from_secs(300);
-
-/// What this process's senders hold, so that every claim shares them out: pushes in flight
-/// per user and per push host, and the push hosts resting after timeouts. A host that keeps
-/// timing out rests, its deliveries waiting in the queue without holding a sender, and is
-/// tried again after the rest (longer each time, until it answers).
-#[derive(Debug, Default)]
-pub struct Holdings {
-    users: HashMap<String, usize>,
-    hosts: HashMap<String, usize>,
-    strikes: HashMap<String, Strikes>,
-}
-
-#[derive(Debug, Default)]
-struct Strikes {
-    /// Timeouts or refused connections in a row.
-    count: u32,
-    /// Rests so far, since the host last answered.
-    rests: u32,
-    resting_until: Option<tokio::time::Instant>,
-}
-
-impl Holdings {
-    /// A push to `user` at `host` starts.
-    pub fn take(&mut self, user: &str, host: &str) {
-        *self.users.entry(user.to_owned()).or_default() += 1;
-        *self.hosts.entry(host.to_owned()).or_default() += 1;
-    }
-
-    /// A push to `user` at `host` ended; `answered`: the host answered (any status), or
-    /// `None` when the push never reached it (not built, a task that failed).
-    pub fn give_back(
-        &mut self,
-        user: &str,
-        host: &str,
-        answered: Option<bool>,
-        now: tokio::time::Instant,
-    ) {
-        for (map, key) in [(&mut self.users, user), (&mut self.hosts, host)] {
-            if let Some(count) = map.get_mut(key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    map.remove(key);
-                }
-            }
-        }
-        match answered {
-            Some(true) => {
-                self.strikes.remove(host);
-            }
-            Some(false) => {
-                let strikes = self.strikes.entry(host.to_owned()).or_default();
-                strikes.count += 1;
-                if strikes.count >= STRIKES_BEFORE_REST {
-                    let rest = FIRST_REST
-                        .saturating_mul(2u32.saturating_pow(strikes.rests.min(16)))
-                        .min(LONGEST_REST);
-                    strikes.resting_until = Some(now + rest);
-                    strikes.rests += 1;
-                    strikes.count = 0;
-                    tracing::warn!(
-                        host,
-                        rest_seconds = rest.as_secs(),
-                        "a push host keeps timing out: its pushes wait without holding a sender"
-                    );
-                }
-            }
-            None => {}
-        }
-    }
-
-    /// The room each user and host has now, for a claim.
-    pub fn shares(
-        &mut self,
-        settings: &DeliverySettings,
-        now: tokio::time::Instant,
-    ) -> ClaimShares {
-        let room = |held: &usize, share: usize| share.saturating_sub(*held);
-        let mut host_room: BTreeMap<String, usize> = self
-            .hosts
-            .iter()
-            .map(|(host, held)| (host.clone(), room(held, settings.per_host)))
-            .collect();
-        for (host, strikes) in &mut self.strikes {
-            match strikes.resting_until {
-                Some(until) if until > now => {
-                    host_room.insert(host.clone(), 0);
-                }
-                // Rested: tried again, and rests longer if it still does not answer.
-                Some(_) => strikes.resting_until = None,
-                None => {}
-            }
-        }
-        ClaimShares {
-            per_user: settings.per_user.max(1),
-            per_host: settings.per_host.max(1),
-            user_room: self
-                .users
-                .iter()
-                .map(|(user, held)| (user.clone(), room(held, settings.per_user)))
-                .collect(),
-            host_room,
-        }
-    }
-
-    /// When the first resting host may be tried again, if any rests.
-    pub fn rest_ends(&self, now: tokio::time::Instant) -> Option<Duration> {
-        self.strikes
-            .values()
-            .filter_map(|strikes| strikes.resting_until)
-            .filter(|until| *until > now)
-            .min()
-            .map(|until| until - now)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_classified_as_rfc_8030_says() {
-        assert_eq!(classify(StatusCode::CREATED, None), Outcome::Delivered(201));
-        assert_eq!(classify(StatusCode::GONE, None), Outcome::Gone(410));
-        assert_eq!(classify(StatusCode::NOT_FOUND, None), Outcome::Gone(404));
-        assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, Some(3)),
-            Outcome::Retry {
-                status: Some(429),
-                retry_after_secs: Some(3)
-            }
-        );
-        assert!(matches!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, None),
-            Outcome::Retry { .. }
-        ));
-        assert_eq!(
-            classify(StatusCode::NOT_ACCEPTABLE, Some(60)),
-            Outcome::Retry {
-                status: Some(406),
-                retry_after_secs: Some(60)
-            },
-            "Microsoft's throttling"
-        );
-        assert_eq!(
-            classify(StatusCode::PAYLOAD_TOO_LARGE, None),
-            Outcome::Rejected(413)
-        );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after("0", now), Some(0));
-        assert_eq!(parse_retry_after(" 120 ", now), Some(120));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(30));
-        assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let settings = DeliverySettings {
-            backoff_base: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(10),
-            ..DeliverySettings::default()
-        };
-        assert_eq!(backoff(&settings, 0), Duration::from_secs(2));
-        assert_eq!(backoff(&settings, 1), Duration::from_secs(4));
-        assert_eq!(backoff(&settings, 5), Duration::from_secs(10));
-        assert_eq!(backoff(&settings, 40), Duration::from_secs(10));
-    }
-}
