@@ -30,6 +30,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod metrics;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod preferences;
@@ -38,6 +39,7 @@ pub mod routes;
 pub mod server;
 pub mod shrink;
 pub mod store;
+pub mod subscriptions;
 pub mod vapid;
 
 use std::net::SocketAddr;

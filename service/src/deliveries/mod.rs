@@ -13,6 +13,7 @@
 //! (`too-many-attempts`).
 
 pub mod attempt;
+pub mod handler;
 pub mod holdings;
 pub mod worker;
 

@@ -14,6 +14,8 @@
 //! for a change made through this process, through PostgreSQL's LISTEN/NOTIFY (the store's
 //! one listener per process) for one made through another replica.
 
+pub mod stream;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 

@@ -6,6 +6,8 @@
 //! (`tzdb-bundle-always`), so that the service answers the same on a host or in a container
 //! without `/usr/share/zoneinfo`. What it costs is in `docs/cross-device.md`.
 
+pub mod handlers;
+
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use usernotify::core::preferences::{Preferences, Withheld};
