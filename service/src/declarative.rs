@@ -42,7 +42,7 @@ pub const MAX_APP_BADGE: u64 = i32::MAX as u64;
 /// members beside it (`web_push`, `notification`, `app_badge` when the user's unread count
 /// is known, `mutable`), or the resource alone when it has no visual content or target host
 /// (a declarative message needs a title and a URL), or when the declarative part cannot fit.
-pub fn push_body(resource: &str, app_badge: Option<u64>) -> String {
+pub fn with_declarative_members(resource: &str, app_badge: Option<u64>) -> String {
     dual_body(resource, app_badge).unwrap_or_else(|| resource.to_owned())
 }
 
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn the_body_is_the_resource_with_a_declarative_message_beside_it_that_meets_the_spec() {
         let stored = resource(rich());
-        let body = parsed(&push_body(&stored, Some(3)));
+        let body = parsed(&with_declarative_members(&stored, Some(3)));
         check_declarative(&body);
         let graph: Map<String, Value> = serde_json::from_str(&stored).unwrap();
         for (name, value) in &graph {
@@ -280,7 +280,10 @@ mod tests {
             serde_json::from_str(&resource(json!({ "title": "Hi" }))).unwrap();
         graph.remove("groupName");
         graph.insert("priority".to_owned(), json!("Low"));
-        let body = parsed(&push_body(&Value::Object(graph).to_string(), None));
+        let body = parsed(&with_declarative_members(
+            &Value::Object(graph).to_string(),
+            None,
+        ));
         check_declarative(&body);
         let notification = &body["notification"];
         assert_eq!(notification["navigate"], "https://app.example/");
@@ -295,10 +298,10 @@ mod tests {
         let raw =
             json!({ "id": "r", "targetHostName": "app.example", "payload": { "rawContent": "x" } })
                 .to_string();
-        assert_eq!(push_body(&raw, Some(1)), raw);
+        assert_eq!(with_declarative_members(&raw, Some(1)), raw);
         let no_host =
             json!({ "id": "r", "payload": { "visualContent": { "title": "t" } } }).to_string();
-        assert_eq!(push_body(&no_host, Some(1)), no_host);
+        assert_eq!(with_declarative_members(&no_host, Some(1)), no_host);
     }
 
     /// A resource whose body text is `filler` bytes long.
@@ -316,7 +319,7 @@ mod tests {
         let mut seen = Vec::new();
         for filler in (1..2000).step_by(4) {
             let stored = sized(filler);
-            let body = parsed(&push_body(&stored, Some(1)));
+            let body = parsed(&with_declarative_members(&stored, Some(1)));
             let Some(notification) = body.get("notification") else {
                 assert_eq!(
                     Value::Object(body.clone()),
@@ -601,10 +604,10 @@ mod tests {
         declarative: bool,
     ) -> String {
         let content = match declarative {
-            true => push_body(resource, Some(unread)),
+            true => with_declarative_members(resource, Some(unread)),
             false => resource.to_owned(),
         };
-        String::from_utf8(crate::changes::push_body(
+        String::from_utf8(crate::changes::push_bytes_with_changes(
             Some(&content),
             changes,
             MAX_PUSH_JSON_BYTES,
@@ -714,7 +717,7 @@ mod tests {
         }
         // Change-only pushes (changes for a device, no notification) are no declarative
         // message: Safari gives them to the worker.
-        let only = String::from_utf8(crate::changes::push_body(
+        let only = String::from_utf8(crate::changes::push_bytes_with_changes(
             None,
             &changes,
             MAX_PUSH_JSON_BYTES,

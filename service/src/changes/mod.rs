@@ -94,7 +94,11 @@ impl ChangeHub {
 /// (one Web Push message, or what the push host takes); the oldest are dropped first, and
 /// all of them before anything of the notification. `None` for a change-only push:
 /// `{"changes": [...]}` alone.
-pub fn push_body(resource: Option<&str>, changes: &[LoggedChange], max_json: usize) -> Vec<u8> {
+pub fn push_bytes_with_changes(
+    resource: Option<&str>,
+    changes: &[LoggedChange],
+    max_json: usize,
+) -> Vec<u8> {
     if let (Some(resource), []) = (resource, changes) {
         // Nothing to carry (most pushes): the notification goes as it was stored.
         return resource.as_bytes().to_vec();
@@ -152,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_push_carries_the_resource_with_its_changes_newest_first() {
-        let body = push_body(
+        let body = push_bytes_with_changes(
             Some(r#"{"id":"n3","payload":{}}"#),
             &[read("n2", 9), read("n1", 4)],
             MAX_PUSH_JSON_BYTES,
@@ -162,7 +166,7 @@ mod tests {
         assert_eq!(value["changes"][0]["id"], "n2");
         assert_eq!(value["changes"][1]["id"], "n1");
         assert_eq!(value["changes"][1]["readState"], "read");
-        let only = push_body(None, &[read("n2", 9)], MAX_PUSH_JSON_BYTES);
+        let only = push_bytes_with_changes(None, &[read("n2", 9)], MAX_PUSH_JSON_BYTES);
         assert_eq!(
             String::from_utf8(only).unwrap(),
             r#"{"changes":[{"id":"n2","readState":"read","userActionState":"none","deleted":false}]}"#
@@ -174,7 +178,7 @@ mod tests {
         let big = "x".repeat(MAX_PUSH_JSON_BYTES - 300);
         let resource = format!(r#"{{"id":"n","payload":{{"rawContent":"{big}"}}}}"#);
         let changes: Vec<LoggedChange> = (0..20).rev().map(|n| read(&format!("c{n}"), n)).collect();
-        let body = push_body(Some(&resource), &changes, MAX_PUSH_JSON_BYTES);
+        let body = push_bytes_with_changes(Some(&resource), &changes, MAX_PUSH_JSON_BYTES);
         assert!(body.len() <= MAX_PUSH_JSON_BYTES, "{}", body.len());
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let carried = value["changes"].as_array().unwrap();
@@ -190,7 +194,7 @@ mod tests {
             "y".repeat(MAX_PUSH_JSON_BYTES - 40)
         );
         assert_eq!(
-            push_body(Some(&full), &changes, MAX_PUSH_JSON_BYTES),
+            push_bytes_with_changes(Some(&full), &changes, MAX_PUSH_JSON_BYTES),
             full.as_bytes(),
             "alone when none fits"
         );

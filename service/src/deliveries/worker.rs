@@ -14,7 +14,7 @@ use super::attempt::{
     backoff, classify, parse_retry_after, reasons, Attempted, PushResult, Verdict,
 };
 use super::holdings::Holdings;
-use crate::changes::push_body;
+use crate::changes::push_bytes_with_changes;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
 use crate::egress::{is_forbidden_address, PublicOnlyResolver, PushPolicy};
@@ -443,7 +443,10 @@ impl Deliverer {
             .collect();
         let until = change_push_visible_until(&changed, &on_device, now)
             .ok_or(PushResult::NotSent(reasons::NOTHING_VISIBLE))?;
-        Ok((push_body(None, &delivery.changes, max_json), until))
+        Ok((
+            push_bytes_with_changes(None, &delivery.changes, max_json),
+            until,
+        ))
     }
 
     /// The push body: the stored resource, with a Declarative Web Push message beside it
@@ -452,10 +455,13 @@ impl Deliverer {
     /// room the host takes, so that changes are dropped before anything of the notification.
     fn body(&self, delivery: &DueDelivery, rules: crate::shrink::BodyRules) -> Vec<u8> {
         if self.settings.declarative_push && rules.declarative {
-            let content = crate::declarative::push_body(&delivery.resource, Some(delivery.unread));
-            push_body(Some(&content), &delivery.changes, rules.max_json)
+            let content = crate::declarative::with_declarative_members(
+                &delivery.resource,
+                Some(delivery.unread),
+            );
+            push_bytes_with_changes(Some(&content), &delivery.changes, rules.max_json)
         } else {
-            push_body(Some(&delivery.resource), &delivery.changes, rules.max_json)
+            push_bytes_with_changes(Some(&delivery.resource), &delivery.changes, rules.max_json)
         }
     }
 

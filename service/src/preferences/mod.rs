@@ -22,7 +22,7 @@ pub fn is_known_time_zone(name: &str) -> bool {
 
 /// Minutes after local midnight in `zone` at `now`; `None` for a zone the database does not
 /// know (quiet hours then withhold nothing, as the core says).
-pub fn local_minute(zone: &str, now: Millis) -> Option<u16> {
+pub fn minutes_after_midnight_in(zone: &str, now: Millis) -> Option<u16> {
     let zone = TimeZone::get(zone).ok()?;
     let local = Timestamp::from_millisecond(now)
         .ok()?
@@ -61,7 +61,7 @@ pub async fn withheld(
     let minute = preferences
         .quiet_hours
         .as_ref()
-        .and_then(|hours| local_minute(&hours.time_zone, now));
+        .and_then(|hours| minutes_after_midnight_in(&hours.time_zone, now));
     Ok(preferences.withholds(group, priority, minute))
 }
 
@@ -76,23 +76,29 @@ mod tests {
 
     #[test]
     fn the_local_minute_follows_the_zone_and_its_daylight_saving_time() {
-        assert_eq!(local_minute("UTC", SUMMER_EVENING), Some(21 * 60 + 30));
         assert_eq!(
-            local_minute("Europe/Lisbon", SUMMER_EVENING),
+            minutes_after_midnight_in("UTC", SUMMER_EVENING),
+            Some(21 * 60 + 30)
+        );
+        assert_eq!(
+            minutes_after_midnight_in("Europe/Lisbon", SUMMER_EVENING),
             Some(22 * 60 + 30),
             "WEST, UTC+1"
         );
         assert_eq!(
-            local_minute("Europe/Lisbon", WINTER_EVENING),
+            minutes_after_midnight_in("Europe/Lisbon", WINTER_EVENING),
             Some(21 * 60 + 30),
             "WET, UTC+0"
         );
         assert_eq!(
-            local_minute("Asia/Kolkata", WINTER_EVENING),
+            minutes_after_midnight_in("Asia/Kolkata", WINTER_EVENING),
             Some(3 * 60),
             "UTC+5:30, past midnight"
         );
-        assert_eq!(local_minute("Mars/Olympus_Mons", SUMMER_EVENING), None);
+        assert_eq!(
+            minutes_after_midnight_in("Mars/Olympus_Mons", SUMMER_EVENING),
+            None
+        );
     }
 
     #[test]
