@@ -15,6 +15,7 @@
 pub mod attempt;
 pub mod handler;
 pub mod holdings;
+mod verdict;
 pub mod worker;
 
 pub use attempt::{
