@@ -60,7 +60,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
     include_str!("../migrations/postgres/0002_changes_and_preferences.sql"),
     include_str!("../migrations/postgres/0003_shares_and_feed_counts.sql"),
-    include_str!("../migrations/postgres/0004_deliveries_subscription_key.sql"),
 ];
 
 /// The advisory lock migrations run under ("usernoti" in ASCII).
