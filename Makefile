@@ -27,6 +27,10 @@ WASM_OPT_FLAGS := -Oz --converge --strip-producers --strip-target-features \
 # from scripts/install-tools.sh).
 WORKER_BUILD := RUSTC_BOOTSTRAP=1 \
   RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none -Ctarget-feature=-reference-types"
+# The feed database's name and version, for the shell's early open (www/sw.js), read from
+# the one place they are written (src/core/record.rs).
+FEED_DATABASE := $(shell sed -n 's/^pub const DATABASE: &str = "\(.*\)";/\1/p' src/core/record.rs)
+FEED_VERSION := $(shell sed -n 's/^pub const VERSION: u32 = \([0-9]*\);/\1/p' src/core/record.rs)
 WORKER_WASM := target/worker/$(WASM_TARGET)/wasm/usernotify.wasm
 WORKER_GLUE := target/worker/glue
 
@@ -64,9 +68,10 @@ build: build-tools
 	@echo '==> build 3/3: the worker shells, the inbox component and the npm package in pkg/'
 	cp www/sw.js $(WORKER_GLUE)/sw.js
 	build=$$(sha256sum pkg/usernotify_worker_bg.wasm | cut -c1-16) && \
-	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$build\" \
+	  feed="--define:USERNOTIFY_DATABASE=\"$(FEED_DATABASE)\" --define:USERNOTIFY_DATABASE_VERSION=$(FEED_VERSION)" && \
+	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$build\" $$feed \
 	    --log-level=warning --outfile=pkg/usernotify-sw.js && \
-	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=iife --define:USERNOTIFY_BUILD=\"$$build\" \
+	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=iife --define:USERNOTIFY_BUILD=\"$$build\" $$feed \
 	    --define:import.meta.url=self.location.href --log-level=warning --outfile=pkg/usernotify-sw.classic.js
 	esbuild npm/inbox.js --minify --format=esm --log-level=warning --outfile=pkg/inbox.js
 	node scripts/complete-package.mjs

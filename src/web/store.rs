@@ -151,6 +151,10 @@ impl Written {
 #[derive(Clone, Default)]
 pub struct Feed {
     connection: Rc<Cell<Option<IdbDatabase>>>,
+    /// The open under way, a promise of the connection, awaited by everything that needs
+    /// the feed meanwhile: a cold start's first push reads its feed and its settings at
+    /// once, over one open.
+    opening: Rc<Cell<Option<Promise>>>,
 }
 
 impl Feed {
@@ -161,6 +165,14 @@ impl Feed {
         Ok(feed)
     }
 
+    /// Takes over the connection the worker's shell began to open while the module loaded
+    /// (`early` resolves to it, or to nothing where the database must be created or
+    /// upgraded first); opens the database itself when that is not this schema's.
+    pub fn adopt(&self, early: Promise) {
+        self.opening
+            .set(Some(connection(Rc::clone(&self.connection), Some(early))));
+    }
+
     async fn connected(&self) -> Result<IdbDatabase, StoreError> {
         // Taken out and put back: a `Cell` never panics, where a `RefCell` borrow could.
         let open = self.connection.take();
@@ -168,7 +180,15 @@ impl Feed {
         if let Some(database) = open {
             return Ok(database);
         }
-        let database = open_database(&self.connection).await?;
+        let opening = self
+            .opening
+            .take()
+            .unwrap_or_else(|| connection(Rc::clone(&self.connection), None));
+        self.opening.set(Some(opening.clone()));
+        let opened = JsFuture::from(opening).await;
+        // Done with, whatever it gave: a failed open is tried again by the next caller.
+        self.opening.set(None);
+        let database: IdbDatabase = opened.map_err(StoreError::of)?.unchecked_into();
         self.connection.set(Some(database.clone()));
         Ok(database)
     }
@@ -481,6 +501,33 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         .result()
         .map_err(StoreError::Unavailable)?
         .unchecked_into();
+    watch_version_change(&database, slot);
+    Ok(database)
+}
+
+/// A promise of the connection, or of what failed (read back by [`StoreError::of`]): the
+/// shell's `early` one when it is this schema's, else one this module opens.
+fn connection(slot: Rc<Cell<Option<IdbDatabase>>>, early: Option<Promise>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        if let Some(early) = early {
+            let early = JsFuture::from(early).await.unwrap_or(JsValue::UNDEFINED);
+            if let Ok(database) = early.dyn_into::<IdbDatabase>() {
+                if database.name() == DATABASE && database.version() == f64::from(VERSION) {
+                    watch_version_change(&database, &slot);
+                    return Ok(database.into());
+                }
+                database.close();
+            }
+        }
+        open_database(&slot)
+            .await
+            .map(JsValue::from)
+            .map_err(|error| error.detail())
+    })
+}
+
+/// Closes the connection on `versionchange` and leaves `slot` empty.
+fn watch_version_change(database: &IdbDatabase, slot: &Rc<Cell<Option<IdbDatabase>>>) {
     let closing = database.clone();
     let slot = Rc::clone(slot);
     let on_version_change = Closure::<dyn FnMut()>::new(move || {
@@ -488,7 +535,6 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         slot.set(None);
     });
     database.set_onversionchange(Some(on_version_change.into_js_value().unchecked_ref()));
-    Ok(database)
 }
 
 /// The schema, version 3 (2 added `settings`, 3 the `unread` index): an upgrade, in its
