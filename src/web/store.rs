@@ -23,7 +23,7 @@ use web_sys::{
     Window, WorkerGlobalScope,
 };
 
-use super::js::object;
+use super::js::{object, promise_of};
 use crate::core::feed::{arrive, counted_besides, tombstone_for, Arrival, FeedEntry};
 use crate::core::json::{JsonRead, ObjectWriter};
 use crate::core::record::{
@@ -151,6 +151,12 @@ impl Written {
 #[derive(Clone, Default)]
 pub struct Feed {
     connection: Rc<Cell<Option<IdbDatabase>>>,
+    /// The open under way, settling once it is done (into `connection`, or `failure`),
+    /// awaited by everything that needs the feed meanwhile: a cold start's first push
+    /// reads its feed and its settings at once, over one open.
+    opening: Rc<Cell<Option<Promise>>>,
+    /// Why the last open failed.
+    failure: Rc<Cell<Option<JsValue>>>,
 }
 
 impl Feed {
@@ -161,6 +167,28 @@ impl Feed {
         Ok(feed)
     }
 
+    /// Takes over the connection the worker's shell began to open while the module loaded
+    /// (`early` resolves to it, or to nothing where the database must be created or
+    /// upgraded first); opens the database itself when that is not this schema's.
+    pub fn adopt(&self, early: Promise) {
+        self.opening.set(Some(self.connecting(Some(early))));
+    }
+
+    /// Opens the database, or adopts `early` when it is this schema's, into `connection`.
+    fn connecting(&self, early: Option<Promise>) -> Promise {
+        let (slot, failure) = (Rc::clone(&self.connection), Rc::clone(&self.failure));
+        promise_of(Box::pin(async move {
+            if let Some(database) = adoptable(early).await {
+                watch_version_change(&database, &slot);
+                return slot.set(Some(database));
+            }
+            match open_database(&slot).await {
+                Ok(database) => slot.set(Some(database)),
+                Err(error) => failure.set(Some(error.detail())),
+            }
+        }))
+    }
+
     async fn connected(&self) -> Result<IdbDatabase, StoreError> {
         // Taken out and put back: a `Cell` never panics, where a `RefCell` borrow could.
         let open = self.connection.take();
@@ -168,9 +196,18 @@ impl Feed {
         if let Some(database) = open {
             return Ok(database);
         }
-        let database = open_database(&self.connection).await?;
-        self.connection.set(Some(database.clone()));
-        Ok(database)
+        let opening = self.opening.take().unwrap_or_else(|| self.connecting(None));
+        self.opening.set(Some(opening.clone()));
+        let _ = JsFuture::from(opening).await;
+        // Done with, whatever it gave: a failed open is tried again by the next caller.
+        self.opening.set(None);
+        let open = self.connection.take();
+        self.connection.set(open.clone());
+        open.ok_or_else(|| {
+            let failure = self.failure.take();
+            self.failure.set(failure.clone());
+            StoreError::of(failure.unwrap_or(JsValue::NULL))
+        })
     }
 
     /// Stores a valid push unless it was deleted, and reads what its group counts, in one
@@ -481,6 +518,23 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         .result()
         .map_err(StoreError::Unavailable)?
         .unchecked_into();
+    watch_version_change(&database, slot);
+    Ok(database)
+}
+
+/// The connection the worker's shell opened early, when it is this schema's; closed when
+/// it is not.
+async fn adoptable(early: Option<Promise>) -> Option<IdbDatabase> {
+    let database: IdbDatabase = JsFuture::from(early?).await.ok()?.dyn_into().ok()?;
+    if database.name() == DATABASE && database.version() == f64::from(VERSION) {
+        return Some(database);
+    }
+    database.close();
+    None
+}
+
+/// Closes the connection on `versionchange` and leaves `slot` empty.
+fn watch_version_change(database: &IdbDatabase, slot: &Rc<Cell<Option<IdbDatabase>>>) {
     let closing = database.clone();
     let slot = Rc::clone(slot);
     let on_version_change = Closure::<dyn FnMut()>::new(move || {
@@ -488,7 +542,6 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         slot.set(None);
     });
     database.set_onversionchange(Some(on_version_change.into_js_value().unchecked_ref()));
-    Ok(database)
 }
 
 /// The schema, version 3 (2 added `settings`, 3 the `unread` index): an upgrade, in its

@@ -134,10 +134,14 @@ fn started() {}
 
 /// Tells the module where its wasm lives and which build it is (for its cache); the shell
 /// calls it when the module has started, with `keep` when it found the wasm nowhere in the
-/// Cache Storage (evicted, or a first start before `install` filled it).
+/// Cache Storage (evicted, or a first start before `install` filled it), and the feed's
+/// connection it began to open meanwhile (none after a fresh instance).
 #[wasm_bindgen(js_name = configure)]
-pub fn configure(wasm_url: String, cache_name: String, keep: bool) {
+pub fn configure(wasm_url: String, cache_name: String, keep: bool, feed_opening: Option<Promise>) {
     wasm_cache::configure(wasm_url, cache_name);
+    if let Some(opening) = feed_opening {
+        FEED.with(|feed| feed.adopt(opening));
+    }
     if keep {
         KEEPING.with(|keeping| keeping.set(Some(handled(keep_module()))));
     }
