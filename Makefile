@@ -12,7 +12,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # (replaced notifications closed, the worker's own closes forgotten under a new show:
 # 58,506 bytes measured); 57.75 KiB with issue 24's one feed open per worker life, begun by
 # the shell while the wasm loads (+765 bytes), less wasm-opt's --low-memory-unused (−373),
-# measured with the classic shell, the one to register: 58,905 bytes.
+# measured with the classic shell, the one to register: 58,905 bytes; the page's messages
+# read in the core, 58,988.
 WORKER_BUDGET ?= 59136
 # The page module is the npm package (wasm-pack: pkg/usernotify.js, its .d.ts, package.json);
 # the worker module is built alone beside it, so the worker downloads none of the page API.
@@ -32,10 +33,14 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 # from scripts/install-tools.sh).
 WORKER_BUILD := RUSTC_BOOTSTRAP=1 \
   RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none -Ctarget-feature=-reference-types"
-# The feed database's name and version, for the shell's early open (www/sw.js), read from
-# the one place they are written (src/core/record.rs).
-FEED_DATABASE := $(shell sed -n 's/^pub const DATABASE: &str = "\(.*\)";/\1/p' src/core/record.rs)
-FEED_VERSION := $(shell sed -n 's/^pub const VERSION: u32 = \([0-9]*\);/\1/p' src/core/record.rs)
+# What the worker's shell (www/sw.js) shares with the module, read from the one place each is
+# written: the feed database's name and version (src/core/record.rs), for its early open, and
+# the names of the page messages it answers itself (src/core/messages.rs).
+rust_str = $(shell sed -n 's/^pub const $(1): &str = "\(.*\)";/\1/p' $(2))
+SHELL_DEFINES := --define:USERNOTIFY_DATABASE=\"$(call rust_str,DATABASE,src/core/record.rs)\" \
+  --define:USERNOTIFY_DATABASE_VERSION=$(shell sed -n 's/^pub const VERSION: u32 = \([0-9]*\);/\1/p' src/core/record.rs) \
+  --define:USERNOTIFY_STATUS_MESSAGE=\"$(call rust_str,STATUS,src/core/messages.rs)\" \
+  --define:USERNOTIFY_PUSH_MESSAGE=\"$(call rust_str,PUSH,src/core/messages.rs)\"
 WORKER_WASM := target/worker/$(WASM_TARGET)/wasm/usernotify.wasm
 WORKER_GLUE := target/worker/glue
 
@@ -73,10 +78,9 @@ build: build-tools
 	@echo '==> build 3/3: the worker shells, the inbox component and the npm package in pkg/'
 	cp www/sw.js $(WORKER_GLUE)/sw.js
 	build=$$(sha256sum pkg/usernotify_worker_bg.wasm | cut -c1-16) && \
-	  feed="--define:USERNOTIFY_DATABASE=\"$(FEED_DATABASE)\" --define:USERNOTIFY_DATABASE_VERSION=$(FEED_VERSION)" && \
-	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$build\" $$feed \
+	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=esm --define:USERNOTIFY_BUILD=\"$$build\" $(SHELL_DEFINES) \
 	    --log-level=warning --outfile=pkg/usernotify-sw.js && \
-	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=iife --define:USERNOTIFY_BUILD=\"$$build\" $$feed \
+	  esbuild $(WORKER_GLUE)/sw.js --bundle --minify --format=iife --define:USERNOTIFY_BUILD=\"$$build\" $(SHELL_DEFINES) \
 	    --define:import.meta.url=self.location.href --log-level=warning --outfile=pkg/usernotify-sw.classic.js
 	esbuild npm/inbox.js --minify --format=esm --log-level=warning --outfile=pkg/inbox.js
 	node scripts/complete-package.mjs

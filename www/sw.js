@@ -73,7 +73,7 @@ self.addEventListener('unhandledrejection', (event) => watch(event, event.reason
 // service (the demo's Send; WebKitGTK, which has none). A mutable declarative push
 // (`event.notification`, or WebKit's `pushnotification`) is left to the browser instead,
 // which then shows the notification it proposed.
-const plain = (event) => (event.type === 'push' && !event.notification) || event.data?.type === 'usernotify-push';
+const plain = (event) => (event.type === 'push' && !event.notification) || event.data?.type === USERNOTIFY_PUSH_MESSAGE;
 const handle = async (event) => {
   try {
     await start();
@@ -112,7 +112,7 @@ const status = async (port) => {
     port.postMessage({ ok: false, reason: error.message });
   }
 };
-const asked = (event) => event.type === 'message' && event.data?.type === 'usernotify-status' && event.ports[0];
+const asked = (event) => event.type === 'message' && event.data?.type === USERNOTIFY_STATUS_MESSAGE && event.ports[0];
 
 for (const type of ['push', 'pushnotification', 'notificationclick', 'notificationclose', 'pushsubscriptionchange', 'message', 'install', 'activate']) {
   self.addEventListener(type, (event) => event.waitUntil(asked(event) ? status(event.ports[0]) : handle(event)));

@@ -220,12 +220,15 @@ impl Feed {
         notification: &Notification,
         now: Millis,
     ) -> Result<Arrived, StoreError> {
-        let change = self.change().await?;
+        let writing = self.write().await?;
         let key = notification.key();
-        let stored = read(change.feed.get(&JsValue::from_str(&key)));
-        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key)));
+        let stored = read(writing.feed.get(&JsValue::from_str(&key)));
+        let tombstone = read(writing.tombstones.get(&JsValue::from_str(&key)));
         let counted = match &notification.group_name {
-            Some(group) => Some((change.counted(group)?, change.expired(&change.feed, now)?)),
+            Some(group) => Some((
+                writing.counted(group)?,
+                writing.expired(&writing.feed, now)?,
+            )),
             None => None,
         };
         let stored = entry_of(&stored.await?);
@@ -242,12 +245,12 @@ impl Feed {
         let announced = match arrival.written() {
             Some((entry, change_name)) => {
                 let record = record_of(entry);
-                request(change.feed.put(&object(&record)))?;
+                request(writing.feed.put(&object(&record)))?;
                 Some((key, change_name, record))
             }
             None => None,
         };
-        let mut commit = change.commit();
+        let mut commit = writing.commit();
         commit.announce = announced;
         Ok(Arrived {
             arrival,
@@ -265,18 +268,18 @@ impl Feed {
         now: Millis,
         update: impl Fn(&mut FeedEntry),
     ) -> Result<Vec<Written>, StoreError> {
-        let change = self.change().await?;
+        let writing = self.write().await?;
         let mut written = Vec::new();
         for key in keys {
-            let stored = entry_of(&read(change.feed.get(&JsValue::from_str(key))).await?);
+            let stored = entry_of(&read(writing.feed.get(&JsValue::from_str(key))).await?);
             if let Some(mut entry) = stored.filter(|entry| !entry.is_expired(now)) {
                 update(&mut entry);
                 let record = record_of(&entry);
-                request(change.feed.put(&object(&record)))?;
+                request(writing.feed.put(&object(&record)))?;
                 written.push(Written { entry, record });
             }
         }
-        change.commit().finished().await?;
+        writing.commit().finished().await?;
         Ok(written)
     }
 
@@ -289,7 +292,7 @@ impl Feed {
         changes: &[StateChange],
         now: Millis,
     ) -> Result<Vec<Applied>, StoreError> {
-        let transaction = self.change().await?;
+        let transaction = self.write().await?;
         let mut applied = Vec::new();
         for change in changes {
             let key = JsValue::from_str(&change.id);
@@ -315,15 +318,15 @@ impl Feed {
     /// Deletes the entry under `key` and leaves a tombstone until its expiry; the caller
     /// announces it.
     pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
-        let change = self.change().await?;
-        let stored = entry_of(&read(change.feed.get(&JsValue::from_str(key))).await?);
+        let writing = self.write().await?;
+        let stored = entry_of(&read(writing.feed.get(&JsValue::from_str(key))).await?);
         let entry = stored
             .filter(|entry| !entry.is_expired(now))
             .ok_or(StoreError::NotFound)?;
         let tombstone = object(&tombstone_record(&tombstone_for(&entry)));
-        request(change.tombstones.put(&tombstone))?;
-        request(change.feed.delete(&JsValue::from_str(key)))?;
-        change.commit().finished().await?;
+        request(writing.tombstones.put(&tombstone))?;
+        request(writing.feed.delete(&JsValue::from_str(key)))?;
+        writing.commit().finished().await?;
         Ok(entry)
     }
 
@@ -377,17 +380,17 @@ impl Feed {
     /// Removes expired entries and tombstones; returns how many entries went, after telling
     /// every page when any did.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
-        let change = self.change().await?;
-        let entries = change.expired(&change.feed, now)?;
-        let tombstones = change.expired(&change.tombstones, now)?;
+        let writing = self.write().await?;
+        let entries = writing.expired(&writing.feed, now)?;
+        let tombstones = writing.expired(&writing.tombstones, now)?;
         let entries = Array::from(&entries.await?);
         for key in entries.iter() {
-            request(change.feed.delete(&key))?;
+            request(writing.feed.delete(&key))?;
         }
         for key in Array::from(&tombstones.await?).iter() {
-            request(change.tombstones.delete(&key))?;
+            request(writing.tombstones.delete(&key))?;
         }
-        change.commit().finished().await?;
+        writing.commit().finished().await?;
         let purged = entries.length() as usize;
         if purged > 0 {
             announce(None, "purged", None);
@@ -439,11 +442,11 @@ impl Feed {
     }
 
     /// A readwrite transaction over the feed and its tombstones.
-    async fn change(&self) -> Result<Change, StoreError> {
+    async fn write(&self) -> Result<FeedWrite, StoreError> {
         let transaction = self
             .transaction(&[FEED, TOMBSTONES], IdbTransactionMode::Readwrite)
             .await?;
-        Change::begin(transaction)
+        FeedWrite::begin(transaction)
     }
 
     /// A transaction over `stores`; reconnects once when the connection was closed by a
@@ -593,16 +596,16 @@ pub fn announce(key: Option<&str>, change: &str, record: Option<&str>) {
 }
 
 /// One readwrite transaction in progress.
-struct Change {
+struct FeedWrite {
     transaction: IdbTransaction,
     feed: IdbObjectStore,
     tombstones: IdbObjectStore,
 }
 
-impl Change {
-    fn begin(transaction: IdbTransaction) -> Result<Change, StoreError> {
+impl FeedWrite {
+    fn begin(transaction: IdbTransaction) -> Result<FeedWrite, StoreError> {
         let store = |name| transaction.object_store(name).map_err(StoreError::of);
-        Ok(Change {
+        Ok(FeedWrite {
             feed: store(FEED)?,
             tombstones: store(TOMBSTONES)?,
             transaction,
