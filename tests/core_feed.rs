@@ -3,7 +3,7 @@
 
 use usernotify::core::display::{GROUP_TAG_PREFIX, ITEM_TAG_PREFIX};
 use usernotify::core::feed::{
-    activate, arrive, dismiss, group_members, listing, set_state, tombstone_for, Arrival,
+    activate, arrive, dismiss, group_members, set_state, sorted_feed, tombstone_for, Arrival,
     FeedEntry, ReadState, UserActionState,
 };
 use usernotify::core::record::{entry_of, record_of};
@@ -139,12 +139,12 @@ fn the_listing_is_newest_first_and_leaves_out_the_expired() {
         stored("new", None, "n", NOW),
         stored("mid", None, "m", NOW - MINUTE),
     ];
-    let keys: Vec<String> = listing(entries.clone(), NOW)
+    let keys: Vec<String> = sorted_feed(entries.clone(), NOW)
         .into_iter()
         .map(|entry| entry.key)
         .collect();
     assert_eq!(keys, ["new", "mid", "old"]);
-    assert!(listing(entries.clone(), entries[0].expiration).is_empty());
+    assert!(sorted_feed(entries.clone(), entries[0].expiration).is_empty());
 }
 
 #[test]

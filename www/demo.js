@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 // can control the whole site. Whether it runs is the page API's `workerReady()`, below: a
 // worker whose wasm does not load says why instead of seeming ready.
 const registered = navigator.serviceWorker
-  .register('./pkg/usernotify-sw.js', { type: 'module', scope: './' })
+  .register('./pkg/usernotify-sw.classic.js', { scope: './' })
   .catch((error) => {
     $('worker-state').textContent = `failed: ${error.message}`;
     throw error;

@@ -11,14 +11,36 @@ import init, * as worker from './usernotify_worker.js';
 // (the start-up load and the event it started for are one attempt, logged once).
 const wasm = new URL('usernotify_worker_bg.wasm', self.usernotifyBase ?? import.meta.url);
 const cacheName = `usernotify-${USERNOTIFY_BUILD}`;
+// The feed's database, opened while the module loads, so that a cold start waits for both
+// at once. The module adopts the connection; where the database must first be created or
+// upgraded, this open gives up and the module opens it itself (the schema is the module's,
+// src/web/store.rs). Closed if another context deletes or upgrades it before the module
+// takes it over. Never rejects: the module opens again on any failure.
+const openFeed = () => new Promise((resolve) => {
+  try {
+    const request = indexedDB.open(USERNOTIFY_DATABASE, USERNOTIFY_DATABASE_VERSION);
+    request.onupgradeneeded = () => request.transaction.abort();
+    request.onsuccess = () => {
+      request.result.onversionchange = () => request.result.close();
+      resolve(request.result);
+    };
+    request.onerror = (event) => {
+      event.preventDefault();
+      resolve(undefined);
+    };
+  } catch {
+    resolve(undefined);
+  }
+});
 const load = async () => {
+  const feed = openFeed();
   const cached = await caches.match(wasm, { cacheName }).catch(() => undefined);
   const response = cached ?? (await fetch(wasm, { cache: 'no-cache' }));
   const type = response.headers.get('content-type') ?? 'no content type';
   const html = type.includes('html') ? ' (is the wasm served?)' : '';
   if (!response.ok || html) throw new Error(`usernotify: cannot load ${wasm}: ${response.status}, ${type}${html}`);
   await init({ module_or_path: response });
-  worker.configure(wasm.href, cacheName, !cached);
+  worker.configure(wasm.href, cacheName, !cached, feed);
 };
 let ready;
 const start = () => (ready ??= load().catch((error) => {
@@ -51,7 +73,7 @@ self.addEventListener('unhandledrejection', (event) => watch(event, event.reason
 // service (the demo's Send; WebKitGTK, which has none). A mutable declarative push
 // (`event.notification`, or WebKit's `pushnotification`) is left to the browser instead,
 // which then shows the notification it proposed.
-const plain = (event) => (event.type === 'push' && !event.notification) || event.data?.type === 'usernotify-push';
+const plain = (event) => (event.type === 'push' && !event.notification) || event.data?.type === USERNOTIFY_PUSH_MESSAGE;
 const handle = async (event) => {
   try {
     await start();
@@ -90,7 +112,7 @@ const status = async (port) => {
     port.postMessage({ ok: false, reason: error.message });
   }
 };
-const asked = (event) => event.type === 'message' && event.data?.type === 'usernotify-status' && event.ports[0];
+const asked = (event) => event.type === 'message' && event.data?.type === USERNOTIFY_STATUS_MESSAGE && event.ports[0];
 
 for (const type of ['push', 'pushnotification', 'notificationclick', 'notificationclose', 'pushsubscriptionchange', 'message', 'install', 'activate']) {
   self.addEventListener(type, (event) => event.waitUntil(asked(event) ? status(event.ports[0]) : handle(event)));

@@ -304,7 +304,7 @@ fn arrived_before(a: &FeedEntry, b: &FeedEntry) -> bool {
 }
 
 /// The feed as the page API lists it: unexpired, newest first.
-pub fn listing(mut entries: Vec<FeedEntry>, now: Millis) -> Vec<FeedEntry> {
+pub fn sorted_feed(mut entries: Vec<FeedEntry>, now: Millis) -> Vec<FeedEntry> {
     entries.retain(|entry| !entry.is_expired(now));
     entries.sort_by(|a, b| b.creation.cmp(&a.creation).then_with(|| b.key.cmp(&a.key)));
     entries

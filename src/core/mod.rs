@@ -7,6 +7,7 @@ pub mod display;
 pub mod error;
 pub mod feed;
 pub mod json;
+pub mod messages;
 pub mod notification;
 pub mod preferences;
 pub mod record;

@@ -24,9 +24,12 @@ use super::js::{error, now, object, parse, stringify, warn, within};
 use super::store::{announce, Applied, Feed, StoreError, Written, CHANGES_CHANNEL};
 use super::subscription::{self, SubscribeOptions, SubscriptionError};
 use super::worker_status::{self, WorkerProblem};
-use crate::core::feed::{listing, set_state, FeedEntry, InvalidState, ReadState, UserActionState};
+use crate::core::feed::{
+    set_state, sorted_feed, FeedEntry, InvalidState, ReadState, UserActionState,
+};
 use crate::core::format_iso8601;
 use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::messages;
 use crate::core::record::{entry_of, CHANGES_CURSOR};
 use crate::core::Notification;
 
@@ -267,7 +270,7 @@ impl NotificationClient {
     /// Every unexpired notification, newest first.
     #[wasm_bindgen(js_name = getAllNotifications, unchecked_return_type = "FeedEntry[]")]
     pub async fn get_all_notifications(&self) -> Result<JsValue, JsValue> {
-        let entries = listing(self.feed.all().await?, now());
+        let entries = sorted_feed(self.feed.all().await?, now());
         let list: Vec<ApiEntry> = entries.iter().map(ApiEntry::of).collect();
         Ok(to_js(&list))
     }
@@ -427,12 +430,7 @@ impl NotificationClient {
         let reply = Promise::new(&mut |resolve, _reject| {
             channel.port1().set_onmessage(Some(&resolve));
         });
-        let message = object(
-            &ObjectWriter::default()
-                .str("type", "usernotify-push")
-                .str("data", &text)
-                .end(),
-        );
+        let message = object(&messages::push_request(&text));
         worker
             .post_message_with_transferable(&message, &Array::of1(&channel.port2()))
             .map_err(|_| error("worker-failed", "the app's service worker took no message"))?;
@@ -601,13 +599,10 @@ async fn redrawn(entry: &FeedEntry) {
     let (Some(window), Some(worker)) = (window(), active_worker().await) else {
         return;
     };
-    let message = object(
-        &ObjectWriter::default()
-            .str("type", "usernotify-feed-changed")
-            .str("id", &entry.key)
-            .opt_str("groupName", entry.group_name.as_deref())
-            .end(),
-    );
+    let message = object(&messages::feed_changed(
+        &entry.key,
+        entry.group_name.as_deref(),
+    ));
     let Ok(channel) = MessageChannel::new() else {
         let _ = worker.post_message(&message);
         return;

@@ -14,7 +14,7 @@ use crate::core::json::ObjectWriter;
 
 /// `clients.matchAll` for every page of the app, controlled or not (a page loaded before the
 /// worker is not), started now and awaited later ([`listed`]).
-pub fn listing(scope: &ServiceWorkerGlobalScope) -> JsFuture {
+pub fn list_pages(scope: &ServiceWorkerGlobalScope) -> JsFuture {
     let options = ClientQueryOptions::new();
     options.set_type(ClientType::Window);
     options.set_include_uncontrolled(true);
@@ -22,16 +22,11 @@ pub fn listing(scope: &ServiceWorkerGlobalScope) -> JsFuture {
 }
 
 pub async fn window_clients(scope: &ServiceWorkerGlobalScope) -> Vec<WindowClient> {
-    listed(listing(scope).await)
+    listed(list_pages(scope).await)
 }
 
 pub fn is_visible(page: &WindowClient) -> bool {
     page.visibility_state() == VisibilityState::Visible
-}
-
-/// A message to the app's pages: `{type, key}` and the members the caller adds.
-pub fn message(kind: &str, key: &str) -> ObjectWriter {
-    ObjectWriter::default().str("type", kind).str("key", key)
 }
 
 pub fn post(pages: &[WindowClient], message: ObjectWriter) {

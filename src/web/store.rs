@@ -23,7 +23,7 @@ use web_sys::{
     Window, WorkerGlobalScope,
 };
 
-use super::js::object;
+use super::js::{object, promise_of};
 use crate::core::feed::{arrive, counted_besides, tombstone_for, Arrival, FeedEntry};
 use crate::core::json::{JsonRead, ObjectWriter};
 use crate::core::record::{
@@ -151,6 +151,12 @@ impl Written {
 #[derive(Clone, Default)]
 pub struct Feed {
     connection: Rc<Cell<Option<IdbDatabase>>>,
+    /// The open under way, settling once it is done (into `connection`, or `failure`),
+    /// awaited by everything that needs the feed meanwhile: a cold start's first push
+    /// reads its feed and its settings at once, over one open.
+    opening: Rc<Cell<Option<Promise>>>,
+    /// Why the last open failed.
+    failure: Rc<Cell<Option<JsValue>>>,
 }
 
 impl Feed {
@@ -161,6 +167,28 @@ impl Feed {
         Ok(feed)
     }
 
+    /// Takes over the connection the worker's shell began to open while the module loaded
+    /// (`early` resolves to it, or to nothing where the database must be created or
+    /// upgraded first); opens the database itself when that is not this schema's.
+    pub fn adopt(&self, early: Promise) {
+        self.opening.set(Some(self.connecting(Some(early))));
+    }
+
+    /// Opens the database, or adopts `early` when it is this schema's, into `connection`.
+    fn connecting(&self, early: Option<Promise>) -> Promise {
+        let (slot, failure) = (Rc::clone(&self.connection), Rc::clone(&self.failure));
+        promise_of(Box::pin(async move {
+            if let Some(database) = adoptable(early).await {
+                watch_version_change(&database, &slot);
+                return slot.set(Some(database));
+            }
+            match open_database(&slot).await {
+                Ok(database) => slot.set(Some(database)),
+                Err(error) => failure.set(Some(error.detail())),
+            }
+        }))
+    }
+
     async fn connected(&self) -> Result<IdbDatabase, StoreError> {
         // Taken out and put back: a `Cell` never panics, where a `RefCell` borrow could.
         let open = self.connection.take();
@@ -168,9 +196,18 @@ impl Feed {
         if let Some(database) = open {
             return Ok(database);
         }
-        let database = open_database(&self.connection).await?;
-        self.connection.set(Some(database.clone()));
-        Ok(database)
+        let opening = self.opening.take().unwrap_or_else(|| self.connecting(None));
+        self.opening.set(Some(opening.clone()));
+        let _ = JsFuture::from(opening).await;
+        // Done with, whatever it gave: a failed open is tried again by the next caller.
+        self.opening.set(None);
+        let open = self.connection.take();
+        self.connection.set(open.clone());
+        open.ok_or_else(|| {
+            let failure = self.failure.take();
+            self.failure.set(failure.clone());
+            StoreError::of(failure.unwrap_or(JsValue::NULL))
+        })
     }
 
     /// Stores a valid push unless it was deleted, and reads what its group counts, in one
@@ -183,12 +220,15 @@ impl Feed {
         notification: &Notification,
         now: Millis,
     ) -> Result<Arrived, StoreError> {
-        let change = self.change().await?;
+        let writing = self.write().await?;
         let key = notification.key();
-        let stored = read(change.feed.get(&JsValue::from_str(&key)));
-        let tombstone = read(change.tombstones.get(&JsValue::from_str(&key)));
+        let stored = read(writing.feed.get(&JsValue::from_str(&key)));
+        let tombstone = read(writing.tombstones.get(&JsValue::from_str(&key)));
         let counted = match &notification.group_name {
-            Some(group) => Some((change.counted(group)?, change.expired(&change.feed, now)?)),
+            Some(group) => Some((
+                writing.counted(group)?,
+                writing.expired(&writing.feed, now)?,
+            )),
             None => None,
         };
         let stored = entry_of(&stored.await?);
@@ -205,12 +245,12 @@ impl Feed {
         let announced = match arrival.written() {
             Some((entry, change_name)) => {
                 let record = record_of(entry);
-                request(change.feed.put(&object(&record)))?;
+                request(writing.feed.put(&object(&record)))?;
                 Some((key, change_name, record))
             }
             None => None,
         };
-        let mut commit = change.commit();
+        let mut commit = writing.commit();
         commit.announce = announced;
         Ok(Arrived {
             arrival,
@@ -228,18 +268,18 @@ impl Feed {
         now: Millis,
         update: impl Fn(&mut FeedEntry),
     ) -> Result<Vec<Written>, StoreError> {
-        let change = self.change().await?;
+        let writing = self.write().await?;
         let mut written = Vec::new();
         for key in keys {
-            let stored = entry_of(&read(change.feed.get(&JsValue::from_str(key))).await?);
+            let stored = entry_of(&read(writing.feed.get(&JsValue::from_str(key))).await?);
             if let Some(mut entry) = stored.filter(|entry| !entry.is_expired(now)) {
                 update(&mut entry);
                 let record = record_of(&entry);
-                request(change.feed.put(&object(&record)))?;
+                request(writing.feed.put(&object(&record)))?;
                 written.push(Written { entry, record });
             }
         }
-        change.commit().finished().await?;
+        writing.commit().finished().await?;
         Ok(written)
     }
 
@@ -252,7 +292,7 @@ impl Feed {
         changes: &[StateChange],
         now: Millis,
     ) -> Result<Vec<Applied>, StoreError> {
-        let transaction = self.change().await?;
+        let transaction = self.write().await?;
         let mut applied = Vec::new();
         for change in changes {
             let key = JsValue::from_str(&change.id);
@@ -278,15 +318,15 @@ impl Feed {
     /// Deletes the entry under `key` and leaves a tombstone until its expiry; the caller
     /// announces it.
     pub async fn delete(&self, key: &str, now: Millis) -> Result<FeedEntry, StoreError> {
-        let change = self.change().await?;
-        let stored = entry_of(&read(change.feed.get(&JsValue::from_str(key))).await?);
+        let writing = self.write().await?;
+        let stored = entry_of(&read(writing.feed.get(&JsValue::from_str(key))).await?);
         let entry = stored
             .filter(|entry| !entry.is_expired(now))
             .ok_or(StoreError::NotFound)?;
         let tombstone = object(&tombstone_record(&tombstone_for(&entry)));
-        request(change.tombstones.put(&tombstone))?;
-        request(change.feed.delete(&JsValue::from_str(key)))?;
-        change.commit().finished().await?;
+        request(writing.tombstones.put(&tombstone))?;
+        request(writing.feed.delete(&JsValue::from_str(key)))?;
+        writing.commit().finished().await?;
         Ok(entry)
     }
 
@@ -340,17 +380,17 @@ impl Feed {
     /// Removes expired entries and tombstones; returns how many entries went, after telling
     /// every page when any did.
     pub async fn purge(&self, now: Millis) -> Result<usize, StoreError> {
-        let change = self.change().await?;
-        let entries = change.expired(&change.feed, now)?;
-        let tombstones = change.expired(&change.tombstones, now)?;
+        let writing = self.write().await?;
+        let entries = writing.expired(&writing.feed, now)?;
+        let tombstones = writing.expired(&writing.tombstones, now)?;
         let entries = Array::from(&entries.await?);
         for key in entries.iter() {
-            request(change.feed.delete(&key))?;
+            request(writing.feed.delete(&key))?;
         }
         for key in Array::from(&tombstones.await?).iter() {
-            request(change.tombstones.delete(&key))?;
+            request(writing.tombstones.delete(&key))?;
         }
-        change.commit().finished().await?;
+        writing.commit().finished().await?;
         let purged = entries.length() as usize;
         if purged > 0 {
             announce(None, "purged", None);
@@ -402,11 +442,11 @@ impl Feed {
     }
 
     /// A readwrite transaction over the feed and its tombstones.
-    async fn change(&self) -> Result<Change, StoreError> {
+    async fn write(&self) -> Result<FeedWrite, StoreError> {
         let transaction = self
             .transaction(&[FEED, TOMBSTONES], IdbTransactionMode::Readwrite)
             .await?;
-        Change::begin(transaction)
+        FeedWrite::begin(transaction)
     }
 
     /// A transaction over `stores`; reconnects once when the connection was closed by a
@@ -481,6 +521,23 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         .result()
         .map_err(StoreError::Unavailable)?
         .unchecked_into();
+    watch_version_change(&database, slot);
+    Ok(database)
+}
+
+/// The connection the worker's shell opened early, when it is this schema's; closed when
+/// it is not.
+async fn adoptable(early: Option<Promise>) -> Option<IdbDatabase> {
+    let database: IdbDatabase = JsFuture::from(early?).await.ok()?.dyn_into().ok()?;
+    if database.name() == DATABASE && database.version() == f64::from(VERSION) {
+        return Some(database);
+    }
+    database.close();
+    None
+}
+
+/// Closes the connection on `versionchange` and leaves `slot` empty.
+fn watch_version_change(database: &IdbDatabase, slot: &Rc<Cell<Option<IdbDatabase>>>) {
     let closing = database.clone();
     let slot = Rc::clone(slot);
     let on_version_change = Closure::<dyn FnMut()>::new(move || {
@@ -488,7 +545,6 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         slot.set(None);
     });
     database.set_onversionchange(Some(on_version_change.into_js_value().unchecked_ref()));
-    Ok(database)
 }
 
 /// The schema, version 3 (2 added `settings`, 3 the `unread` index): an upgrade, in its
@@ -540,16 +596,16 @@ pub fn announce(key: Option<&str>, change: &str, record: Option<&str>) {
 }
 
 /// One readwrite transaction in progress.
-struct Change {
+struct FeedWrite {
     transaction: IdbTransaction,
     feed: IdbObjectStore,
     tombstones: IdbObjectStore,
 }
 
-impl Change {
-    fn begin(transaction: IdbTransaction) -> Result<Change, StoreError> {
+impl FeedWrite {
+    fn begin(transaction: IdbTransaction) -> Result<FeedWrite, StoreError> {
         let store = |name| transaction.object_store(name).map_err(StoreError::of);
-        Ok(Change {
+        Ok(FeedWrite {
             feed: store(FEED)?,
             tombstones: store(TOMBSTONES)?,
             transaction,

@@ -29,8 +29,8 @@ use super::js::{
 };
 use super::lock::serialized;
 use super::pages::{
-    focus_or_open, is_visible, listing, message, post, post_to_pages, post_value,
-    same_origin_target, window_clients,
+    focus_or_open, is_visible, list_pages, post, post_to_pages, post_value, same_origin_target,
+    window_clients,
 };
 use super::screen::{close_here, closed_here, on_screen, reading, show, Screen, Shown};
 use super::store::{Applied, Arrived, Commit, Feed, StoreError};
@@ -38,6 +38,9 @@ use super::wasm_cache;
 use crate::core::display::{tag_of, DEFAULT_RAW_TITLE};
 use crate::core::feed::{activate, dismiss, FeedEntry};
 use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::messages::{
+    read_page_request, to_pages, PageRequest, ACTIVATED, DISMISSED, PUSH_HANDLED, RAW,
+};
 use crate::core::preferences::{parse_time_of_day, withheld_by, Withheld};
 use crate::core::record::PREFERENCES;
 use crate::core::sync::{changes_of, is_changes_only, StateChange};
@@ -134,10 +137,14 @@ fn started() {}
 
 /// Tells the module where its wasm lives and which build it is (for its cache); the shell
 /// calls it when the module has started, with `keep` when it found the wasm nowhere in the
-/// Cache Storage (evicted, or a first start before `install` filled it).
+/// Cache Storage (evicted, or a first start before `install` filled it), and the feed's
+/// connection it began to open meanwhile (none after a fresh instance).
 #[wasm_bindgen(js_name = configure)]
-pub fn configure(wasm_url: String, cache_name: String, keep: bool) {
+pub fn configure(wasm_url: String, cache_name: String, keep: bool, feed_opening: Option<Promise>) {
     wasm_cache::configure(wasm_url, cache_name);
+    if let Some(opening) = feed_opening {
+        FEED.with(|feed| feed.adopt(opening));
+    }
     if keep {
         KEEPING.with(|keeping| keeping.set(Some(handled(keep_module()))));
     }
@@ -216,11 +223,8 @@ pub fn show_quiet_status() -> Promise {
 #[wasm_bindgen(js_name = message)]
 pub fn on_message(event: ExtendableMessageEvent) -> Promise {
     handled(async move {
-        let data = event.data();
-        let kind = data.member("type").and_then(|kind| kind.as_string());
-        match kind.as_deref() {
-            Some("usernotify-push") => {
-                let pushed = data.member("data");
+        match read_page_request(&event.data()) {
+            PageRequest::Push(pushed) => {
                 let text = pushed
                     .as_ref()
                     .and_then(|pushed| pushed.as_string().or_else(|| stringify(pushed)));
@@ -232,11 +236,9 @@ pub fn on_message(event: ExtendableMessageEvent) -> Promise {
                 }
                 return;
             }
-            Some("usernotify-feed-changed") => {
-                let text = |name: &str| data.member(name).and_then(|value| value.as_string());
-                if let (Some(scope), Some(key)) = (worker_scope(), text("id")) {
+            PageRequest::FeedChanged { id, group } => {
+                if let (Some(scope), Some(key)) = (worker_scope(), id) {
                     let registration = scope.registration();
-                    let group = text("groupName");
                     serialized(redraw(&registration, &key, group.as_deref())).await;
                 }
                 // The page API resolves its call once the screen shows the change.
@@ -246,7 +248,7 @@ pub fn on_message(event: ExtendableMessageEvent) -> Promise {
                 // The redraw swept.
                 return settle(now()).await;
             }
-            _ => {}
+            PageRequest::Other => {}
         }
         sweep_now().await;
     })
@@ -275,7 +277,7 @@ pub fn on_notification_click(event: NotificationEvent) -> Promise {
             let button = (!action.is_empty()).then_some(action.as_str());
             post(
                 &pages,
-                message("usernotify-activated", &shown.key).opt_str("action", button),
+                to_pages(ACTIVATED, &shown.key).opt_str("action", button),
             );
             change_state(core::slice::from_ref(&shown.key), activate).await;
         }
@@ -298,7 +300,7 @@ pub fn on_notification_close(event: NotificationEvent) -> Promise {
                 .any(|notification| notification.tag().as_deref() == Some(shown.tag.as_str()));
             if !replaced && !closed_here(&shown) {
                 change_state(&shown.members, dismiss).await;
-                post_to_pages(&scope, message("usernotify-dismissed", &shown.key)).await;
+                post_to_pages(&scope, to_pages(DISMISSED, &shown.key)).await;
             }
         }
         sweep_now().await;
@@ -426,13 +428,13 @@ fn withheld(kept: &JsValue, notification: &Notification, now: Millis) -> Option<
         kept,
         notification.group_name.as_deref(),
         notification.priority,
-        |zone| local_minute(zone, now),
+        |zone| minute_of_day_in(zone, now),
     )
 }
 
 /// Minutes after midnight in `zone` at `now`, by the browser's `Intl.DateTimeFormat`;
 /// `None` for a zone it does not know.
-fn local_minute(zone: &str, now: Millis) -> Option<u16> {
+fn minute_of_day_in(zone: &str, now: Millis) -> Option<u16> {
     let options = ObjectWriter::default()
         .str("timeZone", zone)
         .str("hour", "2-digit")
@@ -506,7 +508,7 @@ async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) 
     let registration = scope.registration();
     let now = now();
     // The app's pages to report to, listed while the push is handled.
-    let listing = listing(&scope);
+    let pages_listed = list_pages(&scope);
     let preferences = kept_preferences();
     let declarative = proposed.is_some();
     // What the user did on other devices since this browser's last push (`changes`), and
@@ -586,10 +588,10 @@ async fn receive(text: Option<String>, proposed: Option<web_sys::Notification>) 
     // can drop the entry it is still displaying.
     let pages = match pages {
         Some(pages) => pages,
-        None => listed(listing.await),
+        None => listed(pages_listed.await),
     };
     let report = object(
-        &message("usernotify-push-handled", outcome.key())
+        &to_pages(PUSH_HANDLED, outcome.key())
             .str("outcome", outcome.name())
             .bool("stored", stored)
             .end(),
@@ -780,7 +782,7 @@ async fn hand_raw_to_app(
     raw: &str,
     pushed: &Pushed,
 ) -> bool {
-    let handed = message("usernotify-raw", key)
+    let handed = to_pages(RAW, key)
         .str("rawContent", raw)
         .raw("notification", &pushed.text);
     post(pages, handed);

@@ -17,7 +17,7 @@ use web_sys::{
 
 use super::js::{error, sleep, within};
 use super::subscription::page_container;
-use crate::core::json::{JsonRead, ObjectWriter};
+use crate::core::json::JsonRead;
 
 /// Why the page's worker does not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +138,7 @@ async fn ask(worker: &ServiceWorker) -> Answer {
     let reply = Promise::new(&mut |resolve, _reject| {
         channel.port1().set_onmessage(Some(&resolve));
     });
-    let question = super::js::object(
-        &ObjectWriter::default()
-            .str("type", "usernotify-status")
-            .end(),
-    );
+    let question = super::js::object(&crate::core::messages::status_question());
     if worker
         .post_message_with_transferable(&question, &js_sys::Array::of1(&channel.port2()))
         .is_err()
