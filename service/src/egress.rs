@@ -10,7 +10,7 @@
 //!   addresses are dialled, so a name that resolves (or is rebound) to a private address
 //!   goes nowhere.
 //!
-//! Redirects are never followed (see `delivery::push_client`), so a push service cannot
+//! Redirects are never followed (see `deliveries::push_client`), so a push service cannot
 //! send a push elsewhere either.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

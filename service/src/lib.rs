@@ -19,18 +19,18 @@
     )
 )]
 
-pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod declarative;
-pub mod delivery;
+pub mod deliveries;
 pub mod egress;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod metrics;
-pub mod oidc;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod preferences;
@@ -39,6 +39,7 @@ pub mod routes;
 pub mod server;
 pub mod shrink;
 pub mod store;
+pub mod subscriptions;
 pub mod vapid;
 
 use std::net::SocketAddr;
@@ -53,12 +54,13 @@ pub use config::{
     OidcSettings, PushHosts, StaticDir, UserLimits,
 };
 pub use error::ApiError;
+pub use identity::{auth, oidc};
 pub use routes::{api_routes, router};
 
 use auth::{Gate, RateLimiter, Tokens};
 use changes::ChangeHub;
 use clock::now_millis;
-use delivery::Deliverer;
+use deliveries::Deliverer;
 use egress::PushPolicy;
 use metrics::Metrics;
 use oidc::Oidc;
@@ -243,7 +245,7 @@ pub fn spawn_delivery_worker(
         db: state.0.db.clone(),
         vapid: Arc::clone(&state.0.vapid),
         metrics: Arc::clone(&state.0.metrics),
-        client: delivery::push_client(&settings, Arc::clone(&state.0.push_policy))
+        client: deliveries::push_client(&settings, Arc::clone(&state.0.push_policy))
             .map_err(StartError::HttpClient)?,
         push_policy: Arc::clone(&state.0.push_policy),
         wake: Arc::clone(&state.0.wake),

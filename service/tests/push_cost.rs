@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use usernotify::core::{Json, Millis, Notification};
-use usernotify_service::store::{
-    Attempted, ClaimShares, Db, DbLocation, DbSettings, NewSubscription, Verdict,
-};
+use usernotify_service::deliveries::{Attempted, Verdict};
+use usernotify_service::store::{ClaimShares, Db, DbLocation, DbSettings, NewSubscription};
 
 const HOST: &str = "app.example";
 const BROWSERS: usize = 100;

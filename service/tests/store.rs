@@ -10,9 +10,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use tempfile::TempDir;
 use usernotify::core::{Json, Millis, Notification};
-use usernotify_service::store::{
-    Attempted, ClaimShares, Db, DbLocation, DbSettings, DeliveryState, NewSubscription, Verdict,
-};
+use usernotify_service::deliveries::{Attempted, DeliveryState, Verdict};
+use usernotify_service::store::{ClaimShares, Db, DbLocation, DbSettings, NewSubscription};
 
 const NOW: Millis = 1_700_000_000_000;
 

@@ -1,0 +1,5 @@
+//! Notifications: a post stored and fanned out ([`post`]), the user's feed read, changed and
+//! deleted ([`feed`]). The store's operations they use are [`crate::store::Store`]'s.
+
+pub mod feed;
+pub mod post;

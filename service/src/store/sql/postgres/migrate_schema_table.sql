@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS usernotify_schema (version INTEGER NOT NULL)

@@ -1,0 +1,1 @@
+INSERT INTO usernotify_schema (version) VALUES ($1)

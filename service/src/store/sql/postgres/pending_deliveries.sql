@@ -1,0 +1,1 @@
+SELECT count(*) FROM deliveries WHERE state IN ('queued', 'retrying')

@@ -1,0 +1,1 @@
+SELECT body, version FROM preferences WHERE user_id = $1

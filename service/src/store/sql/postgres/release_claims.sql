@@ -1,0 +1,1 @@
+UPDATE deliveries SET leased_until = 0 WHERE id = ANY($1)

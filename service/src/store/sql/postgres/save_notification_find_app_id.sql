@@ -1,0 +1,1 @@
+SELECT id FROM notifications WHERE user_id = $1 AND app_notification_id = $2

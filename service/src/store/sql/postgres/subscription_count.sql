@@ -1,0 +1,1 @@
+SELECT count(*) FROM subscriptions WHERE endpoint IS NOT NULL

@@ -1,0 +1,1 @@
+SELECT id, created_at FROM subscriptions WHERE user_id = ?1 AND endpoint = ?2

@@ -1,0 +1,1 @@
+SELECT seq FROM change_heads WHERE user_id = ?1

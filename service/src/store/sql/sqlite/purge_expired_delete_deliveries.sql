@@ -1,0 +1,1 @@
+DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= ?1

@@ -1,0 +1,1 @@
+DELETE FROM notifications WHERE expires_at <= ?1

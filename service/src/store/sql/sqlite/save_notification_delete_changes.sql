@@ -1,0 +1,1 @@
+DELETE FROM changes WHERE user_id = ?1 AND notification_id = ?2

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM subscriptions WHERE endpoint IS NOT NULL

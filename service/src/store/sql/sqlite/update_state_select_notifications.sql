@@ -1,0 +1,2 @@
+SELECT read_state, user_action_state FROM notifications
+WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3

@@ -1,0 +1,1 @@
+SELECT private_key, public_key FROM vapid_key WHERE id = 1

@@ -1,0 +1,34 @@
+//! SQLite: the users' preferences.
+
+use super::*;
+
+impl SqliteStore {
+    pub fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(self
+            .read()
+            .prepare_cached(sql!("preferences"))?
+            .query_row(params![user], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    pub fn put_preferences(
+        &self,
+        user: &str,
+        body: &str,
+        expected: Option<i64>,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        let changed = match expected {
+            None => conn.execute(
+                sql!("put_preferences_insert_preferences"),
+                params![user, body, now],
+            )?,
+            Some(version) => conn.execute(
+                sql!("put_preferences_update_preferences"),
+                params![user, body, now, version],
+            )?,
+        };
+        Ok(changed > 0)
+    }
+}

@@ -1,0 +1,3 @@
+//! Push subscriptions: registering a browser's (its UNSID) and removing it ([`handlers`]).
+
+pub mod handlers;
