@@ -248,3 +248,87 @@ fn data_lines_join_an_event_without_an_id_keeps_the_last_one_and_one_without_dat
     assert_eq!(reader.push(b"data: d\rdata"), [], "not ended yet");
     assert_eq!(reader.push(b"\r\r"), [event("8", "d\n")]);
 }
+
+// The push body the service writes, read back by the worker's readers: both ends here.
+use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
+use usernotify::core::sync::push_body_with_changes;
+
+fn read(id: &str) -> StateChange {
+    StateChange {
+        id: id.to_owned(),
+        state: Some((ReadState::Read, UserActionState::None)),
+    }
+}
+
+#[test]
+fn a_push_carries_the_resource_with_its_changes_newest_first() {
+    let body = push_body_with_changes(
+        Some(r#"{"id":"n3","payload":{}}"#),
+        &[read("n2"), read("n1")],
+        MAX_PUSH_JSON_BYTES,
+    );
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["id"], "n3");
+    assert_eq!(value["changes"][0]["id"], "n2");
+    assert_eq!(value["changes"][1]["id"], "n1");
+    assert_eq!(value["changes"][1]["readState"], "read");
+    let only = push_body_with_changes(None, &[read("n2")], MAX_PUSH_JSON_BYTES);
+    assert_eq!(
+        String::from_utf8(only).unwrap(),
+        r#"{"changes":[{"id":"n2","readState":"read","userActionState":"none","deleted":false}]}"#
+    );
+}
+
+#[test]
+fn changes_that_do_not_fit_are_dropped_oldest_first_and_never_the_notification() {
+    let big = "x".repeat(MAX_PUSH_JSON_BYTES - 300);
+    let resource = format!(r#"{{"id":"n","payload":{{"rawContent":"{big}"}}}}"#);
+    let changes: Vec<StateChange> = (0..20).rev().map(|n| read(&format!("c{n}"))).collect();
+    let body = push_body_with_changes(Some(&resource), &changes, MAX_PUSH_JSON_BYTES);
+    assert!(body.len() <= MAX_PUSH_JSON_BYTES, "{}", body.len());
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let carried = value["changes"].as_array().unwrap();
+    assert!(
+        !carried.is_empty() && carried.len() < 20,
+        "{}",
+        carried.len()
+    );
+    assert_eq!(carried[0]["id"], "c19", "the newest stays");
+    assert_eq!(value["payload"]["rawContent"], big.as_str());
+    let full = format!(
+        r#"{{"id":"n","payload":{{"rawContent":"{}"}}}}"#,
+        "y".repeat(MAX_PUSH_JSON_BYTES - 40)
+    );
+    assert_eq!(
+        push_body_with_changes(Some(&full), &changes, MAX_PUSH_JSON_BYTES),
+        full.as_bytes(),
+        "alone when none fits"
+    );
+}
+
+#[test]
+fn the_worker_reads_back_the_notification_and_the_changes_a_push_body_carries() {
+    let resource = r#"{"id":"n9","expirationDateTime":"2026-11-23T13:00:00Z","payload":{"visualContent":{"title":"Build"}}}"#;
+    let deleted = StateChange {
+        id: "n7".to_owned(),
+        state: None,
+    };
+    let sent = [read("n8"), deleted];
+    let body = json(
+        core::str::from_utf8(&push_body_with_changes(
+            Some(resource),
+            &sent,
+            MAX_PUSH_JSON_BYTES,
+        ))
+        .unwrap(),
+    );
+    assert_eq!(changes_of(&&body), sent.to_vec());
+    assert!(!is_changes_only(&&body));
+    let notification = Notification::from_json(&body, NOW).expect("the notification reads");
+    assert_eq!(notification.key(), "n9");
+    let only = json(
+        core::str::from_utf8(&push_body_with_changes(None, &sent, MAX_PUSH_JSON_BYTES)).unwrap(),
+    );
+    assert!(is_changes_only(&&only));
+    assert_eq!(changes_of(&&only), sent.to_vec());
+}

@@ -106,6 +106,55 @@ pub fn changes_of<'a, V: JsonRead<'a>>(body: &V) -> Vec<StateChange> {
         .collect()
 }
 
+/// The body the app service pushes, read by [`changes_of`] and the notification's reader:
+/// `resource` (the stored notification's JSON, an object) with the `changes` member holding
+/// as many of `changes` (newest first) as fit `max_json` bytes (one Web Push message, or what
+/// the push host takes); the oldest are dropped first, and all of them before anything of the
+/// notification. A change-only push (no `resource`) is `{"changes": [...]}` alone. The
+/// resource's text is kept as stored, the member written in before its closing brace.
+pub fn push_body_with_changes<'c>(
+    resource: Option<&str>,
+    changes: impl IntoIterator<Item = &'c StateChange>,
+    max_json: usize,
+) -> Vec<u8> {
+    let mut changes = changes.into_iter().peekable();
+    if let (Some(resource), None) = (resource, changes.peek()) {
+        // Nothing to carry (most pushes): the notification goes as it was stored.
+        return resource.as_bytes().to_vec();
+    }
+    let head = match resource.map(str::trim_end) {
+        Some(resource) => match resource.strip_suffix('}') {
+            // An object with members gets a comma before the new one.
+            Some(open) if open.trim_end().ends_with('{') => open.to_owned(),
+            Some(open) => alloc::format!("{open},"),
+            None => return resource.as_bytes().to_vec(),
+        },
+        None => String::from("{"),
+    };
+    let mut body = String::with_capacity(max_json);
+    body.push_str(&head);
+    body.push_str("\"changes\":[");
+    let mut carried = 0;
+    for change in changes {
+        let record = change.to_json();
+        // What the rest needs: a comma, `]}`.
+        if body.len() + record.len() + 3 > max_json {
+            break;
+        }
+        if carried > 0 {
+            body.push(',');
+        }
+        body.push_str(&record);
+        carried += 1;
+    }
+    body.push_str("]}");
+    if carried == 0 && resource.is_some() {
+        // Nothing fits beside the notification: it goes alone, as it was stored.
+        return resource.unwrap_or_default().as_bytes().to_vec();
+    }
+    body.into_bytes()
+}
+
 /// Whether a push body only carries changes: `changes` and no notification of its own (no
 /// `payload`). The service sends one to a device only when it leaves something visible
 /// there ([`change_push_visible_until`]); the worker applies it and redraws what it

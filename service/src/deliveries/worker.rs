@@ -7,12 +7,11 @@ use std::time::Duration;
 use reqwest::header::RETRY_AFTER;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
-use usernotify::core::sync::change_push_visible_until;
+use usernotify::core::sync::{change_push_visible_until, push_body_with_changes, StateChange};
 use usernotify::core::Millis;
 
 use super::attempt::{classify, parse_retry_after, reasons, Attempted, PushResult};
 use super::holdings::Holdings;
-use crate::changes::push_bytes_with_changes;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
 use crate::egress::{is_forbidden_address, PublicOnlyResolver, PushPolicy};
@@ -442,7 +441,7 @@ impl Deliverer {
         let until = change_push_visible_until(&changed, &on_device, now)
             .ok_or(PushResult::NotSent(reasons::NOTHING_VISIBLE))?;
         Ok((
-            push_bytes_with_changes(None, &delivery.changes, max_json),
+            push_body_with_changes(None, changes_of(delivery), max_json),
             until,
         ))
     }
@@ -457,9 +456,13 @@ impl Deliverer {
                 &delivery.resource,
                 Some(delivery.unread),
             );
-            push_bytes_with_changes(Some(&content), &delivery.changes, rules.max_json)
+            push_body_with_changes(Some(&content), changes_of(delivery), rules.max_json)
         } else {
-            push_bytes_with_changes(Some(&delivery.resource), &delivery.changes, rules.max_json)
+            push_body_with_changes(
+                Some(&delivery.resource),
+                changes_of(delivery),
+                rules.max_json,
+            )
         }
     }
 }
@@ -470,3 +473,8 @@ impl Deliverer {
 const GATHER: Duration = Duration::from_millis(3);
 /// Outcomes recorded at once at most, whatever `GATHER` says.
 const GATHER_AT_MOST: usize = 64;
+
+/// The changes a delivery carries, newest first, as the push body writes them.
+fn changes_of(delivery: &DueDelivery) -> impl Iterator<Item = &StateChange> {
+    delivery.changes.iter().map(|logged| &logged.change)
+}

@@ -1,6 +1,7 @@
 //! Every message the service sends, read as WebKit reads it.
 
 use super::*;
+use usernotify::core::sync::push_body_with_changes;
 
 /// What WebKit shows for a declarative message: the members its parser reads.
 #[derive(Debug)]
@@ -255,9 +256,9 @@ fn sent(
         true => with_declarative_members(resource, Some(unread)),
         false => resource.to_owned(),
     };
-    String::from_utf8(crate::changes::push_bytes_with_changes(
+    String::from_utf8(push_body_with_changes(
         Some(&content),
-        changes,
+        changes.iter().map(|logged| &logged.change),
         MAX_PUSH_JSON_BYTES,
     ))
     .expect("UTF-8")
@@ -363,9 +364,9 @@ fn every_message_the_service_sends_is_one_webkits_parser_accepts_and_shows_as_th
     }
     // Change-only pushes (changes for a device, no notification) are no declarative
     // message: Safari gives them to the worker.
-    let only = String::from_utf8(crate::changes::push_bytes_with_changes(
+    let only = String::from_utf8(push_body_with_changes(
         None,
-        &changes,
+        changes.iter().map(|logged| &logged.change),
         MAX_PUSH_JSON_BYTES,
     ))
     .unwrap();
