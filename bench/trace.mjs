@@ -95,9 +95,6 @@ for (const phase of names) {
   };
   console.log(`| ${phase} | ${cell(usernotify.name)} | ${cell(sameJob.name)} |`);
 }
-const seenNames = new Map();
-for (const event of onWorker) seenNames.set(event.name, (seenNames.get(event.name) ?? 0) + 1);
-if (process.env.TRACE_NAMES) console.log([...seenNames].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join('\n'));
 await demo.close();
 
 async function registrationId(scope) {
