@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use usernotify::core::{Json, Millis, Notification};
+use usernotify_service::deliveries::ClaimShares;
 use usernotify_service::deliveries::{Attempted, Verdict};
-use usernotify_service::store::{ClaimShares, Db, DbLocation, DbSettings, NewSubscription};
+use usernotify_service::store::{Db, DbLocation, DbSettings};
+use usernotify_service::subscriptions::NewSubscription;
 
 const HOST: &str = "app.example";
 const BROWSERS: usize = 100;

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use tempfile::TempDir;
 use usernotify::core::{Json, Millis, Notification};
+use usernotify_service::deliveries::ClaimShares;
 use usernotify_service::deliveries::{Attempted, DeliveryState, Verdict};
-use usernotify_service::store::{ClaimShares, Db, DbLocation, DbSettings, NewSubscription};
+use usernotify_service::store::{Db, DbLocation, DbSettings};
+use usernotify_service::subscriptions::NewSubscription;
 
 const NOW: Millis = 1_700_000_000_000;
 
@@ -93,7 +95,7 @@ async fn post(
     user: &str,
     id: &str,
     body: Notification,
-) -> usernotify_service::store::Saved {
+) -> usernotify_service::notifications::Saved {
     // Every test posts with the subscription "s1" as its X-UNS.
     db.save_notification(
         user.to_owned(),

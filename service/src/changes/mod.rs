@@ -15,11 +15,15 @@
 //! for a change made through this process, through PostgreSQL's LISTEN/NOTIFY (the store's
 //! one listener per process) for one made through another replica.
 
+mod postgres;
+mod records;
+pub(crate) mod sqlite;
 pub mod stream;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+pub use records::{LoggedChange, CHANGE_PUSH_LIFETIME};
 use tokio::sync::watch;
 
 /// Where each process's open change streams wait.

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use usernotify::core::sync::{change_push_visible_until, OnDevice};
 use usernotify::core::{Millis, Priority};
 
+use crate::changes::LoggedChange;
 use crate::error::ApiError;
 use crate::identity::Caller;
-use crate::store::LoggedChange;
 use crate::AppState;
 
 /// After a change was logged: this process's streams of the user hear it at once (the

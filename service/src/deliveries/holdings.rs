@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::config::DeliverySettings;
-use crate::store::ClaimShares;
+use crate::deliveries::ClaimShares;
 
 /// How many timeouts or refused connections in a row make a push host rest.
 const STRIKES_BEFORE_REST: u32 = 3;

@@ -15,6 +15,9 @@
 pub mod attempt;
 pub mod handler;
 pub mod holdings;
+mod postgres;
+mod records;
+mod sqlite;
 mod verdict;
 pub mod worker;
 
@@ -23,4 +26,6 @@ pub use attempt::{
     PushResult, Verdict,
 };
 pub use holdings::Holdings;
+pub(crate) use records::{delivery_info, queue_stats};
+pub use records::{ClaimShares, DueDelivery, QueueStats};
 pub use worker::{push_client, Deliverer};

@@ -8,8 +8,8 @@ use usernotify::core::Millis;
 use super::attempt::{backoff, reasons, Attempted, PushResult, Verdict};
 use super::worker::Deliverer;
 use crate::clock::now_millis;
+use crate::deliveries::DueDelivery;
 use crate::push::endpoint_tag;
-use crate::store::DueDelivery;
 
 impl Deliverer {
     /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).

@@ -14,10 +14,11 @@ use super::attempt::{classify, parse_retry_after, reasons, Attempted, PushResult
 use super::holdings::Holdings;
 use crate::clock::now_millis;
 use crate::config::DeliverySettings;
+use crate::deliveries::{ClaimShares, DueDelivery};
 use crate::egress::{is_forbidden_address, PublicOnlyResolver, PushPolicy};
 use crate::metrics::Metrics;
 use crate::push::{self, PushMessage};
-use crate::store::{ClaimShares, Db, DueDelivery};
+use crate::store::Db;
 use crate::vapid::Vapid;
 
 /// How often expired notifications are purged from the store.

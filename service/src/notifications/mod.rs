@@ -3,3 +3,8 @@
 
 pub mod feed;
 pub mod post;
+mod postgres;
+mod records;
+mod sqlite;
+pub(crate) use records::stored_resource;
+pub use records::{FanOut, FeedItem, FeedPage, Saved, StateUpdated};

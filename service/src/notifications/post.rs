@@ -14,8 +14,8 @@ use crate::clock::now_millis;
 use crate::error::{ApiError, InternalError};
 use crate::identity::{Caller, SubscriptionHeader};
 use crate::ids::{looks_like_id, new_id};
+use crate::notifications::FeedItem;
 use crate::routes::{base_url, created};
-use crate::store::FeedItem;
 use crate::AppState;
 
 /// The stored resource as a JSON object, with the feed's client state when `with_state`.

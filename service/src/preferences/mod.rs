@@ -7,6 +7,8 @@
 //! without `/usr/share/zoneinfo`. What it costs is in `docs/cross-device.md`.
 
 pub mod handlers;
+mod postgres;
+mod sqlite;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

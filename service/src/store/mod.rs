@@ -20,7 +20,6 @@
 mod error;
 mod location;
 pub mod postgres;
-mod records;
 pub mod sqlite;
 
 use std::future::Future;
@@ -32,19 +31,17 @@ use usernotify::core::sync::OnDevice;
 use usernotify::core::{Millis, Notification};
 
 use crate::changes::ChangeHub;
+use crate::changes::LoggedChange;
 use crate::clock::now_millis;
-use crate::deliveries::{Attempted, DeliveryInfo};
+use crate::deliveries::{Attempted, ClaimShares, DeliveryInfo, DueDelivery, QueueStats};
+use crate::notifications::{FeedItem, FeedPage, Saved, StateUpdated};
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
 
 pub use postgres::PgStore;
 pub use sqlite::{SqliteBackend, SqliteStore};
 
 pub use error::StoreError;
 pub use location::{DbLocation, DbSettings};
-use records::{delivery_info, queue_stats, stored_resource};
-pub use records::{
-    ClaimShares, DueDelivery, FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription,
-    QueueStats, Registration, Saved, StateUpdated, SubscriptionInfo, CHANGE_PUSH_LIFETIME,
-};
 
 /// What a backend answers with: a boxed future, so that the store is used as `dyn Store`.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -322,33 +319,5 @@ mod tests {
         let shown = DbLocation::parse("postgres://app:s3cret@db.example:5432/notify").to_string();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
-    }
-
-    #[test]
-    fn a_post_that_reaches_nobody_says_why() {
-        let none = FanOut::default();
-        assert_eq!(none.why_nothing_was_queued(), Some("no-subscriptions"));
-        let policy = FanOut {
-            skipped_by_policy: 2,
-            ..FanOut::default()
-        };
-        assert_eq!(policy.why_nothing_was_queued(), Some("target-policy"));
-        let host = FanOut {
-            skipped_by_host: 1,
-            ..FanOut::default()
-        };
-        assert_eq!(host.why_nothing_was_queued(), Some("target-host"));
-        let mixed = FanOut {
-            skipped_by_host: 1,
-            gone: 1,
-            ..FanOut::default()
-        };
-        assert_eq!(mixed.why_nothing_was_queued(), Some("none-matched"));
-        let reached = FanOut {
-            queued: 1,
-            skipped_by_host: 3,
-            ..FanOut::default()
-        };
-        assert_eq!(reached.why_nothing_was_queued(), None);
     }
 }

@@ -16,7 +16,7 @@ use crate::identity::Caller;
 use crate::ids::new_id;
 use crate::push::{check_endpoint, decode_key, is_valid_p256dh};
 use crate::routes::{base_url, created, require_object, ResourceId, MAX_HOST_NAME_CHARS};
-use crate::store::{NewSubscription, Registration, SubscriptionInfo};
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
 use crate::AppState;
 
 /// Longest `displayName` stored; it is only a label for the user's devices.

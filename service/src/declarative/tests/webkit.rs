@@ -249,7 +249,7 @@ fn stored(posted: &Value) -> Option<(String, Map<String, Value>)> {
 fn sent(
     resource: &str,
     unread: u64,
-    changes: &[crate::store::LoggedChange],
+    changes: &[crate::changes::LoggedChange],
     declarative: bool,
 ) -> String {
     let content = match declarative {
@@ -309,7 +309,7 @@ fn check_as_webkit_reads(body: &str, graph: &Map<String, Value>, unread: u64) ->
 
 #[test]
 fn every_message_the_service_sends_is_one_webkits_parser_accepts_and_shows_as_the_resource_says() {
-    use crate::store::LoggedChange;
+    use crate::changes::LoggedChange;
     use usernotify::core::feed::{ReadState, UserActionState};
     use usernotify::core::sync::StateChange;
     let changes: Vec<LoggedChange> = (0..25)

@@ -28,31 +28,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{watch, Notify};
 use usernotify::core::{Millis, Notification};
 
-use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+use crate::deliveries::{Attempted, DeliveryInfo};
 
-use super::{
-    delivery_info, queue_stats, stored_resource, ChangeHub, ClaimShares, DbSettings, DueDelivery,
-    FanOut, FeedItem, FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration,
-    Saved, StateUpdated, Store, StoreError, StoreFuture, SubscriptionInfo, CHANGE_PUSH_LIFETIME,
-};
-
-/// A statement of this backend, from its file in `sql/postgres/` (beside the other
-/// backend's statement of the same name).
-macro_rules! sql {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/store/sql/postgres/",
-            $name,
-            ".sql"
-        ))
-    };
-}
+use super::{ChangeHub, DbSettings, FeedItem, Store, StoreError, StoreFuture};
+use crate::changes::LoggedChange;
+use crate::deliveries::{ClaimShares, DueDelivery, QueueStats};
+use crate::notifications::{FeedPage, Saved, StateUpdated};
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
+use usernotify::core::sync::OnDevice;
 
 /// Schema migrations, applied in order; `usernotify_schema.version` counts those applied.
 /// Never edit one that was released: add another.
@@ -80,7 +67,7 @@ const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
 /// A pool of connections to one PostgreSQL database. Cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     /// What the announcer task is to NOTIFY the replicas of.
     announcements: Arc<Announcements>,
 }
@@ -144,14 +131,16 @@ impl PgStore {
     }
 
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        let version: i32 = sqlx::query_scalar(sql!("schema_version"))
+        let version: i32 = sqlx::query_scalar(include_str!("../sql/postgres/schema_version.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok(i64::from(version))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query(sql!("ping")).execute(&self.pool).await?;
+        sqlx::query(include_str!("../sql/postgres/ping.sql"))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -399,16 +388,17 @@ impl Store for PgStore {
 /// made and applies nothing.
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query(sql!("migrate_lock"))
+    sqlx::query(include_str!("../sql/postgres/migrate_lock.sql"))
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(sql!("migrate_schema_table"))
+    sqlx::query(include_str!("../sql/postgres/migrate_schema_table.sql"))
         .execute(&mut *tx)
         .await?;
-    let version: Option<i32> = sqlx::query_scalar(sql!("migrate_version"))
-        .fetch_one(&mut *tx)
-        .await?;
+    let version: Option<i32> =
+        sqlx::query_scalar(include_str!("../sql/postgres/migrate_version.sql"))
+            .fetch_one(&mut *tx)
+            .await?;
     let version = i64::from(version.unwrap_or(0));
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if version > known {
@@ -426,10 +416,10 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     {
         sqlx::raw_sql(*sql).execute(&mut *tx).await?;
     }
-    sqlx::query(sql!("migrate_clear_version"))
+    sqlx::query(include_str!("../sql/postgres/migrate_clear_version.sql"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query(sql!("migrate_set_version"))
+    sqlx::query(include_str!("../sql/postgres/migrate_set_version.sql"))
         .bind(i32::try_from(known).unwrap_or(i32::MAX))
         .execute(&mut *tx)
         .await?;
@@ -437,11 +427,6 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-mod changes;
-mod deliveries;
-mod notifications;
-mod preferences;
-mod subscriptions;
 mod wakeups;
 
 use wakeups::spawn_announcer;

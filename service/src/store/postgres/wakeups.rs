@@ -5,7 +5,7 @@ use super::*;
 
 impl PgStore {
     /// Tells the replicas (the announcer, off the request) that deliveries were queued.
-    pub(super) fn announce_queued(&self) {
+    pub(crate) fn announce_queued(&self) {
         self.announcements
             .queued
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -105,7 +105,7 @@ pub(super) fn spawn_announcer(pool: PgPool, announcements: &Arc<Announcements>) 
             if channels.is_empty() {
                 continue;
             }
-            let announced = sqlx::query(sql!("announce"))
+            let announced = sqlx::query(include_str!("../sql/postgres/announce.sql"))
                 .bind(&channels)
                 .bind(&payloads)
                 .execute(&pool)

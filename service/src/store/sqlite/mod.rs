@@ -12,35 +12,21 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{
-    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use usernotify::core::{Millis, Notification};
 
-use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+use crate::deliveries::{Attempted, DeliveryInfo};
 
-use super::{
-    delivery_info, queue_stats, stored_resource, ClaimShares, DueDelivery, FanOut, FeedItem,
-    FeedPage, LoggedChange, NewSubscription, OnDevice, QueueStats, Registration, Saved,
-    StateUpdated, Store, StoreError, StoreFuture, SubscriptionInfo, CHANGE_PUSH_LIFETIME,
-};
+use super::{Store, StoreError, StoreFuture};
+use crate::changes::LoggedChange;
+use crate::deliveries::{ClaimShares, DueDelivery, QueueStats};
+use crate::notifications::{FeedItem, FeedPage, Saved, StateUpdated};
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
+use usernotify::core::sync::OnDevice;
 
 /// Reader connections beside the writer: enough that readers do not wait for each other on
 /// a small machine; each one is a file handle and a page cache.
 const READERS: usize = 4;
-
-/// A statement of this backend, from its file in `sql/sqlite/` (beside the other
-/// backend's statement of the same name).
-macro_rules! sql {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/store/sql/sqlite/",
-            $name,
-            ".sql"
-        ))
-    };
-}
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those already applied.
 const MIGRATIONS: &[&str] = &[
@@ -70,7 +56,10 @@ impl SqliteStore {
         let mut writer = Connection::open(path)?;
         setup(&writer)?;
         // WAL lets the readers read while the writer writes; returns the mode as a row.
-        let _mode: String = writer.query_row(sql!("open_wal"), [], |row| row.get(0))?;
+        let _mode: String =
+            writer.query_row(include_str!("../sql/sqlite/open_wal.sql"), [], |row| {
+                row.get(0)
+            })?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&mut writer)?;
         let readers = (0..READERS)
@@ -93,14 +82,14 @@ impl SqliteStore {
 
     /// The writer. A panic while holding the lock leaves SQLite consistent (transactions
     /// roll back).
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A reader: the first free one, else the next in turn (waiting for it).
-    fn read(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn read(&self) -> MutexGuard<'_, Connection> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let count = self.readers.len();
         for offset in 0..count {
@@ -120,7 +109,7 @@ impl SqliteStore {
         }
     }
 
-    fn claims(&self) -> MutexGuard<'_, HashSet<i64>> {
+    pub(crate) fn claims(&self) -> MutexGuard<'_, HashSet<i64>> {
         // Only whole ids are ever inserted or removed, so a poisoned set is still whole.
         self.claimed
             .lock()
@@ -129,20 +118,27 @@ impl SqliteStore {
 
     /// The schema version the file is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .read()
-            .query_row(sql!("schema_version"), [], |row| row.get(0))?)
+        Ok(self.read().query_row(
+            include_str!("../sql/sqlite/schema_version.sql"),
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// Through the writer: the service is ready when it can write (a post waits for the
     /// writer), not merely read.
     pub fn ping(&self) -> Result<(), StoreError> {
-        let _one: i64 = self.lock().query_row(sql!("ping"), [], |row| row.get(0))?;
+        let _one: i64 =
+            self.lock()
+                .query_row(include_str!("../sql/sqlite/ping.sql"), [], |row| row.get(0))?;
         Ok(())
     }
 
     /// The one count a statement without parameters selects, as the caller's integer type.
-    fn count<N: TryFrom<i64> + Default>(&self, statement: &str) -> Result<N, StoreError> {
+    pub(crate) fn count<N: TryFrom<i64> + Default>(
+        &self,
+        statement: &str,
+    ) -> Result<N, StoreError> {
         let count: i64 = self.read().query_row(statement, [], |row| row.get(0))?;
         Ok(N::try_from(count).unwrap_or_default())
     }
@@ -152,7 +148,7 @@ impl SqliteStore {
 /// writes later cannot wait for another writer (SQLite answers `SQLITE_BUSY` at once rather
 /// than invoke the busy handler, since waiting could deadlock), so every post would fail
 /// while another process held the lock; taking it up front lets `busy_timeout` apply.
-fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+pub(crate) fn write_transaction(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
@@ -166,7 +162,10 @@ fn setup(conn: &Connection) -> Result<(), StoreError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let version: i64 = conn.query_row(sql!("user_version"), [], |row| row.get(0))?;
+    let version: i64 =
+        conn.query_row(include_str!("../sql/sqlite/user_version.sql"), [], |row| {
+            row.get(0)
+        })?;
     if version > known {
         return Err(StoreError::SchemaTooNew {
             found: version,
@@ -204,14 +203,8 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 }
 
 mod backend;
-mod changes;
-mod deliveries;
-mod notifications;
-mod preferences;
-mod subscriptions;
 
 pub use backend::SqliteBackend;
-use changes::{log_change, log_deletion, next_change_seq};
 
 #[cfg(all(test, unix))]
 mod tests {
@@ -316,7 +309,7 @@ mod tests {
             ]
         );
         let due = store
-            .claim_due(&crate::store::ClaimShares::unshared(), NOW, 10, NOW)
+            .claim_due(&crate::deliveries::ClaimShares::unshared(), NOW, 10, NOW)
             .unwrap();
         assert_eq!(due.len(), 2, "both queued deliveries are still sent");
         assert_eq!(store.pending_deliveries().unwrap(), 2);

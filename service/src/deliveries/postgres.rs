@@ -1,10 +1,18 @@
 //! PostgreSQL: the shared delivery queue (claims with leases), outcomes, each delivery's state.
 
-use super::*;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use usernotify::core::Millis;
+
+use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
+use crate::deliveries::{delivery_info, queue_stats, ClaimShares, DueDelivery, QueueStats};
+use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+use crate::store::postgres::PgStore;
+use crate::store::StoreError;
 
 impl PgStore {
     pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
-        let row = sqlx::query(sql!("queue_stats"))
+        let row = sqlx::query(include_str!("sql/postgres/queue_stats.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok(queue_stats(row.try_get(0)?, row.try_get(1)?, now))
@@ -18,7 +26,7 @@ impl PgStore {
         id: &str,
         now: Millis,
     ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
-        let rows = sqlx::query(sql!("deliveries"))
+        let rows = sqlx::query(include_str!("sql/postgres/deliveries.sql"))
             .bind(id)
             .bind(user)
             .bind(now)
@@ -61,7 +69,7 @@ impl PgStore {
         lease_until: Millis,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
-        sqlx::query(sql!("claim_due"))
+        sqlx::query(include_str!("sql/postgres/claim_due.sql"))
             .bind(now)
             .bind(count(limit))
             .bind(lease_until)
@@ -84,7 +92,7 @@ impl PgStore {
     }
 
     pub async fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
-        sqlx::query(sql!("release_claims"))
+        sqlx::query(include_str!("sql/postgres/release_claims.sql"))
             .bind(ids)
             .execute(&self.pool)
             .await?;
@@ -95,15 +103,17 @@ impl PgStore {
     /// claimed: its due time, or its lease's end when another replica holds it (one that
     /// died releases it then).
     pub async fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
-        Ok(sqlx::query_scalar(sql!("next_due"))
-            .bind(shares.full_users())
-            .bind(shares.full_hosts())
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar(include_str!("sql/postgres/next_due.sql"))
+                .bind(shares.full_users())
+                .bind(shares.full_hosts())
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn pending_deliveries(&self) -> Result<usize, StoreError> {
-        let count: i64 = sqlx::query_scalar(sql!("pending_deliveries"))
+        let count: i64 = sqlx::query_scalar(include_str!("sql/postgres/pending_deliveries.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok(usize::try_from(count).unwrap_or(0))
@@ -154,23 +164,24 @@ impl PgStore {
         }
         let (cursor_ids, cursor_seqs): (Vec<String>, Vec<i64>) =
             Attempted::cursors(outcomes).into_iter().unzip();
-        let forgotten: Option<Vec<String>> = sqlx::query_scalar(sql!("record_outcomes"))
-            .bind(&ids)
-            .bind(&states)
-            .bind(&attempts)
-            .bind(&statuses)
-            .bind(&reasons)
-            .bind(&next_ats)
-            .bind(now)
-            .bind(&gone)
-            .bind(&cursor_ids)
-            .bind(&cursor_seqs)
-            .bind(&resting)
-            .bind(&resting_until)
-            .bind(DeliveryState::Gone.as_str())
-            .bind(reasons::SUBSCRIPTION_GONE)
-            .fetch_one(&self.pool)
-            .await?;
+        let forgotten: Option<Vec<String>> =
+            sqlx::query_scalar(include_str!("sql/postgres/record_outcomes.sql"))
+                .bind(&ids)
+                .bind(&states)
+                .bind(&attempts)
+                .bind(&statuses)
+                .bind(&reasons)
+                .bind(&next_ats)
+                .bind(now)
+                .bind(&gone)
+                .bind(&cursor_ids)
+                .bind(&cursor_seqs)
+                .bind(&resting)
+                .bind(&resting_until)
+                .bind(DeliveryState::Gone.as_str())
+                .bind(reasons::SUBSCRIPTION_GONE)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(forgotten.unwrap_or_default())
     }
 }

@@ -1,6 +1,13 @@
 //! PostgreSQL: the users' change logs and pushes that only carry changes.
 
-use super::*;
+use sqlx::Row;
+use usernotify::core::Millis;
+
+use crate::changes::LoggedChange;
+use crate::deliveries::DeliveryState;
+use crate::store::postgres::PgStore;
+use crate::store::StoreError;
+use usernotify::core::sync::OnDevice;
 
 impl PgStore {
     pub async fn changes_since(
@@ -9,7 +16,7 @@ impl PgStore {
         after: i64,
         limit: usize,
     ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
-        let rows = sqlx::query(sql!("changes_since"))
+        let rows = sqlx::query(include_str!("sql/postgres/changes_since.sql"))
             .bind(user)
             .bind(after)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -42,7 +49,7 @@ impl PgStore {
         subscription: &Option<String>,
         groups: &[String],
     ) -> Result<Vec<(String, OnDevice)>, StoreError> {
-        let rows = sqlx::query(sql!("on_devices"))
+        let rows = sqlx::query(include_str!("sql/postgres/on_devices.sql"))
             .bind(user)
             .bind(groups)
             .bind(subscription)
@@ -71,7 +78,7 @@ impl PgStore {
         subscriptions: &[String],
         now: Millis,
     ) -> Result<usize, StoreError> {
-        let done = sqlx::query(sql!("queue_change_pushes"))
+        let done = sqlx::query(include_str!("sql/postgres/queue_change_pushes.sql"))
             .bind(subscriptions)
             .bind(now)
             .bind(DeliveryState::Queued.as_str())

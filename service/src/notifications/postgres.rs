@@ -1,7 +1,15 @@
 //! PostgreSQL: a post stored with its fan-out in one statement, the feed, a notification
 //! changed or deleted, the expired purged.
 
-use super::*;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use usernotify::core::{Millis, Notification};
+
+use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
+use crate::deliveries::{reasons, DeliveryState};
+use crate::notifications::{stored_resource, FanOut, FeedItem, FeedPage, Saved, StateUpdated};
+use crate::store::postgres::PgStore;
+use crate::store::StoreError;
 
 impl PgStore {
     /// The notification and its fan-out in one statement (atomic without a transaction's
@@ -25,18 +33,20 @@ impl PgStore {
     ) -> Result<Option<Saved>, StoreError> {
         let existing: Option<String> = match &notification.app_notification_id {
             Some(app_id) => {
-                sqlx::query_scalar(sql!("save_notification_find_app_id"))
-                    .bind(user)
-                    .bind(app_id)
-                    .fetch_optional(&self.pool)
-                    .await?
+                sqlx::query_scalar(include_str!(
+                    "sql/postgres/save_notification_find_app_id.sql"
+                ))
+                .bind(user)
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?
             }
             None => None,
         };
         let updated = existing.is_some();
         let id = existing.unwrap_or_else(|| candidate_id.to_owned());
         let resource = stored_resource(notification, &id);
-        let row = sqlx::query(sql!("save_notification"))
+        let row = sqlx::query(include_str!("sql/postgres/save_notification.sql"))
             .bind(&id)
             .bind(user)
             .bind(&notification.app_notification_id)
@@ -113,7 +123,7 @@ impl PgStore {
         kept: &str,
         max: usize,
     ) -> Result<Vec<LoggedChange>, StoreError> {
-        let rows = sqlx::query(sql!("evict_oldest"))
+        let rows = sqlx::query(include_str!("sql/postgres/evict_oldest.sql"))
             .bind(user)
             .bind(kept)
             .bind(i64::try_from(max).unwrap_or(i64::MAX))
@@ -142,7 +152,7 @@ impl PgStore {
         top: usize,
         now: Millis,
     ) -> Result<FeedPage, StoreError> {
-        let rows = sqlx::query(sql!("feed"))
+        let rows = sqlx::query(include_str!("sql/postgres/feed.sql"))
             .bind(user)
             .bind(now)
             .bind(before.unwrap_or(i64::MAX))
@@ -161,7 +171,7 @@ impl PgStore {
         id: &str,
         now: Millis,
     ) -> Result<Option<FeedItem>, StoreError> {
-        sqlx::query(sql!("notification"))
+        sqlx::query(include_str!("sql/postgres/notification.sql"))
             .bind(id)
             .bind(user)
             .bind(now)
@@ -183,7 +193,7 @@ impl PgStore {
         user_action_state: Option<&str>,
         now: Millis,
     ) -> Result<Option<StateUpdated>, StoreError> {
-        let row = sqlx::query(sql!("update_state"))
+        let row = sqlx::query(include_str!("sql/postgres/update_state.sql"))
             .bind(id)
             .bind(user)
             .bind(now)
@@ -217,7 +227,7 @@ impl PgStore {
         user: &str,
         id: &str,
     ) -> Result<Option<LoggedChange>, StoreError> {
-        let row = sqlx::query(sql!("delete_notification"))
+        let row = sqlx::query(include_str!("sql/postgres/delete_notification.sql"))
             .bind(id)
             .bind(user)
             .fetch_optional(&self.pool)
@@ -238,7 +248,7 @@ impl PgStore {
     /// Expired notifications (their deliveries go with them), their logged changes, and
     /// change-only pushes older than their lifetime, in one statement.
     pub async fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
-        let purged: i64 = sqlx::query_scalar(sql!("purge_expired"))
+        let purged: i64 = sqlx::query_scalar(include_str!("sql/postgres/purge_expired.sql"))
             .bind(now)
             .bind(now - CHANGE_PUSH_LIFETIME)
             .fetch_one(&self.pool)

@@ -1,6 +1,14 @@
 //! SQLite: the users' change logs and pushes that only carry changes.
 
-use super::*;
+use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::Millis;
+
+use crate::changes::LoggedChange;
+use crate::deliveries::DeliveryState;
+use crate::notifications::FeedItem;
+use crate::store::sqlite::{write_transaction, SqliteStore};
+use crate::store::StoreError;
+use usernotify::core::sync::OnDevice;
 
 impl SqliteStore {
     pub fn changes_since(
@@ -11,11 +19,14 @@ impl SqliteStore {
     ) -> Result<(Vec<LoggedChange>, i64), StoreError> {
         let conn = self.read();
         let head: i64 = conn
-            .prepare_cached(sql!("changes_since_select_change_heads"))?
+            .prepare_cached(include_str!(
+                "sql/sqlite/changes_since_select_change_heads.sql"
+            ))?
             .query_row(params![user], |row| row.get(0))
             .optional()?
             .unwrap_or(0);
-        let mut statement = conn.prepare_cached(sql!("changes_since_select_changes"))?;
+        let mut statement =
+            conn.prepare_cached(include_str!("sql/sqlite/changes_since_select_changes.sql"))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(params![user, after, limit], |row| {
             let read: Option<String> = row.get(2)?;
@@ -40,7 +51,7 @@ impl SqliteStore {
     ) -> Result<Vec<(String, OnDevice)>, StoreError> {
         let conn = self.read();
         let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
-        let mut statement = conn.prepare_cached(sql!("on_devices"))?;
+        let mut statement = conn.prepare_cached(include_str!("sql/sqlite/on_devices.sql"))?;
         let rows = statement.query_map(
             params![user, groups, subscription, DeliveryState::Sent.as_str()],
             |row| {
@@ -70,7 +81,7 @@ impl SqliteStore {
         let mut queued = 0;
         for subscription in subscriptions {
             queued += tx
-                .prepare_cached(sql!("queue_change_pushes"))?
+                .prepare_cached(include_str!("sql/sqlite/queue_change_pushes.sql"))?
                 .execute(params![subscription, now, DeliveryState::Queued.as_str()])?;
         }
         tx.commit()?;
@@ -79,7 +90,7 @@ impl SqliteStore {
 }
 
 /// Logs the deletion of a notification under the user's next `seq`, so every device drops it.
-pub(super) fn log_deletion(
+pub(crate) fn log_deletion(
     tx: &Transaction<'_>,
     user: &str,
     id: &str,
@@ -87,7 +98,7 @@ pub(super) fn log_deletion(
     expires_at: Millis,
 ) -> Result<LoggedChange, StoreError> {
     let seq = next_change_seq(tx, user)?;
-    tx.prepare_cached(sql!("log_deletion"))?
+    tx.prepare_cached(include_str!("sql/sqlite/log_deletion.sql"))?
         .execute(params![user, id, seq, group, expires_at])?;
     Ok(LoggedChange::from_row(
         seq,
@@ -101,14 +112,14 @@ pub(super) fn log_deletion(
 
 /// The user's next change `seq`. The write transaction holds SQLite's one write lock, so
 /// numbers are committed in order.
-pub(super) fn next_change_seq(tx: &Transaction<'_>, user: &str) -> Result<i64, StoreError> {
+pub(crate) fn next_change_seq(tx: &Transaction<'_>, user: &str) -> Result<i64, StoreError> {
     Ok(tx
-        .prepare_cached(sql!("next_change_seq"))?
+        .prepare_cached(include_str!("sql/sqlite/next_change_seq.sql"))?
         .query_row(params![user], |row| row.get(0))?)
 }
 
 /// Logs the latest state of a notification under `seq`, replacing its earlier change.
-pub(super) fn log_change(
+pub(crate) fn log_change(
     tx: &Transaction<'_>,
     user: &str,
     item: &FeedItem,
@@ -116,14 +127,15 @@ pub(super) fn log_change(
     group: Option<&str>,
     expires_at: Millis,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(sql!("log_change"))?.execute(params![
-        user,
-        item.id,
-        seq,
-        item.read_state,
-        item.user_action_state,
-        group,
-        expires_at
-    ])?;
+    tx.prepare_cached(include_str!("sql/sqlite/log_change.sql"))?
+        .execute(params![
+            user,
+            item.id,
+            seq,
+            item.read_state,
+            item.user_action_state,
+            group,
+            expires_at
+        ])?;
     Ok(())
 }

@@ -1,10 +1,16 @@
 //! PostgreSQL: the VAPID key and the subscriptions.
 
-use super::*;
+use sqlx::Row;
+use usernotify::core::Millis;
+
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
+
+use crate::store::postgres::PgStore;
+use crate::store::StoreError;
 
 impl PgStore {
     pub async fn subscription_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(sql!("subscription_count"))
+        let count: i64 = sqlx::query_scalar(include_str!("sql/postgres/subscription_count.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
@@ -17,13 +23,13 @@ impl PgStore {
         candidate: &(Vec<u8>, Vec<u8>),
         now: Millis,
     ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-        sqlx::query(sql!("vapid_key_insert"))
+        sqlx::query(include_str!("sql/postgres/vapid_key_insert.sql"))
             .bind(&candidate.0)
             .bind(&candidate.1)
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query(sql!("vapid_key_select"))
+        let row = sqlx::query(include_str!("sql/postgres/vapid_key_select.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
@@ -42,13 +48,13 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         // Its own statement: a statement's snapshot is taken before it runs, so a count in
         // the statement that takes the lock could miss a registration committed meanwhile.
-        sqlx::query(sql!("add_subscription_lock_user"))
+        sqlx::query(include_str!("sql/postgres/add_subscription_lock_user.sql"))
             .bind(user)
             .execute(&mut *tx)
             .await?;
         // A new subscription's first push carries only changes made after it; re-registering
         // an endpoint refreshes it whatever the count.
-        let row = sqlx::query(sql!("add_subscription"))
+        let row = sqlx::query(include_str!("sql/postgres/add_subscription.sql"))
             .bind(candidate_id)
             .bind(user)
             .bind(&subscription.endpoint)
@@ -76,7 +82,7 @@ impl PgStore {
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
-        let row = sqlx::query(sql!("subscription"))
+        let row = sqlx::query(include_str!("sql/postgres/subscription.sql"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -95,7 +101,7 @@ impl PgStore {
 
     /// The subscription and its deliveries, in one statement.
     pub async fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
-        let deleted: i64 = sqlx::query_scalar(sql!("delete_subscription"))
+        let deleted: i64 = sqlx::query_scalar(include_str!("sql/postgres/delete_subscription.sql"))
             .bind(id)
             .bind(user)
             .fetch_one(&self.pool)

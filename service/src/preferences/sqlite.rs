@@ -1,12 +1,16 @@
 //! SQLite: the users' preferences.
 
-use super::*;
+use rusqlite::{params, OptionalExtension};
+use usernotify::core::Millis;
+
+use crate::store::sqlite::SqliteStore;
+use crate::store::StoreError;
 
 impl SqliteStore {
     pub fn preferences(&self, user: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .read()
-            .prepare_cached(sql!("preferences"))?
+            .prepare_cached(include_str!("sql/sqlite/preferences.sql"))?
             .query_row(params![user], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
     }
@@ -21,11 +25,11 @@ impl SqliteStore {
         let conn = self.lock();
         let changed = match expected {
             None => conn.execute(
-                sql!("put_preferences_insert_preferences"),
+                include_str!("sql/sqlite/put_preferences_insert_preferences.sql"),
                 params![user, body, now],
             )?,
             Some(version) => conn.execute(
-                sql!("put_preferences_update_preferences"),
+                include_str!("sql/sqlite/put_preferences_update_preferences.sql"),
                 params![user, body, now, version],
             )?,
         };

@@ -1,7 +1,15 @@
 //! SQLite: a post stored with its fan-out, the feed, a notification changed or deleted, the
 //! expired purged.
 
-use super::*;
+use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::{Millis, Notification};
+
+use crate::changes::sqlite::{log_change, log_deletion, next_change_seq};
+use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
+use crate::deliveries::{reasons, DeliveryState};
+use crate::notifications::{stored_resource, FanOut, FeedItem, FeedPage, Saved, StateUpdated};
+use crate::store::sqlite::{write_transaction, SqliteStore};
+use crate::store::StoreError;
 
 impl SqliteStore {
     #[allow(clippy::too_many_arguments)]
@@ -18,7 +26,7 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let owned = tx
-            .prepare_cached(sql!("save_notification_owned"))?
+            .prepare_cached(include_str!("sql/sqlite/save_notification_owned.sql"))?
             .query_row(params![uns, user], |_| Ok(()))
             .optional()?
             .is_some();
@@ -27,7 +35,7 @@ impl SqliteStore {
         }
         let existing: Option<(String, Millis)> = match &notification.app_notification_id {
             Some(app_id) => tx
-                .prepare_cached(sql!("save_notification_find_app_id"))?
+                .prepare_cached(include_str!("sql/sqlite/save_notification_find_app_id.sql"))?
                 .query_row(params![user, app_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?,
             None => None,
@@ -37,43 +45,52 @@ impl SqliteStore {
         let resource = stored_resource(notification, &id);
         let seq = next_seq(&tx)?;
         if updated {
-            tx.prepare_cached(sql!("save_notification_update_notifications"))?
-                .execute(params![
-                    id,
-                    resource,
-                    notification.priority.as_str(),
-                    notification.expiration,
-                    now,
-                    seq,
-                    notification.group_name,
-                    notification.display_close_at(now)
-                ])?;
+            tx.prepare_cached(include_str!(
+                "sql/sqlite/save_notification_update_notifications.sql"
+            ))?
+            .execute(params![
+                id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq,
+                notification.group_name,
+                notification.display_close_at(now)
+            ])?;
             // The update is news again: the push carries its state, so an earlier change of
             // it is no longer one to tell other devices.
-            tx.prepare_cached(sql!("save_notification_delete_changes"))?
-                .execute(params![user, id])?;
+            tx.prepare_cached(include_str!(
+                "sql/sqlite/save_notification_delete_changes.sql"
+            ))?
+            .execute(params![user, id])?;
             // The update starts its deliveries afresh (new ids, so an attempt of the earlier
             // version still in flight records nothing over them).
-            tx.prepare_cached(sql!("save_notification_delete_deliveries"))?
-                .execute(params![id])?;
+            tx.prepare_cached(include_str!(
+                "sql/sqlite/save_notification_delete_deliveries.sql"
+            ))?
+            .execute(params![id])?;
         } else {
-            tx.prepare_cached(sql!("save_notification_insert_notifications"))?
-                .execute(params![
-                    id,
-                    user,
-                    notification.app_notification_id,
-                    resource,
-                    notification.priority.as_str(),
-                    notification.expiration,
-                    now,
-                    seq,
-                    notification.group_name,
-                    notification.display_close_at(now)
-                ])?;
+            tx.prepare_cached(include_str!(
+                "sql/sqlite/save_notification_insert_notifications.sql"
+            ))?
+            .execute(params![
+                id,
+                user,
+                notification.app_notification_id,
+                resource,
+                notification.priority.as_str(),
+                notification.expiration,
+                now,
+                seq,
+                notification.group_name,
+                notification.display_close_at(now)
+            ])?;
         }
         let mut fan_out = FanOut::default();
         {
-            let mut insert = tx.prepare_cached(sql!("save_notification_fan_out"))?;
+            let mut insert =
+                tx.prepare_cached(include_str!("sql/sqlite/save_notification_fan_out.sql"))?;
             let rows = insert.query_map(
                 params![
                     id,
@@ -126,7 +143,7 @@ impl SqliteStore {
         now: Millis,
     ) -> Result<FeedPage, StoreError> {
         let conn = self.read();
-        let mut statement = conn.prepare_cached(sql!("feed"))?;
+        let mut statement = conn.prepare_cached(include_str!("sql/sqlite/feed.sql"))?;
         let rows = statement.query_map(
             params![
                 user,
@@ -148,7 +165,11 @@ impl SqliteStore {
     ) -> Result<Option<FeedItem>, StoreError> {
         Ok(self
             .read()
-            .query_row(sql!("notification"), params![id, user, now], feed_item)
+            .query_row(
+                include_str!("sql/sqlite/notification.sql"),
+                params![id, user, now],
+                feed_item,
+            )
             .optional()?)
     }
 
@@ -163,14 +184,18 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let before: Option<(String, String)> = tx
-            .prepare_cached(sql!("update_state_select_notifications"))?
+            .prepare_cached(include_str!(
+                "sql/sqlite/update_state_select_notifications.sql"
+            ))?
             .query_row(params![id, user, now], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let Some((was_read, was_action)) = before else {
             return Ok(None);
         };
         let (item, group, expires_at): (FeedItem, Option<String>, Millis) = tx
-            .prepare_cached(sql!("update_state_update_notifications"))?
+            .prepare_cached(include_str!(
+                "sql/sqlite/update_state_update_notifications.sql"
+            ))?
             .query_row(params![id, user, read_state, user_action_state], |row| {
                 Ok((feed_item(row)?, row.get(5)?, row.get(6)?))
             })?;
@@ -200,7 +225,7 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         let deleted: Option<(Option<String>, Millis)> = tx
-            .prepare_cached(sql!("delete_notification"))?
+            .prepare_cached(include_str!("sql/sqlite/delete_notification.sql"))?
             .query_row(params![id, user], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let Some((group, expires_at)) = deleted else {
@@ -216,10 +241,16 @@ impl SqliteStore {
     pub fn purge_expired(&self, now: Millis) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
-        let purged = tx.execute(sql!("purge_expired_delete_notifications"), params![now])?;
-        tx.execute(sql!("purge_expired_delete_changes"), params![now])?;
+        let purged = tx.execute(
+            include_str!("sql/sqlite/purge_expired_delete_notifications.sql"),
+            params![now],
+        )?;
         tx.execute(
-            sql!("purge_expired_delete_deliveries"),
+            include_str!("sql/sqlite/purge_expired_delete_changes.sql"),
+            params![now],
+        )?;
+        tx.execute(
+            include_str!("sql/sqlite/purge_expired_delete_deliveries.sql"),
             params![now - CHANGE_PUSH_LIFETIME],
         )?;
         tx.commit()?;
@@ -237,7 +268,9 @@ pub(super) fn evict_oldest(
     max: usize,
 ) -> Result<Vec<LoggedChange>, StoreError> {
     let held: i64 = tx
-        .prepare_cached(sql!("evict_oldest_select_feed_counts"))?
+        .prepare_cached(include_str!(
+            "sql/sqlite/evict_oldest_select_feed_counts.sql"
+        ))?
         .query_row(params![user], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
@@ -246,7 +279,9 @@ pub(super) fn evict_oldest(
         return Ok(Vec::new());
     }
     let evicted: Vec<(String, Option<String>, Millis)> = tx
-        .prepare_cached(sql!("evict_oldest_delete_notifications"))?
+        .prepare_cached(include_str!(
+            "sql/sqlite/evict_oldest_delete_notifications.sql"
+        ))?
         .query_map(params![user, kept, over], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
@@ -270,6 +305,6 @@ pub(super) fn feed_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedItem> {
 /// A counter that orders the feed: a post or an update makes a notification the newest.
 pub(super) fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     Ok(tx
-        .prepare_cached(sql!("next_seq"))?
+        .prepare_cached(include_str!("sql/sqlite/next_seq.sql"))?
         .query_row([], |row| row.get(0))?)
 }

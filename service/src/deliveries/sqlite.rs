@@ -1,13 +1,23 @@
 //! SQLite: the delivery queue (claims kept in this process), outcomes, each delivery's state.
 
-use super::*;
+use std::collections::HashSet;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::Millis;
+
+use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
+use crate::deliveries::{delivery_info, queue_stats, ClaimShares, DueDelivery, QueueStats};
+use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
+use crate::store::sqlite::{write_transaction, SqliteStore};
+use crate::store::StoreError;
 
 impl SqliteStore {
     pub fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
         let (depth, oldest): (i64, Option<Millis>) =
-            self.read().query_row(sql!("queue_stats"), [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
+            self.read()
+                .query_row(include_str!("sql/sqlite/queue_stats.sql"), [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
         Ok(queue_stats(depth, oldest, now))
     }
 
@@ -19,14 +29,17 @@ impl SqliteStore {
     ) -> Result<Option<Vec<DeliveryInfo>>, StoreError> {
         let conn = self.read();
         let exists = conn
-            .prepare_cached(sql!("deliveries_select_notifications"))?
+            .prepare_cached(include_str!(
+                "sql/sqlite/deliveries_select_notifications.sql"
+            ))?
             .query_row(params![id, user, now], |_| Ok(()))
             .optional()?
             .is_some();
         if !exists {
             return Ok(None);
         }
-        let mut statement = conn.prepare_cached(sql!("deliveries_select_deliveries"))?;
+        let mut statement =
+            conn.prepare_cached(include_str!("sql/sqlite/deliveries_select_deliveries.sql"))?;
         let rows = statement.query_map(params![id], |row| {
             let state: String = row.get(1)?;
             Ok(delivery_info(
@@ -65,7 +78,7 @@ impl SqliteStore {
         // user's unread count at ?1 (now): the user's counter, less the unread notifications
         // that expired and are not purged yet (a range of the user's expiry index, a
         // minute's worth at most), so that its cost does not grow with the feed.
-        let mut statement = conn.prepare_cached(sql!("claim_due"))?;
+        let mut statement = conn.prepare_cached(include_str!("sql/sqlite/claim_due.sql"))?;
         let count = |number: usize| i64::try_from(number).unwrap_or(i64::MAX);
         let rows = statement.query_map(
             params![
@@ -102,7 +115,7 @@ impl SqliteStore {
     pub fn next_due(&self, shares: &ClaimShares) -> Result<Option<Millis>, StoreError> {
         let conn = self.read();
         let skip = json_ids(&self.claims());
-        let mut statement = conn.prepare_cached(sql!("next_due"))?;
+        let mut statement = conn.prepare_cached(include_str!("sql/sqlite/next_due.sql"))?;
         Ok(statement
             .query_row(
                 params![skip, shares.full_users_json(), shares.full_hosts_json()],
@@ -112,7 +125,7 @@ impl SqliteStore {
     }
 
     pub fn pending_deliveries(&self) -> Result<usize, StoreError> {
-        self.count(sql!("pending_deliveries"))
+        self.count(include_str!("sql/sqlite/pending_deliveries.sql"))
     }
 
     pub fn record_outcomes(
@@ -125,15 +138,16 @@ impl SqliteStore {
         let mut forgotten = Vec::new();
         for outcome in outcomes {
             let (state, status, reason, next_at) = outcome.stored();
-            tx.prepare_cached(sql!("record_outcome"))?.execute(params![
-                outcome.delivery_id,
-                state.as_str(),
-                outcome.attempts,
-                status,
-                reason,
-                next_at,
-                now
-            ])?;
+            tx.prepare_cached(include_str!("sql/sqlite/record_outcome.sql"))?
+                .execute(params![
+                    outcome.delivery_id,
+                    state.as_str(),
+                    outcome.attempts,
+                    status,
+                    reason,
+                    next_at,
+                    now
+                ])?;
             match &outcome.verdict {
                 Verdict::SubscriptionGone {
                     subscription_id, ..
@@ -147,14 +161,20 @@ impl SqliteStore {
                     unanswered: Some(subscription_id),
                     ..
                 } => {
-                    tx.prepare_cached(sql!("record_outcomes_rest_unanswered"))?
-                        .execute(params![subscription_id, outcome.delivery_id, next_at])?;
+                    tx.prepare_cached(include_str!(
+                        "sql/sqlite/record_outcomes_rest_unanswered.sql"
+                    ))?
+                    .execute(params![
+                        subscription_id,
+                        outcome.delivery_id,
+                        next_at
+                    ])?;
                 }
                 _ => {}
             }
         }
         for (subscription, seq) in Attempted::cursors(outcomes) {
-            tx.prepare_cached(sql!("record_outcomes_cursor"))?
+            tx.prepare_cached(include_str!("sql/sqlite/record_outcomes_cursor.sql"))?
                 .execute(params![subscription, seq])?;
         }
         tx.commit()?;
@@ -180,15 +200,19 @@ pub(super) fn forget_subscription(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let changed = tx
-        .prepare_cached(sql!("forget_subscription_update_subscriptions"))?
+        .prepare_cached(include_str!(
+            "sql/sqlite/forget_subscription_update_subscriptions.sql"
+        ))?
         .execute(params![id, now])?;
-    tx.prepare_cached(sql!("forget_subscription_update_deliveries"))?
-        .execute(params![
-            id,
-            now,
-            DeliveryState::Gone.as_str(),
-            reasons::SUBSCRIPTION_GONE
-        ])?;
+    tx.prepare_cached(include_str!(
+        "sql/sqlite/forget_subscription_update_deliveries.sql"
+    ))?
+    .execute(params![
+        id,
+        now,
+        DeliveryState::Gone.as_str(),
+        reasons::SUBSCRIPTION_GONE
+    ])?;
     Ok(changed > 0)
 }
 

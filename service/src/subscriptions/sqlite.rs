@@ -1,10 +1,16 @@
 //! SQLite: the VAPID key and the subscriptions.
 
-use super::*;
+use rusqlite::{params, OptionalExtension};
+use usernotify::core::Millis;
+
+use crate::subscriptions::{NewSubscription, Registration, SubscriptionInfo};
+
+use crate::store::sqlite::{write_transaction, SqliteStore};
+use crate::store::StoreError;
 
 impl SqliteStore {
     pub fn subscription_count(&self) -> Result<u64, StoreError> {
-        self.count(sql!("subscription_count"))
+        self.count(include_str!("sql/sqlite/subscription_count.sql"))
     }
 
     /// The stored VAPID key pair `(private, public)`; `candidate` is stored on first use.
@@ -16,10 +22,10 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = write_transaction(&mut conn)?;
         tx.execute(
-            sql!("vapid_key_insert"),
+            include_str!("sql/sqlite/vapid_key_insert.sql"),
             params![candidate.0, candidate.1, now],
         )?;
-        let pair = tx.query_row(sql!("vapid_key_select"), [], |row| {
+        let pair = tx.query_row(include_str!("sql/sqlite/vapid_key_select.sql"), [], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?;
         tx.commit()?;
@@ -40,7 +46,7 @@ impl SqliteStore {
         let tx = write_transaction(&mut conn)?;
         let existing: Option<(String, Millis)> = tx
             .query_row(
-                sql!("add_subscription_find_endpoint"),
+                include_str!("sql/sqlite/add_subscription_find_endpoint.sql"),
                 params![user, subscription.endpoint],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -48,7 +54,7 @@ impl SqliteStore {
         let (id, created_at) = match existing {
             Some((id, created_at)) => {
                 tx.execute(
-                    sql!("add_subscription_refresh"),
+                    include_str!("sql/sqlite/add_subscription_refresh.sql"),
                     params![
                         id,
                         subscription.p256dh,
@@ -61,16 +67,17 @@ impl SqliteStore {
                 (id, created_at)
             }
             None => {
-                let held: i64 =
-                    tx.query_row(sql!("add_subscription_count_held"), params![user], |row| {
-                        row.get(0)
-                    })?;
+                let held: i64 = tx.query_row(
+                    include_str!("sql/sqlite/add_subscription_count_held.sql"),
+                    params![user],
+                    |row| row.get(0),
+                )?;
                 if usize::try_from(held).unwrap_or(usize::MAX) >= max {
                     return Ok(Registration::AtLimit { held: max });
                 }
                 // A new subscription's first push carries only changes made after it.
                 tx.execute(
-                    sql!("add_subscription_insert"),
+                    include_str!("sql/sqlite/add_subscription_insert.sql"),
                     params![
                         candidate_id,
                         user,
@@ -99,7 +106,7 @@ impl SqliteStore {
 
     pub fn subscription(&self, id: &str) -> Result<Option<SubscriptionInfo>, StoreError> {
         let conn = self.read();
-        let mut statement = conn.prepare_cached(sql!("subscription"))?;
+        let mut statement = conn.prepare_cached(include_str!("sql/sqlite/subscription.sql"))?;
         let found = statement
             .query_row(params![id], |row| {
                 Ok(SubscriptionInfo {
@@ -116,9 +123,10 @@ impl SqliteStore {
     }
 
     pub fn delete_subscription(&self, user: &str, id: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .lock()
-            .execute(sql!("delete_subscription"), params![id, user])?;
+        let changed = self.lock().execute(
+            include_str!("sql/sqlite/delete_subscription.sql"),
+            params![id, user],
+        )?;
         Ok(changed > 0)
     }
 }
