@@ -1,10 +1,11 @@
 //! PostgreSQL: the users' change logs and pushes that only carry changes.
 
 use sqlx::Row;
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::Millis;
 
 use crate::changes::LoggedChange;
-use crate::deliveries::DeliveryState;
+use crate::deliveries::{DeliveryState, CHANGES_KIND};
 use crate::store::postgres::PgStore;
 use crate::store::StoreError;
 use usernotify::core::sync::OnDevice;
@@ -54,6 +55,8 @@ impl PgStore {
             .bind(groups)
             .bind(subscription)
             .bind(DeliveryState::Sent.as_str())
+            .bind(ReadState::Unread.as_str())
+            .bind(UserActionState::Dismissed.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -82,6 +85,7 @@ impl PgStore {
             .bind(subscriptions)
             .bind(now)
             .bind(DeliveryState::Queued.as_str())
+            .bind(CHANGES_KIND)
             .execute(&self.pool)
             .await?;
         let queued = usize::try_from(done.rows_affected()).unwrap_or(0);

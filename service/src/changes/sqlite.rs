@@ -1,10 +1,11 @@
 //! SQLite: the users' change logs and pushes that only carry changes.
 
 use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::Millis;
 
 use crate::changes::LoggedChange;
-use crate::deliveries::DeliveryState;
+use crate::deliveries::{DeliveryState, CHANGES_KIND};
 use crate::notifications::FeedItem;
 use crate::store::sqlite::{write_transaction, SqliteStore};
 use crate::store::StoreError;
@@ -53,7 +54,14 @@ impl SqliteStore {
         let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
         let mut statement = conn.prepare_cached(include_str!("sql/sqlite/on_devices.sql"))?;
         let rows = statement.query_map(
-            params![user, groups, subscription, DeliveryState::Sent.as_str()],
+            params![
+                user,
+                groups,
+                subscription,
+                DeliveryState::Sent.as_str(),
+                ReadState::Unread.as_str(),
+                UserActionState::Dismissed.as_str()
+            ],
             |row| {
                 Ok((
                     row.get(0)?,
@@ -82,7 +90,12 @@ impl SqliteStore {
         for subscription in subscriptions {
             queued += tx
                 .prepare_cached(include_str!("sql/sqlite/queue_change_pushes.sql"))?
-                .execute(params![subscription, now, DeliveryState::Queued.as_str()])?;
+                .execute(params![
+                    subscription,
+                    now,
+                    DeliveryState::Queued.as_str(),
+                    CHANGES_KIND
+                ])?;
         }
         tx.commit()?;
         Ok(queued)

@@ -27,5 +27,5 @@ pub use attempt::{
 };
 pub use holdings::Holdings;
 pub(crate) use records::{delivery_info, queue_stats};
-pub use records::{ClaimShares, DueDelivery, QueueStats};
+pub use records::{ClaimShares, DueDelivery, QueueStats, CHANGES_KIND};
 pub use worker::{push_client, Deliverer};

@@ -2,11 +2,14 @@
 
 use sqlx::postgres::PgRow;
 use sqlx::Row;
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::Millis;
 
+use super::{
+    delivery_info, queue_stats, reasons, Attempted, ClaimShares, DeliveryInfo, DeliveryState,
+    DueDelivery, QueueStats, Verdict, CHANGES_KIND,
+};
 use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
-use crate::deliveries::{delivery_info, queue_stats, ClaimShares, DueDelivery, QueueStats};
-use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
 use crate::store::postgres::PgStore;
 use crate::store::StoreError;
 
@@ -84,6 +87,9 @@ impl PgStore {
             .bind(shares.host_rooms_json())
             .bind(count(shares.per_user))
             .bind(count(shares.per_host))
+            .bind(ReadState::Unread.as_str())
+            .bind(UserActionState::Dismissed.as_str())
+            .bind(CHANGES_KIND)
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -8,6 +8,10 @@ use usernotify::core::Millis;
 use super::{DeliveryInfo, DeliveryState};
 use crate::changes::LoggedChange;
 
+/// The `kind` of a delivery that carries only the user's changes (no notification of its
+/// own); a notification's delivery is `notification`, the column's default.
+pub const CHANGES_KIND: &str = "changes";
+
 /// One push to send: the subscription's keys and the resource to encrypt. The endpoint and
 /// keys are `None` when the subscription went away after the delivery was queued.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,11 +3,14 @@
 use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::Millis;
 
+use super::{
+    delivery_info, queue_stats, reasons, Attempted, ClaimShares, DeliveryInfo, DeliveryState,
+    DueDelivery, QueueStats, Verdict, CHANGES_KIND,
+};
 use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
-use crate::deliveries::{delivery_info, queue_stats, ClaimShares, DueDelivery, QueueStats};
-use crate::deliveries::{reasons, Attempted, DeliveryInfo, DeliveryState, Verdict};
 use crate::store::sqlite::{write_transaction, SqliteStore};
 use crate::store::StoreError;
 
@@ -93,7 +96,10 @@ impl SqliteStore {
                 count(shares.per_user),
                 count(shares.per_host),
                 CHANGE_PUSH_LIFETIME,
-                count(usernotify::core::sync::MAX_CHANGES_PER_PUSH)
+                count(usernotify::core::sync::MAX_CHANGES_PER_PUSH),
+                ReadState::Unread.as_str(),
+                UserActionState::Dismissed.as_str(),
+                CHANGES_KIND
             ],
             due_delivery,
         )?;

@@ -3,10 +3,11 @@
 
 use sqlx::postgres::PgRow;
 use sqlx::Row;
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::{Millis, Notification};
 
 use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
-use crate::deliveries::{reasons, DeliveryState};
+use crate::deliveries::{reasons, DeliveryState, CHANGES_KIND};
 use crate::notifications::{stored_resource, FanOut, FeedItem, FeedPage, Saved, StateUpdated};
 use crate::store::postgres::PgStore;
 use crate::store::StoreError;
@@ -69,6 +70,8 @@ impl PgStore {
             .bind(reasons::TARGET_HOST)
             .bind(reasons::MUTED)
             .bind(reasons::QUIET_HOURS)
+            .bind(ReadState::Unread.as_str())
+            .bind(UserActionState::None.as_str())
             .fetch_optional(&self.pool)
             .await?;
         // No row: the subscription is not the user's, and nothing was stored.
@@ -251,6 +254,7 @@ impl PgStore {
         let purged: i64 = sqlx::query_scalar(include_str!("sql/postgres/purge_expired.sql"))
             .bind(now)
             .bind(now - CHANGE_PUSH_LIFETIME)
+            .bind(CHANGES_KIND)
             .fetch_one(&self.pool)
             .await?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))

@@ -2,11 +2,12 @@
 //! expired purged.
 
 use rusqlite::{params, OptionalExtension, Transaction};
+use usernotify::core::feed::{ReadState, UserActionState};
 use usernotify::core::{Millis, Notification};
 
 use crate::changes::sqlite::{log_change, log_deletion, next_change_seq};
 use crate::changes::{LoggedChange, CHANGE_PUSH_LIFETIME};
-use crate::deliveries::{reasons, DeliveryState};
+use crate::deliveries::{reasons, DeliveryState, CHANGES_KIND};
 use crate::notifications::{stored_resource, FanOut, FeedItem, FeedPage, Saved, StateUpdated};
 use crate::store::sqlite::{write_transaction, SqliteStore};
 use crate::store::StoreError;
@@ -56,7 +57,9 @@ impl SqliteStore {
                 now,
                 seq,
                 notification.group_name,
-                notification.display_close_at(now)
+                notification.display_close_at(now),
+                ReadState::Unread.as_str(),
+                UserActionState::None.as_str()
             ])?;
             // The update is news again: the push carries its state, so an earlier change of
             // it is no longer one to tell other devices.
@@ -251,7 +254,7 @@ impl SqliteStore {
         )?;
         tx.execute(
             include_str!("sql/sqlite/purge_expired_delete_deliveries.sql"),
-            params![now - CHANGE_PUSH_LIFETIME],
+            params![now - CHANGE_PUSH_LIFETIME, CHANGES_KIND],
         )?;
         tx.commit()?;
         Ok(purged)

@@ -9,13 +9,21 @@
 //! every rule on both. Every backend method takes `now` as a value instead of reading the
 //! clock.
 //!
-//! Each backend's statements are files, `sql/sqlite/NAME.sql` beside `sql/postgres/NAME.sql`,
-//! and its migrations numbered files in `migrations/{sqlite,postgres}/` (never edit one that
-//! was released: add another; `tests/schema.rs` holds the two schemas to each other). The
-//! delivery states and reasons a statement writes or counts are bound from
-//! [`DeliveryState`] and [`reasons`]; the one state test written out is the queue's
-//! `state IN ('queued', 'retrying')`, the predicate of the partial indexes it must match
-//! (a planner uses a partial index only for a query that names the same constants).
+//! Each feature keeps its part of both backends beside its handlers: `sqlite.rs` and
+//! `postgres.rs` (methods of [`SqliteStore`] and [`PgStore`]), its records, and its
+//! statements as files, `sql/sqlite/NAME.sql` beside `sql/postgres/NAME.sql` (for example
+//! `deliveries/sql/sqlite/claim_due.sql`). This module keeps what no one feature owns: the
+//! interface, the connections and pools, the migrations (numbered files in
+//! `migrations/{sqlite,postgres}/`; never edit one that was released: add another;
+//! `tests/schema.rs` holds the two schemas to each other) and the backend-wide statements.
+//!
+//! The delivery states, reasons and read states a statement writes or compares are bound
+//! from [`crate::deliveries::DeliveryState`], [`crate::deliveries::reasons`] and the core's
+//! `ReadState` and `UserActionState`. Two predicates stay written out, because they are
+//! those of partial indexes, and a planner uses a partial index (or, on PostgreSQL, infers
+//! an `ON CONFLICT` target) only for a query that names the same constants: the queue's
+//! `state IN ('queued', 'retrying')` and a change push's `kind = 'changes'`. The feed
+//! counters' triggers (migrations) also name the read states: a trigger takes no parameters.
 
 mod error;
 mod location;

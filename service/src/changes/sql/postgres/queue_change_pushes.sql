@@ -1,6 +1,6 @@
 INSERT INTO deliveries (subscription_id, notification_id, kind, state,
     next_attempt_at, created_at, updated_at, user_id, push_host)
-SELECT id, NULL, 'changes', $3::text, $2, $2, $2, user_id, COALESCE(push_host, '')
+SELECT id, NULL, $4::text, $3::text, $2, $2, $2, user_id, COALESCE(push_host, '')
 FROM subscriptions
 WHERE id = ANY($1) AND endpoint IS NOT NULL
 ON CONFLICT (subscription_id) WHERE kind = 'changes'

@@ -1,5 +1,5 @@
 SELECT d.subscription_id, n.id, n.group_name,
-       n.read_state = 'unread' AND n.user_action_state <> 'dismissed',
+       n.read_state = ?5 AND n.user_action_state <> ?6,
        n.updated_at, n.expires_at, n.display_until
 FROM notifications n
 JOIN deliveries d ON d.notification_id = n.id AND d.state = ?4

@@ -27,12 +27,12 @@ WITH candidates AS (
 SELECT c.id, c.attempts, c.subscription_id, s.endpoint, s.p256dh, s.auth,
        COALESCE(n.id, ''), COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'),
        n.app_notification_id, COALESCE(n.expires_at, c.created_at + $4),
-       c.kind = 'changes', s.user_id, pending.changes,
+       c.kind = $15::text, s.user_id, pending.changes,
        COALESCE((SELECT sum(f.unread)::bigint FROM feed_counts f
                  WHERE f.user_id = s.user_id), 0)
        - (SELECT count(*) FROM notifications u WHERE u.user_id = s.user_id
-            AND u.expires_at <= $1 AND u.read_state = 'unread'
-            AND u.user_action_state <> 'dismissed'),
+            AND u.expires_at <= $1 AND u.read_state = $13::text
+            AND u.user_action_state <> $14::text),
        c.user_id, c.push_host
 FROM claimed c
 LEFT JOIN subscriptions s ON s.id = c.subscription_id
@@ -44,5 +44,5 @@ LEFT JOIN LATERAL (
     FROM (SELECT * FROM changes WHERE user_id = s.user_id AND seq > s.changes_seq
           ORDER BY seq DESC LIMIT $5) x
 ) pending ON true
-WHERE (c.kind = 'changes' OR n.id IS NOT NULL)
+WHERE (c.kind = $15::text OR n.id IS NOT NULL)
   AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'

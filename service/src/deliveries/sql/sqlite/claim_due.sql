@@ -23,15 +23,15 @@ WITH candidates AS (
 )
 SELECT d.id, d.attempts, s.id, s.endpoint, s.p256dh, s.auth, COALESCE(n.id, ''),
     COALESCE(n.resource, ''), COALESCE(n.priority, 'Low'), n.app_notification_id,
-    COALESCE(n.expires_at, d.created_at + ?11), d.kind = 'changes', s.user_id,
+    COALESCE(n.expires_at, d.created_at + ?11), d.kind = ?15, s.user_id,
     (SELECT json_group_array(json_array(x.seq, x.notification_id, x.read_state,
             x.user_action_state, x.deleted, x.group_name))
      FROM (SELECT * FROM changes c WHERE c.user_id = s.user_id
            AND c.seq > s.changes_seq ORDER BY c.seq DESC LIMIT ?12) x),
     COALESCE((SELECT SUM(f.unread) FROM feed_counts f WHERE f.user_id = s.user_id), 0)
     - (SELECT COUNT(*) FROM notifications u WHERE u.user_id = s.user_id
-         AND u.expires_at <= ?1 AND u.read_state = 'unread'
-         AND u.user_action_state <> 'dismissed'),
+         AND u.expires_at <= ?1 AND u.read_state = ?13
+         AND u.user_action_state <> ?14),
     d.user_id, d.push_host
 FROM chosen c
 JOIN deliveries d ON d.id = c.id

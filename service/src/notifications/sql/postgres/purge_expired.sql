@@ -3,6 +3,6 @@ WITH purged AS (
 ), changes_purged AS (
     DELETE FROM changes WHERE expires_at <= $1
 ), pushes_purged AS (
-    DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= $2
+    DELETE FROM deliveries WHERE kind = $3::text AND created_at <= $2
 )
 SELECT count(*) FROM purged

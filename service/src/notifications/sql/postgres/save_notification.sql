@@ -8,7 +8,7 @@ WITH owned AS (
     ON CONFLICT (id) DO UPDATE SET resource = EXCLUDED.resource,
         priority = EXCLUDED.priority, expires_at = EXCLUDED.expires_at,
         updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq,
-        read_state = 'unread', user_action_state = 'none',
+        read_state = $23::text, user_action_state = $24::text,
         group_name = EXCLUDED.group_name, display_until = EXCLUDED.display_until
     WHERE notifications.user_id = EXCLUDED.user_id
     RETURNING created_at

@@ -1,1 +1,1 @@
-DELETE FROM deliveries WHERE kind = 'changes' AND created_at <= ?1
+DELETE FROM deliveries WHERE kind = ?2 AND created_at <= ?1
