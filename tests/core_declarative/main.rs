@@ -1,6 +1,21 @@
-//! The declarative body: its members, what is dropped to fit, and raw-only resources.
+//! The push body's Declarative Web Push message (src/core/declarative.rs), checked on the
+//! host: its members, what is dropped to fit, and raw-only resources; every body read as
+//! WebKit reads it (webkit.rs).
+#![cfg(not(target_arch = "wasm32"))]
 
-use super::*;
+use serde_json::{json, Map, Value};
+use url::Url;
+use usernotify::core::declarative::{self, DROP_ORDER, MAX_APP_BADGE};
+use usernotify::core::display::tag_of;
+use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
+use usernotify::core::Json;
+
+/// The body the service pushes for a stored resource: the core's writer, with the resource
+/// parsed into the core's tree as the service parses it (serde_json).
+fn with_declarative_members(resource: &str, app_badge: Option<u64>) -> String {
+    let parsed: Json = serde_json::from_str(resource).unwrap_or(Json::Null);
+    declarative::with_declarative_members(resource, &parsed, app_badge)
+}
 
 fn resource(visual: Value) -> String {
     json!({
