@@ -23,7 +23,6 @@ pub mod body;
 pub mod changes;
 pub mod clock;
 pub mod config;
-pub mod declarative;
 pub mod deliveries;
 pub mod egress;
 pub mod error;

@@ -3,6 +3,10 @@
 //! No web-sys, no js-sys, no clock: `now` is always a parameter, so everything here runs
 //! and is tested on the host, and the service reuses the same validation.
 
+// Written by senders, which run on hosts; the worker only reads it (notification.rs), so the
+// wasm build neither compiles nor ships the URL parser it needs.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod declarative;
 pub mod display;
 pub mod error;
 pub mod feed;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use reqwest::header::RETRY_AFTER;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use usernotify::core::declarative::with_declarative_members;
 use usernotify::core::sync::{change_push_visible_until, push_body_with_changes, StateChange};
-use usernotify::core::Millis;
+use usernotify::core::{Json, Millis};
 
 use super::attempt::{classify, parse_retry_after, reasons, Attempted, PushResult};
 use super::holdings::Holdings;
@@ -448,15 +449,18 @@ impl Deliverer {
     }
 
     /// The push body: the stored resource, with a Declarative Web Push message beside it
-    /// carrying the user's unread count, unless the deployment turned that off or the push
-    /// host's browsers show none; then the changes since the subscription's last push in the
-    /// room the host takes, so that changes are dropped before anything of the notification.
+    /// carrying the user's unread count (the core's `with_declarative_members`, which reads
+    /// the resource parsed into the core's tree), unless the deployment turned that off or
+    /// the push host's browsers show none; then the changes since the subscription's last
+    /// push in the room the host takes, so that changes are dropped before anything of the
+    /// notification.
     fn body(&self, delivery: &DueDelivery, rules: crate::shrink::BodyRules) -> Vec<u8> {
         if self.settings.declarative_push && rules.declarative {
-            let content = crate::declarative::with_declarative_members(
-                &delivery.resource,
-                Some(delivery.unread),
-            );
+            // Stored by the service as valid JSON; anything else reads as no resource, and
+            // goes as it is.
+            let parsed: Json = serde_json::from_str(&delivery.resource).unwrap_or(Json::Null);
+            let content =
+                with_declarative_members(&delivery.resource, &parsed, Some(delivery.unread));
             push_body_with_changes(Some(&content), changes_of(delivery), rules.max_json)
         } else {
             push_body_with_changes(

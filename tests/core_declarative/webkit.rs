@@ -1,7 +1,7 @@
 //! Every message the service sends, read as WebKit reads it.
 
 use super::*;
-use usernotify::core::sync::push_body_with_changes;
+use usernotify::core::sync::{push_body_with_changes, StateChange};
 
 /// What WebKit shows for a declarative message: the members its parser reads.
 #[derive(Debug)]
@@ -245,20 +245,15 @@ fn stored(posted: &Value) -> Option<(String, Map<String, Value>)> {
 }
 
 /// The body the service sends: the declarative message beside the resource (unless the
-/// deployment turned it off), then the changes that fit (crate::changes).
-fn sent(
-    resource: &str,
-    unread: u64,
-    changes: &[crate::changes::LoggedChange],
-    declarative: bool,
-) -> String {
+/// deployment turned it off), then the changes that fit (`push_body_with_changes`).
+fn sent(resource: &str, unread: u64, changes: &[StateChange], declarative: bool) -> String {
     let content = match declarative {
         true => with_declarative_members(resource, Some(unread)),
         false => resource.to_owned(),
     };
     String::from_utf8(push_body_with_changes(
         Some(&content),
-        changes.iter().map(|logged| &logged.change),
+        changes,
         MAX_PUSH_JSON_BYTES,
     ))
     .expect("UTF-8")
@@ -309,21 +304,15 @@ fn check_as_webkit_reads(body: &str, graph: &Map<String, Value>, unread: u64) ->
 
 #[test]
 fn every_message_the_service_sends_is_one_webkits_parser_accepts_and_shows_as_the_resource_says() {
-    use crate::changes::LoggedChange;
     use usernotify::core::feed::{ReadState, UserActionState};
-    use usernotify::core::sync::StateChange;
-    let changes: Vec<LoggedChange> = (0..25)
+    let changes: Vec<StateChange> = (0..25)
         .rev()
-        .map(|seq| LoggedChange {
-            seq,
-            change: StateChange {
-                id: format!("earlier-{seq}"),
-                state: Some((ReadState::Read, UserActionState::Dismissed)),
-            },
-            group: Some("orders".to_owned()),
+        .map(|seq| StateChange {
+            id: format!("earlier-{seq}"),
+            state: Some((ReadState::Read, UserActionState::Dismissed)),
         })
         .collect();
-    let change_sets: [&[LoggedChange]; 3] = [&[], &changes[..1], &changes];
+    let change_sets: [&[StateChange]; 3] = [&[], &changes[..1], &changes];
     let counts = [0, 1, 3, MAX_APP_BADGE, MAX_APP_BADGE + 1, u64::MAX];
     let resources = stored_resources();
     assert!(resources.len() > 3_000, "{} resources", resources.len());
@@ -364,12 +353,8 @@ fn every_message_the_service_sends_is_one_webkits_parser_accepts_and_shows_as_th
     }
     // Change-only pushes (changes for a device, no notification) are no declarative
     // message: Safari gives them to the worker.
-    let only = String::from_utf8(push_body_with_changes(
-        None,
-        changes.iter().map(|logged| &logged.change),
-        MAX_PUSH_JSON_BYTES,
-    ))
-    .unwrap();
+    let only =
+        String::from_utf8(push_body_with_changes(None, &changes, MAX_PUSH_JSON_BYTES)).unwrap();
     assert!(webkit_reads(&only).unwrap().is_none());
     assert!(
         declarative > 3_000 && plain > 3_000,

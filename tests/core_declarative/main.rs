@@ -1,6 +1,21 @@
-//! The declarative body: its members, what is dropped to fit, and raw-only resources.
+//! The push body's Declarative Web Push message (src/core/declarative.rs), checked on the
+//! host: its members, what is dropped to fit, and raw-only resources; every body read as
+//! WebKit reads it (webkit.rs).
+#![cfg(not(target_arch = "wasm32"))]
 
-use super::*;
+use serde_json::{json, Map, Value};
+use url::Url;
+use usernotify::core::declarative::{self, DROP_ORDER, MAX_APP_BADGE};
+use usernotify::core::display::tag_of;
+use usernotify::core::notification::MAX_PUSH_JSON_BYTES;
+use usernotify::core::Json;
+
+/// The body the service pushes for a stored resource: the core's writer, with the resource
+/// parsed into the core's tree as the service parses it (serde_json).
+fn with_declarative_members(resource: &str, app_badge: Option<u64>) -> String {
+    let parsed: Json = serde_json::from_str(resource).unwrap_or(Json::Null);
+    declarative::with_declarative_members(resource, &parsed, app_badge)
+}
 
 fn resource(visual: Value) -> String {
     json!({
@@ -201,6 +216,120 @@ fn when_both_parts_do_not_fit_the_declarative_members_go_in_order_and_never_the_
     assert_eq!(
         seen,
         ["none", "image", "actions", "badge", "icon", "body", "all"]
+    );
+}
+
+// The body written here, read back by the worker's readers: both ends in one test.
+use usernotify::core::{tag_for, Action, Millis, Notification, Priority, RichContent};
+
+const NOW: Millis = 1_795_435_200_000;
+
+/// `posted` as the service stores it: validated, with its id, written by the core.
+fn stored_text(posted: &str) -> String {
+    let posted: Json = serde_json::from_str(posted).unwrap();
+    let notification = Notification::from_json(&posted, NOW).unwrap();
+    notification.to_json().to_json_string()
+}
+
+/// What the worker reads of a written body: the resource, from the whole body (as a browser
+/// without Declarative Web Push hands it to `push`); and when there is a declarative part,
+/// the resource again from its `data` (a mutable push's notification) and the declarative
+/// notification, as a message alone (what the browser shows itself, read as the worker
+/// reads such a message from another sender).
+fn read_back(body: &str) -> (Notification, Option<(Notification, Notification)>) {
+    let body: Json = serde_json::from_str(body).expect("the body is JSON");
+    let pushed = Notification::read_push(&body, NOW).expect("the resource reads");
+    let Some(declared) = body.get("notification") else {
+        return (pushed, None);
+    };
+    let data = Notification::read(declared.get("data").expect("data"), NOW).expect("data reads");
+    let alone = Json::Object(vec![
+        (
+            "web_push".to_owned(),
+            body.get("web_push").expect("web_push").clone(),
+        ),
+        ("notification".to_owned(), declared.clone()),
+    ]);
+    let shown = Notification::read_push(&alone, NOW).expect("the declarative message reads");
+    (pushed, Some((data, shown)))
+}
+
+#[test]
+fn the_worker_reads_back_the_resource_and_the_declarative_notification_whole_or_cut_to_fit() {
+    let resource = stored_text(&resource(rich()));
+    let expected = Notification::from_json(&serde_json::from_str(&resource).unwrap(), NOW).unwrap();
+    let (pushed, declarative) = read_back(&with_declarative_members(&resource, Some(3)));
+    assert_eq!(pushed, expected, "the resource, as the worker reads it");
+    let (data, shown) = declarative.expect("a declarative part");
+    assert_eq!(data, expected, "the resource again, from data");
+    let visual = shown.visual.as_ref().unwrap();
+    assert_eq!(visual.title, "Your order shipped");
+    assert_eq!(visual.body, "It arrives on Thursday.");
+    assert_eq!(visual.url.as_deref(), Some("https://app.example/orders/7"));
+    assert_eq!(
+        shown.app_notification_id,
+        Some(tag_for(&expected)),
+        "the tag the worker shows the resource under"
+    );
+    assert_eq!(shown.priority, Priority::High, "requireInteraction");
+    assert_eq!(
+        visual.rich,
+        RichContent {
+            icon: Some("https://app.example/icons/box.png".to_owned()),
+            image: Some("https://cdn.example/parcel.jpg".to_owned()),
+            badge: Some("https://app.example/badge.png".to_owned()),
+            actions: vec![
+                Action {
+                    action: "track".to_owned(),
+                    title: "Track".to_owned(),
+                    url: Some("https://app.example/orders/7/track".to_owned()),
+                },
+                Action {
+                    action: "elsewhere".to_owned(),
+                    title: "Elsewhere".to_owned(),
+                    url: Some("https://app.example/".to_owned()),
+                },
+            ],
+        },
+        "the pictures, and the buttons with the app's URLs"
+    );
+
+    // Cut to fit: the resource still reads whole, the declarative notification without what
+    // was dropped, down to its title; then the resource goes alone.
+    let (mut cut, mut alone) = (false, false);
+    for filler in (1..2000).step_by(4) {
+        let resource = stored_text(&sized(filler));
+        let expected =
+            Notification::from_json(&serde_json::from_str(&resource).unwrap(), NOW).unwrap();
+        let body = with_declarative_members(&resource, Some(3));
+        let (pushed, declarative) = read_back(&body);
+        assert_eq!(
+            pushed, expected,
+            "the resource whole, {filler} bytes of body text"
+        );
+        let Some((data, shown)) = declarative else {
+            assert_eq!(body, resource, "the resource alone, as stored");
+            alone = true;
+            break;
+        };
+        assert_eq!(data, expected, "the resource whole in data");
+        let visual = shown.visual.as_ref().unwrap();
+        assert_eq!(visual.title, "Your order shipped", "never the title");
+        assert_eq!(visual.url.as_deref(), Some("https://app.example/orders/7"));
+        assert_eq!(shown.app_notification_id, Some(tag_for(&expected)));
+        assert_eq!(shown.priority, Priority::High);
+        if visual.body.is_empty() {
+            assert_eq!(
+                visual.rich,
+                RichContent::default(),
+                "the body text goes last"
+            );
+            cut = true;
+        }
+    }
+    assert!(
+        cut && alone,
+        "cut down to the title, then the resource alone"
     );
 }
 
