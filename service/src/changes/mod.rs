@@ -4,7 +4,8 @@
 //! the core (`usernotify::core::sync::push_body_with_changes`).
 //!
 //! A change (a `PATCH` or `DELETE` of `/me/notifications/{id}`) is logged in the user's
-//! change log (`store`), one row per notification holding its latest state under a new
+//! change log (`sqlite.rs`, and on PostgreSQL in the notification's own statements,
+//! `notifications/sql/postgres/`), one row per notification holding its latest state under a new
 //! `seq`; the row goes when the notification would have expired. So the log of a user is
 //! bounded by the notifications of the last 30 days, and a stream resumed from any event id
 //! still gets the latest state of everything that changed since. Each user's `seq` is

@@ -1,13 +1,20 @@
-//! One attempt at a delivery: what became of it ([`PushResult`]), what that does to the
-//! delivery ([`Verdict`], recorded as an [`Attempted`]), and the state and reason it is
-//! stored and shown with ([`Verdict::stored`], the one place that mapping is made).
+//! One attempt at a delivery, from what became of it to what is stored: the push service's
+//! answer classified ([`classify`], a [`PushResult`], as `web-push`'s `parse_response`
+//! does); what that does to the delivery, judged with the worker's settings, counted and
+//! logged ([`Deliverer::verdict`]: a [`Verdict`], recorded as an [`Attempted`]); and the
+//! state, status and reason it is stored and shown with ([`Verdict::stored`], the one place
+//! that mapping is made).
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use usernotify::core::Millis;
 
+use super::worker::Deliverer;
+use super::{DeliveryState, DueDelivery};
+use crate::clock::now_millis;
 use crate::config::DeliverySettings;
+use crate::push::endpoint_tag;
 
 /// The longest `Retry-After` honoured; beyond it a push service's hint is capped.
 const MAX_RETRY_AFTER_SECS: u64 = 24 * 3600;
@@ -121,68 +128,6 @@ pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
         .min(settings.backoff_max)
 }
 
-/// Where one delivery stands (`GET /me/notifications/{id}/deliveries`, CONTRACT §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Waiting for its first attempt.
-    Queued,
-    /// Failed transiently; tried again at `next_attempt_at`.
-    Retrying,
-    /// The push service accepted it (2xx).
-    Sent,
-    /// Given up; `reason` says why.
-    Failed,
-    /// The push service said the subscription no longer exists (404/410).
-    Gone,
-    /// Never sent: the notification's policy or host leaves this subscription out, the
-    /// user's preferences withhold it, or a push that only carries changes would leave
-    /// nothing visible when its turn came.
-    Skipped,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Queued => "queued",
-            DeliveryState::Retrying => "retrying",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Gone => "gone",
-            DeliveryState::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryState> {
-        Some(match text {
-            "queued" => DeliveryState::Queued,
-            "retrying" => DeliveryState::Retrying,
-            "sent" => DeliveryState::Sent,
-            "failed" => DeliveryState::Failed,
-            "gone" => DeliveryState::Gone,
-            "skipped" => DeliveryState::Skipped,
-            _ => return None,
-        })
-    }
-
-    /// Still in the queue: an attempt is to come.
-    pub fn is_pending(self) -> bool {
-        matches!(self, DeliveryState::Queued | DeliveryState::Retrying)
-    }
-}
-
-/// One row of `GET /me/notifications/{id}/deliveries`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryInfo {
-    pub subscription_id: String,
-    pub state: DeliveryState,
-    pub attempts: u32,
-    pub last_status: Option<u16>,
-    pub reason: Option<String>,
-    /// When the next attempt is due, while the delivery is queued or retrying.
-    pub next_attempt_at: Option<Millis>,
-    pub updated_at: Millis,
-}
-
 /// What an attempt does to its delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -294,6 +239,132 @@ impl Attempted {
             }
         }
         cursors
+    }
+}
+
+impl Deliverer {
+    /// What an outcome does to the queue; logs it (the endpoint as a hash tag only).
+    pub(super) fn verdict(&self, delivery: &DueDelivery, outcome: &PushResult) -> Attempted {
+        let attempts = delivery.attempts.saturating_add(1);
+        let mut name = outcome.name();
+        let verdict = match outcome {
+            PushResult::Delivered(code) => Verdict::Sent { status: *code },
+            PushResult::DeliveredSmaller(code) => Verdict::SentSmaller { status: *code },
+            PushResult::Rejected(code) => Verdict::Failed {
+                status: Some(*code),
+                reason: if *code == 401 || *code == 403 {
+                    reasons::VAPID_REFUSED
+                } else {
+                    reasons::REFUSED
+                },
+            },
+            PushResult::Expired => Verdict::Failed {
+                status: None,
+                reason: reasons::EXPIRED,
+            },
+            PushResult::Unbuildable(code) => Verdict::Failed {
+                status: None,
+                reason: code,
+            },
+            PushResult::Forbidden => Verdict::Failed {
+                status: None,
+                reason: "forbidden-address",
+            },
+            PushResult::Gone(code) => Verdict::SubscriptionGone {
+                status: Some(*code),
+                subscription_id: delivery.subscription_id.clone(),
+            },
+            PushResult::AlreadyGone => Verdict::SubscriptionGone {
+                status: None,
+                subscription_id: delivery.subscription_id.clone(),
+            },
+            PushResult::NotSent(reason) => Verdict::Skipped { reason },
+            PushResult::Retry {
+                status,
+                retry_after_secs,
+            } => self.retry_or_give_up(delivery, attempts, *status, None, *retry_after_secs),
+            PushResult::Unreachable(why) => {
+                self.retry_or_give_up(delivery, attempts, None, Some(why), None)
+            }
+        };
+        if matches!(verdict, Verdict::Failed { .. }) && name == "retry" {
+            name = "gave-up";
+        }
+        let (_, status, reason, _) = verdict.stored();
+        self.metrics.delivery(name);
+        let reason = reason.unwrap_or_default();
+        if matches!(outcome, PushResult::Rejected(401 | 403)) {
+            tracing::error!(
+                delivery = delivery.id,
+                subscription = %delivery.subscription_id,
+                endpoint = %endpoint_tag(delivery.endpoint.as_deref().unwrap_or_default()),
+                status,
+                "the push service refused the VAPID credentials: a configuration problem \
+                 (USERNOTIFY_VAPID_SUBJECT must be a mailto: or https: URL the push service \
+                 accepts, and the key must be the one the browser subscribed with)"
+            );
+        }
+        tracing::info!(
+            delivery = delivery.id,
+            notification = %delivery.notification_id,
+            subscription = %delivery.subscription_id,
+            endpoint = %endpoint_tag(delivery.endpoint.as_deref().unwrap_or_default()),
+            status,
+            attempts,
+            outcome = name,
+            reason,
+            "push delivery"
+        );
+        // The newest change read for this push: once it is sent, the next one carries only
+        // later changes (one that did not fit is left to the next visit of a page).
+        let changes_through = delivery
+            .changes
+            .iter()
+            .map(|logged| logged.seq)
+            .max()
+            .map(|seq| (delivery.subscription_id.clone(), seq));
+        Attempted {
+            delivery_id: delivery.id,
+            attempts,
+            verdict,
+            changes_through,
+        }
+    }
+
+    /// A transient failure: retried after `Retry-After` or the backoff, unless that comes
+    /// after the notification expires or the attempts are used up.
+    fn retry_or_give_up(
+        &self,
+        delivery: &DueDelivery,
+        attempts: u32,
+        status: Option<u16>,
+        reason: Option<&'static str>,
+        retry_after_secs: Option<u64>,
+    ) -> Verdict {
+        let delay = retry_after_secs
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| backoff(&self.settings, delivery.attempts));
+        let next_at =
+            now_millis().saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
+        if attempts >= self.settings.max_attempts {
+            Verdict::Failed {
+                status,
+                reason: reasons::TOO_MANY_ATTEMPTS,
+            }
+        } else if next_at >= delivery.expires_at {
+            Verdict::Failed {
+                status,
+                reason: reasons::EXPIRES_BEFORE_RETRY,
+            }
+        } else {
+            Verdict::Retry {
+                status,
+                reason,
+                next_at,
+                unanswered: matches!(reason, Some("timeout" | "connect"))
+                    .then(|| delivery.subscription_id.clone()),
+            }
+        }
     }
 }
 

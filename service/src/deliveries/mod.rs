@@ -3,7 +3,8 @@
 //!
 //! The queue lives in the database, so a restart loses nothing: the worker simply finds the
 //! deliveries still due when it starts. On PostgreSQL every replica runs a worker on the
-//! one shared queue; each claims what it sends (see `store::postgres`).
+//! one shared queue; each claims what it sends with a lease (`postgres.rs`,
+//! `sql/postgres/claim_due.sql`).
 //!
 //! When the service gives up on a delivery (state `failed`, with its `reason`): the push
 //! service refused it for good (a 4xx other than 404, 410 and 429: `push-service-refused`,
@@ -18,14 +19,12 @@ pub mod holdings;
 mod postgres;
 mod records;
 mod sqlite;
-mod verdict;
 pub mod worker;
 
-pub use attempt::{
-    backoff, classify, parse_retry_after, reasons, Attempted, DeliveryInfo, DeliveryState,
-    PushResult, Verdict,
-};
+pub use attempt::{backoff, classify, parse_retry_after, reasons, Attempted, PushResult, Verdict};
 pub use holdings::Holdings;
 pub(crate) use records::{delivery_info, queue_stats};
-pub use records::{ClaimShares, DueDelivery, QueueStats, CHANGES_KIND};
+pub use records::{
+    ClaimShares, DeliveryInfo, DeliveryState, DueDelivery, QueueStats, CHANGES_KIND,
+};
 pub use worker::{push_client, Deliverer};

@@ -1,12 +1,73 @@
-//! What the store takes and answers for deliveries: due pushes, the queue's numbers, the
-//! claim's shares, a delivery's row.
+//! What the store takes and answers for deliveries: each one's state and row as the API shows
+//! them, due pushes, the queue's numbers, the claim's shares.
 
 use std::collections::BTreeMap;
 
 use usernotify::core::Millis;
 
-use super::{DeliveryInfo, DeliveryState};
 use crate::changes::LoggedChange;
+
+/// Where one delivery stands (`GET /me/notifications/{id}/deliveries`, CONTRACT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for its first attempt.
+    Queued,
+    /// Failed transiently; tried again at `next_attempt_at`.
+    Retrying,
+    /// The push service accepted it (2xx).
+    Sent,
+    /// Given up; `reason` says why.
+    Failed,
+    /// The push service said the subscription no longer exists (404/410).
+    Gone,
+    /// Never sent: the notification's policy or host leaves this subscription out, the
+    /// user's preferences withhold it, or a push that only carries changes would leave
+    /// nothing visible when its turn came.
+    Skipped,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Gone => "gone",
+            DeliveryState::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        Some(match text {
+            "queued" => DeliveryState::Queued,
+            "retrying" => DeliveryState::Retrying,
+            "sent" => DeliveryState::Sent,
+            "failed" => DeliveryState::Failed,
+            "gone" => DeliveryState::Gone,
+            "skipped" => DeliveryState::Skipped,
+            _ => return None,
+        })
+    }
+
+    /// Still in the queue: an attempt is to come.
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryState::Queued | DeliveryState::Retrying)
+    }
+}
+
+/// One row of `GET /me/notifications/{id}/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryInfo {
+    pub subscription_id: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub reason: Option<String>,
+    /// When the next attempt is due, while the delivery is queued or retrying.
+    pub next_attempt_at: Option<Millis>,
+    pub updated_at: Millis,
+}
 
 /// The `kind` of a delivery that carries only the user's changes (no notification of its
 /// own); a notification's delivery is `notification`, the column's default.

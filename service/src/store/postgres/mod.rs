@@ -20,7 +20,8 @@
 //!   together on an empty database make one schema; the VAPID key is inserted once
 //!   (`ON CONFLICT DO NOTHING`) and read back, so they share one key.
 //! - Each post is at most two round trips here (the `appNotificationId` lookup, then one
-//!   statement that stores the notification, records its fan-out and notifies), after the
+//!   statement that stores the notification and records its fan-out; the announcer
+//!   notifies the replicas off the request), after the
 //!   route's read of the user's preferences; each claim (with each push's unread count)
 //!   and each round of outcomes is one.
 
