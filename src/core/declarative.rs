@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 use url::Url;
 
 use super::display::tag_of;
-use super::json::{write_string, Json, ObjectWriter};
+use super::json::{open_object, write_string, Json, ObjectWriter};
 use super::notification::{DECLARATIVE_PUSH, MAX_PUSH_JSON_BYTES};
 
 /// The members of the declarative `notification` dropped while the body does not fit, first
@@ -74,11 +74,7 @@ fn dual_body(resource: &str, graph: &Json, app_badge: Option<u64>) -> Option<Str
     if let Some(count) = app_badge {
         notification.push(("app_badge", count.to_string()));
     }
-    // The resource's members, open for more.
-    let head = match resource.trim().strip_suffix('}')?.trim_end() {
-        open if open.ends_with('{') => open.to_owned(),
-        open => alloc::format!("{open},"),
-    };
+    let head = open_object(resource)?;
     let mut drops = DROP_ORDER.iter();
     loop {
         let mut members = ObjectWriter::default().int("web_push", DECLARATIVE_PUSH as i64);

@@ -176,6 +176,17 @@ impl Json {
     }
 }
 
+/// An object's JSON text opened for more members: without its closing brace, and with a
+/// comma after its last member, so that what follows (members, then `}`) completes it; the
+/// text's own members stay byte for byte. `None` when it does not end with `}`.
+pub fn open_object(text: &str) -> Option<String> {
+    let open = text.trim().strip_suffix('}')?.trim_end();
+    Some(match open.ends_with('{') {
+        true => open.to_owned(),
+        false => alloc::format!("{open},"),
+    })
+}
+
 /// A JSON object written member by member, straight to text: the worker's records, its
 /// notification options and its messages.
 pub struct ObjectWriter(String);

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::feed::{FeedEntry, ReadState, UserActionState};
-use super::json::{JsonRead, ObjectWriter};
+use super::json::{open_object, JsonRead, ObjectWriter};
 use super::time::Millis;
 
 /// The most changes one push carries: the newest, so that the push stays small.
@@ -122,11 +122,9 @@ pub fn push_body_with_changes<'c>(
         // Nothing to carry (most pushes): the notification goes as it was stored.
         return resource.as_bytes().to_vec();
     }
-    let head = match resource.map(str::trim_end) {
-        Some(resource) => match resource.strip_suffix('}') {
-            // An object with members gets a comma before the new one.
-            Some(open) if open.trim_end().ends_with('{') => open.to_owned(),
-            Some(open) => alloc::format!("{open},"),
+    let head = match resource {
+        Some(resource) => match open_object(resource) {
+            Some(open) => open,
             None => return resource.as_bytes().to_vec(),
         },
         None => String::from("{"),

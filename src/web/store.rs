@@ -190,24 +190,16 @@ impl Feed {
     }
 
     async fn connected(&self) -> Result<IdbDatabase, StoreError> {
-        // Taken out and put back: a `Cell` never panics, where a `RefCell` borrow could.
-        let open = self.connection.take();
-        self.connection.set(open.clone());
-        if let Some(database) = open {
+        if let Some(database) = cloned(&self.connection) {
             return Ok(database);
         }
-        let opening = self.opening.take().unwrap_or_else(|| self.connecting(None));
+        let opening = cloned(&self.opening).unwrap_or_else(|| self.connecting(None));
         self.opening.set(Some(opening.clone()));
         let _ = JsFuture::from(opening).await;
         // Done with, whatever it gave: a failed open is tried again by the next caller.
         self.opening.set(None);
-        let open = self.connection.take();
-        self.connection.set(open.clone());
-        open.ok_or_else(|| {
-            let failure = self.failure.take();
-            self.failure.set(failure.clone());
-            StoreError::of(failure.unwrap_or(JsValue::NULL))
-        })
+        cloned(&self.connection)
+            .ok_or_else(|| StoreError::of(cloned(&self.failure).unwrap_or(JsValue::NULL)))
     }
 
     /// Stores a valid push unless it was deleted, and reads what its group counts, in one
@@ -523,6 +515,15 @@ async fn open_database(slot: &Rc<Cell<Option<IdbDatabase>>>) -> Result<IdbDataba
         .unchecked_into();
     watch_version_change(&database, slot);
     Ok(database)
+}
+
+/// What `cell` holds, left in it: taken out and put back, since a `Cell` never panics where
+/// a `RefCell` borrow could. Inlined: as a call per type it cost the worker 14 bytes gzip.
+#[inline(always)]
+fn cloned<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
+    let value = cell.take();
+    cell.set(value.clone());
+    value
 }
 
 /// The connection the worker's shell opened early, when it is this schema's; closed when
